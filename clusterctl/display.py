@@ -1,0 +1,195 @@
+"""Listeners that show a run: a rich live grid, plain lines, and the run log file."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .events import Event, State
+
+STYLES = {
+    State.PENDING: ("·", "dim"),
+    State.RUNNING: ("…", "yellow"),
+    State.OK: ("ok", "green"),
+    State.CHANGED: ("changed", "bold yellow"),
+    State.UNCHANGED: ("unchanged", "green"),
+    State.FAILED: ("FAILED", "bold red"),
+    State.SKIPPED: ("skipped", "dim red"),
+}
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+class _Cell:
+    __slots__ = ("state", "detail", "started", "ended", "done", "total")
+
+    def __init__(self) -> None:
+        self.state: State = State.PENDING
+        self.detail = ""
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.done = 0
+        self.total = 0
+
+
+class LiveGrid:
+    """Hosts × steps, redrawn a few times a second while the run goes on."""
+
+    def __init__(self, console: Console, hosts: list[str]):
+        self.console = console
+        self.hosts = list(hosts)
+        self.steps: list[str] = []
+        self.cells: dict[tuple[str, str], _Cell] = {}
+        self.live = Live(console=console, refresh_per_second=8, transient=False,
+                         get_renderable=self.render)
+
+    def __enter__(self) -> LiveGrid:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.live.__exit__(*exc)
+
+    def __call__(self, event: Event) -> None:
+        if event.kind not in ("state", "bytes"):
+            return
+        if event.step not in self.steps:
+            self.steps.append(event.step)
+        if event.host not in self.hosts:
+            self.hosts.append(event.host)
+        cell = self.cells.setdefault((event.host, event.step), _Cell())
+        if event.kind == "bytes":
+            cell.done, cell.total = event.bytes_done, event.bytes_total
+            return
+        cell.state = event.state
+        cell.detail = event.detail
+        if event.state == State.RUNNING and cell.started is None:
+            cell.started = event.at
+        if event.state.finished:
+            cell.ended = event.at
+
+    def render(self) -> Table:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        table.add_column("host")
+        for step in self.steps:
+            table.add_column(step)
+        now = time.monotonic()
+        for host in self.hosts:
+            row = [Text(host, style="bold")]
+            for step in self.steps:
+                row.append(self._cell_text(self.cells.get((host, step)), now))
+            table.add_row(*row)
+        return table
+
+    @staticmethod
+    def _cell_text(cell: _Cell | None, now: float) -> Text:
+        if cell is None:
+            return Text("")
+        glyph, style = STYLES[cell.state]
+        if cell.state == State.RUNNING:
+            text = Text(f"{now - (cell.started or now):4.1f}s", style=style)
+            if cell.total:
+                filled = int(10 * cell.done / cell.total)
+                text.append(f" [{'█' * filled}{' ' * (10 - filled)}] {human_bytes(cell.done)}", style="cyan")
+            return text
+        text = Text(glyph, style=style)
+        if cell.started and cell.ended and cell.ended - cell.started >= 0.05:
+            text.append(f" {cell.ended - cell.started:.1f}s", style="dim")
+        return text
+
+
+class PlainLines:
+    """One line per finished state, for logs and pipes; -v adds remote output."""
+
+    def __init__(self, out: IO[str], verbose: bool = False):
+        self.out = out
+        self.verbose = verbose
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "state" and event.state and event.state not in (State.PENDING, State.RUNNING):
+            detail = f"  {event.detail}" if event.detail else ""
+            print(f"{event.host:<12} {event.step:<14} {event.state.value}{detail}", file=self.out, flush=True)
+        elif event.kind == "command" and self.verbose:
+            print(f"{event.host:<12} {event.step:<14} $ {event.command.splitlines()[0][:120]}"
+                  f"  → {event.exit_code}", file=self.out, flush=True)
+            for line in event.output.splitlines():
+                print(f"{event.host:<12} {'':<14}   {line}", file=self.out, flush=True)
+
+
+class VerboseOutput:
+    """With -v under the live grid: remote command output printed above the grid."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "command":
+            self.console.print(f"[bold]{event.host}[/] [dim]{event.step}[/] $ {event.command.splitlines()[0][:120]}"
+                               f" → {event.exit_code}", highlight=False)
+            if event.output:
+                self.console.print(event.output, markup=False, highlight=False)
+
+
+class RunLog:
+    """Writes every event, every remote command and its output, to a log file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.file = os.fdopen(fd, "a", buffering=1)
+
+    def __call__(self, event: Event) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        if event.kind == "command":
+            self.file.write(f"{stamp} {event.host} {event.step} $ {event.command}\n"
+                            f"{stamp} {event.host} {event.step} exit {event.exit_code}\n")
+            for line in event.output.splitlines():
+                self.file.write(f"    {line}\n")
+        elif event.kind == "state" and event.state:
+            self.file.write(f"{stamp} {event.host} {event.step} {event.state.value} {event.detail}\n")
+        elif event.kind == "note":
+            self.file.write(f"{stamp} {event.host} {event.step} note {event.detail}\n")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def default_log_path(command: str) -> Path:
+    """Where a run's log goes: $XDG_STATE_HOME/clusterctl/runs/<time>-<command>.log."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "clusterctl" / "runs" / f"{datetime.now():%Y%m%d-%H%M%S}-{command}.log"
+
+
+def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]]) -> Table:
+    """source rows × target columns: ✓ where SSH worked, ✗ where it did not."""
+    table = Table(title="node → node SSH (BatchMode, strict host keys)", header_style="bold")
+    table.add_column("from \\ to")
+    for target in hosts:
+        table.add_column(target, justify="center")
+    for source in hosts:
+        row = results.get(source)
+        cells = []
+        for target in hosts:
+            if target == source:
+                cells.append("[dim]—[/]")
+            elif row is None:
+                cells.append("[dim]?[/]")
+            else:
+                cells.append("[green]✓[/]" if row.get(target, "no answer") is None else "[bold red]✗[/]")
+        table.add_row(source, *cells)
+    return table

@@ -1,0 +1,1 @@
+"""Pure renderers: inventory in, file content out. No I/O, no hosts."""
