@@ -73,6 +73,8 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
     inventory = inventory or load(options)
     out = out or sys.stdout
     console = Console(file=out, highlight=False)
+    if not console.is_terminal:
+        console = Console(file=out, highlight=False, width=160)  # logs and pipes: don't fold long reasons
     for warning in inventory.warnings:
         console.print(f"[yellow]warning:[/] {warning}", markup=True)
     recorder = Recorder(lambda e: e.kind == "state")

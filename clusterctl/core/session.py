@@ -57,6 +57,10 @@ class Outcome:
         return cls(State.UNCHANGED, detail, data)
 
     @classmethod
+    def failed(cls, detail: str, data: object = None) -> Outcome:
+        return cls(State.FAILED, detail, data)
+
+    @classmethod
     def ok(cls, detail: str = "", data: object = None) -> Outcome:
         return cls(State.OK, detail, data)
 
@@ -65,6 +69,13 @@ class Outcome:
 class Failure:
     step: str
     reason: str
+
+
+def remote_path(path: str) -> str:
+    """``path`` quoted for the remote shell, with a leading ``~/`` meaning the user's home."""
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 class HostContext:
@@ -101,8 +112,7 @@ class HostContext:
         Ownership follows the connecting user (or root with ``sudo``); a reader
         never sees a half-written file.
         """
-        target = shlex.quote(path)
-        tmp = shlex.quote(f"{path}.clusterctl-tmp")
+        target, tmp = remote_path(path), remote_path(f"{path}.clusterctl-tmp")
         self.run(f"umask 077 && mkdir -p \"$(dirname {target})\" && cat > {tmp} && chmod {mode} {tmp} "
                  f"&& mv -f {tmp} {target}", input=content, sudo=sudo)
 
@@ -127,6 +137,7 @@ class Session:
         self._connections: dict[str, fabric.Connection] = {}
         self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in inventory.hosts}
         self._facts: dict[str, dict[str, Fact]] = {}
+        self.changes_made = 0  # CHANGED outcomes so far: later checks run only when something changed
 
     # -- connections ----------------------------------------------------
     def connection(self, host: Host) -> fabric.Connection:
@@ -137,6 +148,13 @@ class Session:
                 conn = open_connection(host, self.known_hosts, self.password)
                 self._connections[host.name] = conn
             return conn
+
+    def drop_connection(self, name: str) -> None:
+        """Forget the connection to ``name`` (its address changed); the next use opens a new one."""
+        with self._locks[name]:
+            conn = self._connections.pop(name, None)
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
         for conn in self._connections.values():
@@ -229,4 +247,5 @@ class Session:
             with ThreadPoolExecutor(max_workers=min(self.forks, len(live)),
                                     thread_name_prefix=f"clusterctl-{step}") as pool:
                 list(pool.map(one, live))
+        self.changes_made += sum(o.state == State.CHANGED for o in outcomes.values())
         return outcomes

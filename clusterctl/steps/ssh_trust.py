@@ -16,6 +16,7 @@ from ..core.session import HostContext, Outcome, Session
 from ..events import State
 from ..inventory import Host, Inventory
 from ..plan import Change, file_change
+from ..render.managed_block import extract_block
 from ..render.ssh_keys import authorized_keys_merge, key_identity, render_known_hosts
 
 STEP = "ssh-trust"
@@ -86,11 +87,16 @@ class TrustPlan:
 def decide(inventory: Inventory, states: dict[str, HostState]) -> TrustPlan:
     """What each trust host needs: a key, missing authorized keys, peer host keys, modes (pure)."""
     trust = [h for h in inventory.ssh_trust.hosts if h in states]
+    absent = [h for h in inventory.ssh_trust.hosts if h not in states]
     pubkeys = [states[h].pubkey for h in trust if states[h].pubkey]
-    peers = {h: (inventory.hosts[h].address, states[h].host_keys) for h in trust}
     plan = TrustPlan()
     for name in trust:
         state = states[name]
+        peers = {h: (inventory.hosts[h].address, states[h].host_keys) for h in trust}
+        # A host we could not ask this run keeps the entries the block already had for it.
+        kept = pinned_peer_keys(state.known_hosts, inventory.cluster.name)
+        peers.update({h: (inventory.hosts[h].address, kept.get(h, [])) for h in absent})
+        peers = {h: peers[h] for h in inventory.ssh_trust.hosts if h in peers}
         if state.pubkey is None:
             plan.keygen.append(name)
         plan.files[name] = {
@@ -102,6 +108,16 @@ def decide(inventory: Inventory, states: dict[str, HostState]) -> TrustPlan:
         if not state.modes_ok:
             plan.fix_modes.append(name)
     return plan
+
+
+def pinned_peer_keys(known_hosts: str, cluster: str) -> dict[str, list[str]]:
+    """name → 'type blob' keys in the cluster's known_hosts block."""
+    keys: dict[str, list[str]] = {}
+    for line in (extract_block(known_hosts, f"peers {cluster}") or "").splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            keys.setdefault(fields[0].split(",")[0], []).append(f"{fields[1]} {fields[2]}")
+    return keys
 
 
 def plan(inventory: Inventory, gathered: dict[str, dict[str, Fact]]) -> dict[str, list[Change]]:
@@ -139,7 +155,7 @@ def run(session: Session, *, verify_pairs: bool = True) -> VerifyMatrix | None:
         done = ["key generated"] if name in generated else []
         for path, (before, after) in final.files[name].items():
             if before != after:
-                ctx.write_file(path.replace("~/", "$HOME/"), after, mode="600")
+                ctx.write_file(path, after, mode="600")
                 added = len(after.splitlines()) - len(before.splitlines())
                 done.append(f"{path.rsplit('/', 1)[1]} +{added}")
         if name in final.fix_modes:
@@ -188,7 +204,7 @@ def rotated_targets(hosts: list[str], source: str) -> list[str]:
 def verify(session: Session) -> VerifyMatrix:
     """Every trust host SSHes to every other one by name; nothing prompts or the pair fails."""
     inventory = session.inventory
-    hosts = list(inventory.ssh_trust.hosts)
+    hosts = session.live_hosts(inventory.ssh_trust.hosts)
 
     def probe(ctx: HostContext) -> Outcome:
         targets = rotated_targets(hosts, ctx.host.name)

@@ -1,0 +1,35 @@
+"""clusterctl's steps as an invoke collection: `invoke ssh-trust --inventory PATH`.
+
+Each task calls the same step functions as the click CLI; the only thing here
+is argument plumbing. `invoke --list` shows them.
+"""
+
+from __future__ import annotations
+
+from invoke import Exit, task
+
+from clusterctl.errors import ClusterctlError
+from clusterctl.run import RunOptions, open_run
+
+
+def _run(command: str, options: RunOptions, steps) -> None:
+    try:
+        with open_run(options, command) as run:
+            for step in steps:
+                step(run.session)
+    except ClusterctlError as exc:
+        raise Exit(f"clusterctl: {exc}" if str(exc) else None, code=int(exc.exit_status)) from None
+    if run.exit_status:
+        raise Exit(code=int(run.exit_status))
+
+
+def _options(inventory, forks, verbose, hosts) -> RunOptions:
+    return RunOptions(inventory=inventory, forks=forks, verbose=verbose,
+                      hosts=[h for h in (hosts or "").split(",") if h])
+
+
+@task(help={"inventory": "inventory TOML", "forks": "hosts at once", "hosts": "only these hosts, comma-separated"})
+def ssh_trust(c, inventory=None, forks=32, verbose=False, hosts=None):
+    """/etc/hosts block, key pairs, authorized_keys, known_hosts; then every node SSHes to every other."""
+    from clusterctl.steps import hosts_file, ssh_trust as trust
+    _run("ssh-trust", _options(inventory, forks, verbose, hosts), [hosts_file.run, trust.run])
