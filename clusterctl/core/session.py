@@ -9,7 +9,6 @@ reports every state change and remote command as an event.
 
 from __future__ import annotations
 
-import io
 import shlex
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +70,28 @@ class Failure:
     reason: str
 
 
+def run_with_input(conn: fabric.Connection, command: str, data: bytes, timeout: int) -> invoke.Result:
+    """Run ``command`` with ``data`` as its stdin on the connection's own transport.
+
+    Invoke feeds stdin from a polling thread in 1000-byte steps and can write
+    after the remote side has closed; sending everything, then EOF, then
+    reading is both faster and free of that race.
+    """
+    channel = conn.client.get_transport().open_session(timeout=timeout)
+    try:
+        channel.settimeout(timeout)
+        channel.exec_command(command)
+        channel.sendall(data)
+        channel.shutdown_write()
+        stdout = channel.makefile("rb").read()
+        stderr = channel.makefile_stderr("rb").read()
+        exited = channel.recv_exit_status()
+    finally:
+        channel.close()
+    return invoke.Result(stdout=stdout.decode("utf-8", "replace"), stderr=stderr.decode("utf-8", "replace"),
+                         command=command, exited=exited, hide=("stdout", "stderr"))
+
+
 def remote_path(path: str) -> str:
     """``path`` quoted for the remote shell, with a leading ``~/`` meaning the user's home."""
     if path.startswith("~/"):
@@ -93,13 +114,11 @@ class HostContext:
         """Run ``command`` in the host's shell; raise RemoteCommandError if it fails and ``check``."""
         if sudo and self.host.user != "root":
             command = "sudo -n sh -c " + shlex.quote(command)
-        kwargs: dict = {"hide": True, "warn": True, "timeout": timeout}
         if input is None:
-            kwargs["in_stream"] = False
+            result = self.connection.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         else:
-            text = input if isinstance(input, str) else input.decode("utf-8", "surrogateescape")
-            kwargs["in_stream"] = io.StringIO(text)
-        result = self.connection.run(command, **kwargs)
+            data = input.encode() if isinstance(input, str) else input
+            result = run_with_input(self.connection, command, data, timeout)
         output = (result.stdout + result.stderr).strip()
         self.session.reporter.command(self.host.name, self.step, command, result.exited, output)
         if check and not result.ok:
@@ -233,7 +252,8 @@ class Session:
             except ClusterctlError as exc:
                 self.fail(name, step, str(exc))
             except Exception as exc:  # a host's fault must not end the other hosts' run
-                self.fail(name, step, f"{type(exc).__name__}: {exc}")
+                first_line = next((line for line in str(exc).splitlines() if line.strip()), "")
+                self.fail(name, step, f"{type(exc).__name__}: {first_line}".rstrip(": "))
             else:
                 outcomes[name] = outcome
                 if outcome.state == State.FAILED:

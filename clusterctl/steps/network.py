@@ -183,9 +183,9 @@ def run(session: Session, *, timeout: int = 20) -> dict[str, Outcome]:
         expected = ctx.connection.transport.get_remote_server_key()
         token = secrets.token_hex(6)
         script = apply_script(backend, path, wanted, net.interface, token, timeout)
-        ctx.run(f"cat > /run/clusterctl-net-{token}.sh && "
-                f"setsid nohup sh /run/clusterctl-net-{token}.sh >/dev/null 2>&1 < /dev/null &", input=script,
-                sudo=True)
+        launcher = f"/run/clusterctl-net-{token}.sh"
+        ctx.run(f"cat > {launcher} && {{ setsid nohup sh {launcher} >/dev/null 2>&1 </dev/null & }}",
+                input=script, sudo=True)
         client = _reach(ctx.host, net.address, expected, session, time.monotonic() + timeout - 2)
         session.forget_facts(ctx.host.name)
         if client is not None:

@@ -1,0 +1,67 @@
+"""net apply on real lab hosts: the new address is confirmed, or the node rolls itself back.
+
+Lab nodes run no NetworkManager, ifup or netplan; the fixture gives them a
+RHEL-style /etc/sysconfig/network-scripts so the runbook's ifcfg format is
+detected, and the ifcfg backend applies it with ip, its fallback on minimal hosts.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from clusterctl.errors import ExitStatus
+from clusterctl.events import State
+from clusterctl.lab.testing import inside, run_steps, running_lab
+from clusterctl.steps import network
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with running_lab("te2n", "10.231.83.0/24", 2) as lab:
+        for node in lab.nodes:
+            inside(lab, node, "mkdir -p /etc/sysconfig/network-scripts")
+        yield lab
+
+
+def inventory_with(lab, tmp_path, node: str, new_address: str, via_old: bool = True):
+    text = (lab.state_dir / "inventory.toml").read_text()
+    old = lab.address(node)
+    extra = f'interface = "eth0"\nprefix = 24\n' + (f'ssh_address = "{old}"\n' if via_old else "")
+    text = text.replace(f'[hosts.{node}]\naddress = "{old}"\n', f'[hosts.{node}]\naddress = "{new_address}"\n{extra}')
+    assert extra in text
+    path = tmp_path / "net.toml"
+    path.write_text(text)
+    return path
+
+
+def addresses(lab, node):
+    return re.findall(r"inet (\S+)", inside(lab, node, "ip -4 addr show dev eth0"))
+
+
+def test_unreachable_new_address_rolls_back(lab, tmp_path):
+    path = inventory_with(lab, tmp_path, "node2", "10.231.250.5")  # no route from the controller
+    before = addresses(lab, "node2")
+    status, recorder, _ = run_steps(path, lambda s: network.run(s, timeout=6))
+    assert status == ExitStatus.HOST_FAILURE
+    failed = [e for e in recorder.events if e.state == State.FAILED]
+    assert failed and "rolled back" in failed[-1].detail
+    assert addresses(lab, "node2") == before
+    assert inside(lab, "node2", "ls /etc/sysconfig/network-scripts").strip() == ""
+
+
+def test_reachable_new_address_is_kept_and_rendered_as_ifcfg(lab, tmp_path):
+    path = inventory_with(lab, tmp_path, "node1", "10.231.83.111")
+    status, recorder, _ = run_steps(path, lambda s: network.run(s, timeout=10))
+    assert status == ExitStatus.OK, [e.detail for e in recorder.events if e.state == State.FAILED]
+    assert recorder.final_states()["node1", "network"] == State.CHANGED
+    assert addresses(lab, "node1") == ["10.231.83.111/24"]
+    cfg = inside(lab, "node1", "cat /etc/sysconfig/network-scripts/ifcfg-eth0")
+    assert "IPADDR=10.231.83.111" in cfg and "BOOTPROTO=static" in cfg and "PREFIX=24" in cfg
+    again = inventory_with(lab, tmp_path, "node1", "10.231.83.111", via_old=False)
+    status, recorder, _ = run_steps(again, lambda s: network.run(s, timeout=10))
+    assert status == ExitStatus.OK
+    assert recorder.final_states()["node1", "network"] == State.UNCHANGED
