@@ -1,0 +1,21 @@
+"""The lab's runbook sections parse as an inventory that mirrors the runbook."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from clusterctl.lab.runbook import render_runbook_sections, zookeeper_nodes
+
+
+def test_four_nodes_put_zookeeper_on_node2_to_node4_with_myid_1_to_3():
+    text = render_runbook_sections(["node1", "node2", "node3", "node4"], Path("/a/jdk.rpm"), Path("/a/zk.tar.gz"))
+    data = tomllib.loads(text)
+    assert data["zookeeper"]["servers"] == {"node2": 1, "node3": 2, "node4": 3}
+    assert data["jdk"]["hosts"] == ["node1", "node2", "node3", "node4"]
+    assert data["jdk"]["package"] == "/a/jdk.rpm"
+
+
+def test_small_labs_run_zookeeper_everywhere():
+    assert zookeeper_nodes(["node1", "node2", "node3"]) == ["node1", "node2", "node3"]
+    assert zookeeper_nodes(["node1", "node2", "node3", "node4", "node5"]) == ["node2", "node3", "node4", "node5"]
