@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import IO
 
 from rich.console import Console
+from rich.syntax import Syntax
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from .events import Event, State
+from .plan import Change
 
 STYLES = {
     State.PENDING: ("·", "dim"),
@@ -193,3 +195,16 @@ def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]]) ->
                 cells.append("[green]✓[/]" if row.get(target, "no answer") is None else "[bold red]✗[/]")
         table.add_row(source, *cells)
     return table
+
+
+def show_plan(console: Console, planned: dict[str, dict[str, list[Change]]]) -> None:
+    """Each planned change per host and step, with its diff; then how many."""
+    total = 0
+    for step, per_host in planned.items():
+        for host, changes in per_host.items():
+            for change in changes:
+                total += 1
+                console.print(f"[bold]{host}[/] [cyan]{step}[/]: {change.summary}")
+                if change.diff:
+                    console.print(Syntax(change.diff, "diff", theme="ansi_dark", background_color="default"))
+    console.print(f"plan: {total} change(s)" if total else "plan: nothing to change")

@@ -7,6 +7,9 @@ import sys
 import click
 
 from ..errors import ClusterctlError, ExitStatus
+from .artifacts import artifacts_command
+from .lab import lab_group
+from .net import net_group
 from .options import run_options
 from .ssh import hosts_command, ssh_trust_command
 
@@ -19,6 +22,9 @@ def cli() -> None:
 
 cli.add_command(ssh_trust_command)
 cli.add_command(hosts_command)
+cli.add_command(net_group)
+cli.add_command(lab_group)
+cli.add_command(artifacts_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -51,13 +52,22 @@ def lab_group() -> None:
 @click.option("--no-lab-key", is_flag=True,
               help="Do not authorize the lab key on the nodes: first contact needs the password.")
 @click.option("--disk-size", default="6g", show_default=True, help="Size limit of each node's disk (tmpfs).")
+@click.option("--artifacts", "artifacts_dir", type=click.Path(file_okay=False, exists=True),
+              help="Mirror the runbook: add [jdk] and [zookeeper] sections using the packages built here "
+                   "by 'clusterctl artifacts'.")
 @_state_root_option
 @_lab_errors
 def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool, disk_size: str,
-       state_root: str) -> None:
+       artifacts_dir: str | None, state_root: str) -> None:
     """Bring up a lab and write its inventory."""
     lab = Lab(name, subnet, state_root)
-    inventory = lab.up(nodes=nodes, authorize_lab_key=not no_lab_key, tmpfs_size=disk_size)
+    extra = ""
+    if artifacts_dir:
+        from ..artifacts import ensure_artifacts
+        from ..lab.runbook import pick_packages, render_runbook_sections
+        jdk, zookeeper = pick_packages(ensure_artifacts(Path(artifacts_dir).resolve()))
+        extra = render_runbook_sections(lab.topology.node_names(nodes), jdk, zookeeper)
+    inventory = lab.up(nodes=nodes, authorize_lab_key=not no_lab_key, tmpfs_size=disk_size, inventory_extra=extra)
     if output:
         shutil.copyfile(inventory, output)
     click.echo(f"lab '{name}' is up: {nodes} node{'s' if nodes > 1 else ''} on {lab.subnet}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from ..errors import HostsFailed
+from ..display import show_plan
 from ..run import open_run
 from ..steps import network
-from .bootstrap import show_plan
 from .options import run_options
 
 
