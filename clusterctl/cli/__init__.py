@@ -8,10 +8,13 @@ import click
 
 from ..errors import ClusterctlError, ExitStatus
 from .artifacts import artifacts_command
+from .bootstrap import bootstrap_command, plan_command
+from .jdk import jdk_group
 from .lab import lab_group
 from .net import net_group
 from .options import run_options
 from .ssh import hosts_command, ssh_trust_command
+from .zk import zk_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,11 +23,15 @@ def cli() -> None:
     """Bootstrap a ZooKeeper cluster on bare Linux hosts: SSH trust, a JDK, an ensemble."""
 
 
+cli.add_command(bootstrap_command)
+cli.add_command(plan_command)
 cli.add_command(ssh_trust_command)
 cli.add_command(hosts_command)
 cli.add_command(net_group)
 cli.add_command(lab_group)
 cli.add_command(artifacts_command)
+cli.add_command(jdk_group)
+cli.add_command(zk_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ def artifacts_command(ctx: click.Context, out_dir: Path, kinds: list[str]) -> No
     """
     try:
         for kind in kinds:
-            path = ensure_artifacts(out_dir, only=[kind])[kind]
+            path = ensure_artifacts(out_dir.resolve(), only=[kind])[kind]
             click.echo(artifact_line(kind, path))
     except ArtifactError as exc:
         click.echo(f"clusterctl: {exc}", err=True)
