@@ -91,6 +91,7 @@ class ZooKeeperSpec:
     admin_port: int
     four_letter_words: tuple[str, ...]
     distribute: str
+    heap_mb: int = 1000  # the server JVM's -Xmx (ZooKeeper's own default), via conf/java.env
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -323,7 +324,7 @@ class _Parser:
         data = self.table(data, key, (
             "package", "install_dir", "data_dir", "data_log_dir", "client_port", "quorum_port",
             "election_port", "tick_time", "init_limit", "sync_limit", "servers", "admin_server",
-            "admin_port", "four_letter_words", "distribute"))
+            "admin_port", "four_letter_words", "distribute", "heap_mb"))
         if "package" not in data:
             raise self.fail("zookeeper.package", "missing", "name the Apache ZooKeeper -bin.tar.gz release")
         package = self.local_path(self.string(data, key, "package"))
@@ -357,6 +358,7 @@ class _Parser:
             admin_port=ports["admin_port"],
             four_letter_words=tuple(words),
             distribute=self.choice(data, key, "distribute", "auto", DISTRIBUTE_MODES),
+            heap_mb=self.integer(data, key, "heap_mb", 1000, 16, 1_048_576),
         )
 
     def zk_servers(self, data: Any, hosts: dict[str, Host]) -> tuple[ZkServer, ...]:

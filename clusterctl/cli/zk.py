@@ -1,0 +1,225 @@
+"""clusterctl zk install|start|stop|restart|status|cli|smoke."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..core.session import HostContext, Outcome, Session
+from ..errors import ClusterctlError, HostsFailed, NoQuorum
+from ..events import Reporter
+from ..inventory import Inventory
+from ..run import PASSWORD_ENV, RunOptions, load, open_run
+from ..steps import zookeeper
+from ..steps.zookeeper import EnsembleNotReady
+from ..zk.server import home, java_home
+from ..zk.status import EnsembleStatus
+from .options import run_options
+
+ROLE_STYLES = {"leader": "bold green", "follower": "green", "observer": "cyan", "standalone": "green",
+               "looking": "yellow", "down": "bold red", "unknown": "yellow"}
+# zkCli's INFO lines would bury a command's output and garble the interactive prompt.
+QUIET_CLIENT = "-Dzookeeper.console.threshold=WARN -Dzookeeper.root.logger=WARN,CONSOLE"
+
+
+@click.group("zk")
+def zk_group() -> None:
+    """The ZooKeeper ensemble: install, start, stop, restart, status, zkCli, smoke test."""
+
+
+def _finish(run) -> None:
+    if run.exit_status:
+        raise HostsFailed(run.exit_status)
+
+
+def _hosts(options: RunOptions, inventory: Inventory, nodes: tuple[str, ...] = ()) -> list[str] | None:
+    """The servers named by NODE arguments, else those of --hosts, else None (all)."""
+    if nodes:
+        return list(nodes)
+    if options.hosts:
+        return [h for h in options.hosts if h in inventory.zookeeper.hosts] if inventory.zookeeper else []
+    return None
+
+
+@zk_group.command("install")
+@run_options
+def zk_install(options) -> None:
+    """Release, zoo.cfg, java.env, profile, data dirs and myid on every server. Starts nothing."""
+    with open_run(options, "zk-install") as run:
+        zookeeper.install(run.session, _hosts(options, run.inventory))
+    _finish(run)
+
+
+@zk_group.command("start")
+@run_options
+@click.argument("nodes", nargs=-1)
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
+              help="Seconds to wait for a leader and a quorum.")
+def zk_start(options, nodes: tuple[str, ...], timeout: float) -> None:
+    """Start the servers (all, or NODE...) and wait until the ensemble has a leader and a quorum."""
+    try:
+        with open_run(options, "zk-start") as run:
+            result = zookeeper.start(run.session, _hosts(options, run.inventory, nodes), timeout=timeout)
+    except EnsembleNotReady as exc:
+        show_status(run.console, exc.status)
+        raise
+    show_status(run.console, result.waited.status)
+    run.console.print(result.elected)
+    _finish(run)
+
+
+@zk_group.command("stop")
+@run_options
+@click.argument("nodes", nargs=-1)
+def zk_stop(options, nodes: tuple[str, ...]) -> None:
+    """Stop the servers (all, or NODE...) and wait until each has exited."""
+    with open_run(options, "zk-stop") as run:
+        zookeeper.stop(run.session, _hosts(options, run.inventory, nodes))
+    _finish(run)
+
+
+@zk_group.command("restart")
+@run_options
+@click.option("--rolling", is_flag=True, help="One server at a time, leader last, each back in sync first.")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
+              help="Seconds to wait for the ensemble (rolling: for each server).")
+def zk_restart(options, rolling: bool, timeout: float) -> None:
+    """Restart every server: all at once, or --rolling without losing the quorum."""
+    try:
+        with open_run(options, "zk-restart") as run:
+            result = zookeeper.restart(run.session, rolling=rolling, timeout=timeout)
+    except EnsembleNotReady as exc:
+        show_status(run.console, exc.status)
+        raise
+    status = result.after if rolling else result.waited.status
+    if status is not None:
+        show_status(run.console, status)
+    _finish(run)
+
+
+@zk_group.command("status")
+@run_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def zk_status(options, as_json: bool) -> None:
+    """Each server's role, zxid, connections and latency, and the quorum. Exit 3 without quorum."""
+    options.live = False
+    # Stdout carries only the status; the run's own lines go to stderr.
+    with open_run(options, "zk-status", out=sys.stderr) as run:
+        status = zookeeper.status(run.session)
+    if as_json:
+        click.echo(json.dumps(status.to_json(), indent=2))
+    else:
+        show_status(stdout_console(), status)
+    if not status.quorum.has_quorum:
+        raise NoQuorum(f"no quorum: {status.quorum.describe()}")
+
+
+@zk_group.command("smoke")
+@run_options
+def zk_smoke(options) -> None:
+    """Write a znode through one server, read it back through every other, remove it."""
+    with open_run(options, "zk-smoke") as run:
+        zookeeper.smoke(run.session)
+    _finish(run)
+
+
+@zk_group.command("cli", context_settings={"ignore_unknown_options": True})
+@run_options
+@click.argument("node")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def zk_cli(options, node: str, args: tuple[str, ...]) -> None:
+    """zkCli.sh on NODE: interactive without ARGS, else run ARGS (after --) and print the output.
+
+    The interactive form runs the system ssh with a terminal: line editing,
+    Ctrl-C and window size then work as in any ssh session, which a relayed
+    paramiko channel would have to imitate. It uses the inventory's user,
+    port, identity and known_hosts (pinned as clusterctl pins them).
+    """
+    inventory = load(options)
+    zookeeper.servers(inventory, [node])
+    command = zkcli_command(inventory, list(args))
+    if not args:
+        os.execvp("ssh", ssh_argv(inventory, node, command))
+    options.live = False
+    with open_run(options, "zk-cli", out=sys.stderr) as run:
+        outcomes = run.session.for_each("zk-cli", [node], lambda ctx: _run_cli(ctx, command), report=False)
+    outcome = outcomes.get(node)
+    if outcome is None:
+        _finish(run)
+        return
+    result = outcome.data
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.exited:
+        raise ClusterctlError(f"zkCli.sh exited {result.exited}")
+
+
+def _run_cli(ctx: HostContext, command: str) -> Outcome:
+    return Outcome.ok(data=ctx.run(command, check=False, timeout=120))
+
+
+def zkcli_command(inventory: Inventory, args: list[str]) -> str:
+    """The remote command line: zkCli.sh against the node's own server, JAVA_HOME set explicitly."""
+    spec = inventory.zookeeper
+    return (f"JAVA_HOME={shlex.quote(java_home(inventory))} CLIENT_JVMFLAGS={shlex.quote(QUIET_CLIENT)} "
+            f"{shlex.quote(home(spec))}/bin/zkCli.sh -server 127.0.0.1:{spec.client_port}"
+            + "".join(" " + shlex.quote(a) for a in args))
+
+
+def ssh_argv(inventory: Inventory, node: str, command: str) -> list[str]:
+    """OpenSSH's command line for an interactive session on ``node`` as clusterctl connects to it."""
+    host = inventory.hosts[node]
+    argv = ["ssh", "-t", "-p", str(host.port), "-o", f"UserKnownHostsFile={inventory.cluster.known_hosts}",
+            "-o", "StrictHostKeyChecking=accept-new"]
+    if host.identity:
+        argv += ["-i", str(host.identity), "-o", "IdentitiesOnly=yes"]
+    return argv + [f"{host.user}@{host.address}", command]
+
+
+# -- display -----------------------------------------------------------------
+
+def status_table(status: EnsembleStatus) -> Table:
+    """One row per server: what it says of itself."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("host", "id", "role", "zxid", "conns", "latency ms", "note"):
+        table.add_column(column, justify="right" if column in ("id", "conns") else "left")
+    for s in status.servers:
+        role = s.role + (" (observer)" if s.observer and s.role not in ("observer", "down") else "")
+        latency = f"{s.latency[0]}/{s.latency[1]:g}/{s.latency[2]}" if s.latency else ""
+        notes = [s.error] if s.error else []
+        if s.via == "ssh":
+            notes.append("asked over ssh")
+        if s.synced_learners is not None:
+            followers, observers = s.synced_learners
+            notes.append(f"in sync: {followers} followers" + (f", {observers} observers" if observers else ""))
+        zxid = s.to_json()["zxid"] or ""
+        table.add_row(s.host, str(s.id), f"[{ROLE_STYLES.get(s.role, '')}]{role}[/]", zxid,
+                      "" if s.connections is None else str(s.connections), latency, "; ".join(notes))
+    return table
+
+
+def stdout_console() -> Console:
+    """A console on stdout; wide when it is a pipe or a file, so rows are not folded."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=160)
+
+
+def show_status(console: Console, status: EnsembleStatus) -> None:
+    console.print(status_table(status))
+    style = "green" if status.quorum.has_quorum else "bold red"
+    verdict = "quorum" if status.quorum.has_quorum else "NO QUORUM"
+    console.print(f"[{style}]{verdict}[/]: {status.quorum.describe()}")
+
+
+def print_status(console: Console, inventory: Inventory, options: RunOptions) -> EnsembleStatus:
+    """Ask every server and print the status table and quorum line (for bootstrap's closing report)."""
+    with Session(inventory, Reporter(), forks=options.forks, password=os.environ.get(PASSWORD_ENV)) as session:
+        status = zookeeper.status(session)
+    show_status(console, status)
+    return status

@@ -1,0 +1,119 @@
+"""Rolling restart: one server at a time, the leader last, each back in sync before the next.
+
+Restarting a follower or an observer costs the ensemble nothing while the
+others hold the quorum; restarting the leader costs one election, so it is
+done once, at the end, when every other server is known to be in sync. A
+roll starts only when the ensemble can lose one voter and keep its quorum.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..core.session import HostContext, Outcome, Session
+from ..errors import ClusterctlError, NoQuorum
+from .fourlw import format_zxid, zxid_counter
+from .server import java_home, start_script, stop_script
+from .status import EnsembleStatus, ServerStatus, probe, wait_for
+
+STEP = "zk-restart"
+SERVER_TIMEOUT = 120.0  # seconds for one server to come back in sync
+
+_ROLL_RANK = {"down": 0, "looking": 0, "unknown": 0, "observer": 1, "follower": 2, "standalone": 3, "leader": 3}
+
+
+class NoMarginToRestart(ClusterctlError):
+    """The ensemble would lose its quorum if one more voter went away."""
+
+
+def rolling_order(status: EnsembleStatus) -> list[str]:
+    """Hosts in restart order: servers not serving, observers, followers (by id), the leader last (pure)."""
+    return [s.host for s in sorted(status.servers, key=lambda s: (_ROLL_RANK[s.role], s.id))]
+
+
+def check_margin(status: EnsembleStatus) -> None:
+    """Raise unless the ensemble can lose one voter and still hold its quorum."""
+    q = status.quorum
+    if not q.has_quorum:
+        raise NoQuorum(f"refusing a rolling restart: the ensemble has no quorum ({q.describe()}); "
+                       f"use 'clusterctl zk start' to bring servers back")
+    if q.tolerates < 1:
+        down = [s.host for s in status.servers if not s.observer and s.role not in ("leader", "follower")]
+        why = f" ({', '.join(down)} not in the quorum)" if down else ""
+        raise NoMarginToRestart(f"refusing a rolling restart: {q.describe()}{why}; restarting any voter "
+                                f"would stop the ensemble. Bring the missing voters back first, or restart "
+                                f"everything at once with 'clusterctl zk restart'")
+
+
+def caught_up(server_zxid: int | None, leader_zxid: int | None) -> bool:
+    """Whether a learner has every transaction the leader had when it was sampled (pure).
+
+    A leader that has taken no write in its epoch yet reports ``epoch << 32``,
+    a zxid no learner shows until the next write; then all committed history
+    is from earlier epochs, which a learner receives before it starts serving.
+    """
+    if leader_zxid is None or zxid_counter(leader_zxid) == 0:
+        return True
+    return server_zxid is not None and server_zxid >= leader_zxid
+
+
+def back_in_sync(status: EnsembleStatus, host: str, target: int | None) -> bool:
+    """``host`` serves as a learner (or leads) in an ensemble with quorum, with ``target`` applied."""
+    server = status.server(host)
+    return status.settled and server.serving and caught_up(server.zxid, target)
+
+
+@dataclass
+class RollResult:
+    order: list[str]
+    restarted: list[str] = field(default_factory=list)
+    before: EnsembleStatus | None = None
+    after: EnsembleStatus | None = None
+
+
+def restart_one(session: Session, host: str, timeout: float) -> Outcome | None:
+    """Restart ``host`` and wait until it is back in sync; None if the host failed (already reported)."""
+    spec = session.inventory.zookeeper
+    java = java_home(session.inventory)
+
+    def work(ctx: HostContext) -> Outcome:
+        started = time.monotonic()
+        ctx.run(stop_script(spec) + start_script(spec, java))
+        serving = wait_for(session, lambda st: st.settled and st.server(host).serving, timeout)
+        if not serving.met:
+            raise ClusterctlError(f"not back within {timeout:.0f}s: {describe(serving.status.server(host))}; "
+                                  f"{serving.status.quorum.describe()}")
+        leader = serving.status.leader
+        target = leader.zxid if leader else None
+        remaining = max(1.0, timeout - (time.monotonic() - started))
+        synced = wait_for(session, lambda st: back_in_sync(st, host, target), remaining)
+        if not synced.met:
+            raise ClusterctlError(f"serving but not caught up with the leader's {format_zxid(target)} "
+                                  f"within {timeout:.0f}s: {describe(synced.status.server(host))}")
+        role = synced.status.server(host).role
+        return Outcome.changed(f"back as {role} in {time.monotonic() - started:.1f}s", synced.status)
+
+    return session.for_each(STEP, [host], work).get(host)
+
+
+def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT) -> RollResult:
+    """Restart every server in :func:`rolling_order`; stop at the first that does not come back."""
+    before = probe(session)
+    check_margin(before)
+    result = RollResult(rolling_order(before), before=before)
+    for host in result.order:
+        outcome = restart_one(session, host, timeout)
+        if outcome is None:
+            for rest in result.order[len(result.restarted) + 1:]:
+                session.reporter.note(rest, STEP, f"not restarted: the roll stopped at {host}")
+            break
+        result.restarted.append(host)
+    result.after = probe(session)
+    return result
+
+
+def describe(server: ServerStatus) -> str:
+    zxid = f" at {format_zxid(server.zxid)}" if server.zxid is not None else ""
+    error = f" ({server.error})" if server.error else ""
+    return f"{server.host} is {server.role}{zxid}{error}"

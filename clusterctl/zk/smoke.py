@@ -1,0 +1,110 @@
+"""The smoke test: a znode written through one server reads back the same through every other.
+
+Each read first asks its server to ``sync``, so a follower that merely lags
+is not taken for one that lost the write. The znode is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import contextmanager
+from typing import Iterator
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
+
+from ..core.session import HostContext, Outcome, Session
+from ..errors import ClusterctlError
+from .status import probe
+
+STEP = "zk-smoke"
+CONNECT_TIMEOUT = 10.0
+PATH_PREFIX = "/clusterctl-smoke-"
+
+# kazoo logs every reconnect attempt; the outcome of each server says what matters.
+_log = logging.getLogger("clusterctl.zk.smoke")
+_log.addHandler(logging.NullHandler())
+_log.propagate = False
+
+
+@contextmanager
+def client(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> Iterator[KazooClient]:
+    """A kazoo session with exactly one server, so every request goes through that server."""
+    zk = KazooClient(hosts=f"{address}:{port}", timeout=timeout, logger=_log,
+                     connection_retry={"max_tries": 3, "delay": 0.2, "max_delay": 1})
+    try:
+        zk.start(timeout=timeout)
+    except KazooTimeoutError:
+        zk.stop()
+        zk.close()
+        raise ClusterctlError(f"no ZooKeeper session with {address}:{port} within {timeout:.0f}s") from None
+    try:
+        yield zk
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def read_back(zk: KazooClient, path: str, expected: bytes) -> str | None:
+    """None when ``path`` holds ``expected`` after a sync, else what is wrong (pure on the client)."""
+    zk.sync(path)
+    try:
+        value, _ = zk.get(path)
+    except NoNodeError:
+        return f"{path} does not exist here"
+    if value != expected:
+        return f"{path} holds {value[:40]!r}, not {expected!r}"
+    return None
+
+
+def smoke(session: Session) -> dict[str, Outcome]:
+    """Write through one serving server, read back through all others, remove; per-host outcomes.
+
+    A host that reads something else, or nothing, fails (exit status 1).
+    """
+    spec = session.inventory.zookeeper
+    port = spec.client_port
+    status = probe(session)
+    serving = [s for s in status.servers if s.serving]
+    if not serving:
+        raise ClusterctlError(f"no server is serving; {status.quorum.describe()}")
+    # Prefer writing through a learner: the write then also crosses the leader's forwarding path.
+    writer = next((s for s in serving if s.role in ("follower", "observer")), serving[0])
+    path = PATH_PREFIX + secrets.token_hex(6)
+    token = secrets.token_hex(16).encode()
+
+    def write(ctx: HostContext) -> Outcome:
+        with client(ctx.host.address, port) as zk:
+            zk.create(path, token)
+        return Outcome.ok(f"wrote {path} as {writer.role}")
+
+    def read(ctx: HostContext) -> Outcome:
+        try:
+            with client(ctx.host.address, port) as zk:
+                problem = read_back(zk, path, token)
+        except KazooException as exc:
+            return Outcome.failed(f"reading {path}: {type(exc).__name__} {exc}".strip())
+        role = status.server(ctx.host.name).role
+        return Outcome.failed(problem) if problem else Outcome.ok(f"read it back as {role}")
+
+    outcomes = session.for_each(STEP, [writer.host], write)
+    if writer.host not in outcomes:
+        return outcomes
+    try:
+        readers = [s.host for s in status.servers if s.host != writer.host]
+        outcomes.update(session.for_each(STEP, readers, read))
+    finally:
+        remove(session, writer.host, path)
+    return outcomes
+
+
+def remove(session: Session, host: str, path: str) -> None:
+    """Delete the smoke znode; a leftover is reported, never fatal."""
+    address = session.inventory.hosts[host].address
+    try:
+        with client(address, session.inventory.zookeeper.client_port) as zk:
+            zk.delete(path)
+    except (KazooException, ClusterctlError) as exc:
+        session.reporter.note(host, STEP, f"could not remove {path}: {exc}")

@@ -1,0 +1,221 @@
+"""What the ensemble is now: each server's role as it says itself, and the quorum that follows.
+
+Each server is asked directly over its client port from the controller; when
+that port cannot be reached from here (a firewall, another network) the same
+question is asked on the node over SSH. A refused connection needs no second
+opinion: the host answered and nothing listens, so the server is down.
+Turning answers into roles and roles into a quorum verdict is pure.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..core.session import HostContext, Outcome, Session
+from ..inventory import ZkServer, ZooKeeperSpec
+from ..quorum import has_quorum, quorum_size
+from .fourlw import (FourLetterWordError, Srvr, UnexpectedAnswer, ask, format_zxid, parse_mntr,
+                     parse_remote_answers, parse_srvr, remote_ask_command)
+
+STEP = "zk-status"
+ROLES = ("leader", "follower", "observer", "standalone", "looking", "down", "unknown")
+VOTING_ROLES = frozenset({"leader", "follower", "standalone"})  # a voter in one of these is part of a quorum
+SERVING_ROLES = VOTING_ROLES | {"observer"}
+POLL_INTERVAL = 0.25
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """One server as it describes itself; ``role`` is down when it could not be asked."""
+
+    host: str
+    id: int
+    observer: bool  # what the inventory says it should be
+    role: str
+    zxid: int | None = None
+    connections: int | None = None
+    latency: tuple[int, float, int] | None = None  # min/avg/max in ms
+    outstanding: int | None = None
+    node_count: int | None = None
+    version: str = ""
+    via: str = ""  # "client port" (from the controller) or "ssh" (asked on the node)
+    error: str = ""
+    synced_learners: tuple[int, int] | None = None  # (followers, observers) in sync, a leader's mntr
+
+    @property
+    def serving(self) -> bool:
+        return self.role in SERVING_ROLES
+
+    def to_json(self) -> dict:
+        data = {
+            "host": self.host, "id": self.id, "role": self.role, "zxid": format_zxid(self.zxid),
+            "observer": self.observer, "connections": self.connections,
+            "latency": None if self.latency is None else dict(zip(("min", "avg", "max"), self.latency)),
+            "outstanding": self.outstanding, "node_count": self.node_count, "version": self.version or None,
+            "via": self.via or None, "error": self.error or None,
+        }
+        if self.synced_learners is not None:
+            data["synced_followers"], data["synced_observers"] = self.synced_learners
+        return data
+
+
+@dataclass(frozen=True)
+class QuorumState:
+    voters: int
+    up: int
+    needed: int
+    has_quorum: bool
+    tolerates: int  # how many more voters may fail with the quorum holding
+
+    def to_json(self) -> dict:
+        return {"voters": self.voters, "up": self.up, "needed": self.needed,
+                "has_quorum": self.has_quorum, "tolerates": self.tolerates}
+
+    def describe(self) -> str:
+        return (f"voters up {self.up} of {self.voters}, quorum needs {self.needed}, "
+                f"tolerates {self.tolerates} more failure{'' if self.tolerates == 1 else 's'}")
+
+
+def quorum_state(servers: list[ServerStatus]) -> QuorumState:
+    """The quorum verdict from the servers' roles: voters taking part, of all voters (pure)."""
+    voters = [s for s in servers if not s.observer]
+    up = sum(s.role in VOTING_ROLES for s in voters)
+    needed = quorum_size(len(voters))
+    return QuorumState(len(voters), up, needed, has_quorum(len(voters), up), max(0, up - needed))
+
+
+@dataclass(frozen=True)
+class EnsembleStatus:
+    servers: list[ServerStatus]
+    quorum: QuorumState = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quorum", quorum_state(self.servers))
+
+    @property
+    def leader(self) -> ServerStatus | None:
+        """The leader (or the standalone server), if one answered."""
+        return next((s for s in self.servers if s.role in ("leader", "standalone")), None)
+
+    def server(self, host: str) -> ServerStatus:
+        return next(s for s in self.servers if s.host == host)
+
+    @property
+    def settled(self) -> bool:
+        """A quorum with a leader: the ensemble serves writes."""
+        return self.quorum.has_quorum and self.leader is not None
+
+    def to_json(self) -> dict:
+        leader = self.leader
+        return {"servers": [s.to_json() for s in self.servers], "quorum": self.quorum.to_json(),
+                "leader": leader.host if leader else None}
+
+
+def role_of(srvr: Srvr) -> str:
+    """The role a srvr answer states; a server that is up but not serving is electing (looking)."""
+    if srvr.mode is None:
+        return "looking"
+    # read-only mode: cut off from the quorum, serving stale reads; for a quorum that is looking.
+    return srvr.mode if srvr.mode in ("leader", "follower", "observer", "standalone") else "looking"
+
+
+def server_status(server: ZkServer, answers: dict[str, str | FourLetterWordError], via: str) -> ServerStatus:
+    """One server's status from its four-letter-word answers (pure)."""
+    base = {"host": server.host, "id": server.id, "observer": server.observer, "via": via}
+    srvr_answer = answers.get("srvr")
+    if srvr_answer is None or isinstance(srvr_answer, FourLetterWordError):
+        return ServerStatus(role="down", error=str(srvr_answer or "not asked"), **base)
+    try:
+        srvr = parse_srvr(srvr_answer)
+    except UnexpectedAnswer as exc:
+        return ServerStatus(role="unknown", error=str(exc), **base)
+    synced = None
+    mntr_answer = answers.get("mntr")
+    if srvr.mode == "leader" and isinstance(mntr_answer, str):
+        try:
+            mntr = parse_mntr(mntr_answer) or {}
+        except UnexpectedAnswer:
+            mntr = {}
+        if "zk_synced_followers" in mntr:
+            synced = (int(mntr["zk_synced_followers"]), int(mntr.get("zk_synced_observers", 0)))
+    latency = None
+    if srvr.latency_min is not None:
+        latency = (srvr.latency_min, srvr.latency_avg, srvr.latency_max)
+    return ServerStatus(role=role_of(srvr), zxid=srvr.zxid, connections=srvr.connections, latency=latency,
+                        outstanding=srvr.outstanding, node_count=srvr.node_count, version=srvr.version,
+                        synced_learners=synced, **base)
+
+
+def allowed_words(spec: ZooKeeperSpec, detail: bool) -> list[str]:
+    """srvr always; mntr too for a detailed status when the servers allow it."""
+    if detail and ("mntr" in spec.four_letter_words or "*" in spec.four_letter_words):
+        return ["srvr", "mntr"]
+    return ["srvr"]
+
+
+def ask_server(ctx: HostContext, port: int, words: list[str]) -> tuple[dict[str, str | FourLetterWordError], str]:
+    """Ask from the controller; over SSH on the node when its client port is out of our reach."""
+    answers: dict[str, str | FourLetterWordError] = {}
+    for word in words:
+        try:
+            answers[word] = ask(ctx.host.address, port, word)
+        except FourLetterWordError as exc:
+            answers[word] = exc
+    first = answers[words[0]]
+    if not isinstance(first, FourLetterWordError) or first.refused:
+        return answers, "client port"
+    try:
+        result = ctx.run(remote_ask_command(port, words), check=False, timeout=15)
+        if result.ok:
+            return parse_remote_answers(result.stdout), "ssh"
+        reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exited}"]
+        answers[words[0]] = FourLetterWordError(f"{first}; on the node: {reason[0]}")
+    except Exception as exc:  # an unreachable node is a down server, not a failed run
+        answers[words[0]] = FourLetterWordError(f"{first}; over SSH: {exc}")
+    return answers, ""
+
+
+def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
+    """Every server's status, asked in parallel; never fails a host (a silent server is down)."""
+    spec = session.inventory.zookeeper
+    words = allowed_words(spec, detail)
+    servers = {s.host: s for s in spec.servers}
+
+    def one(ctx: HostContext) -> Outcome:
+        answers, via = ask_server(ctx, spec.client_port, words)
+        return Outcome.ok(data=server_status(servers[ctx.host.name], answers, via))
+
+    outcomes = session.for_each(STEP, list(servers), one, report=False)
+    statuses = []
+    for host, server in servers.items():
+        outcome = outcomes.get(host)
+        if outcome is None:
+            failure = session.failures.get(host)
+            statuses.append(ServerStatus(host, server.id, server.observer, "down",
+                                         error=f"not asked: failed in {failure.step}" if failure else "not asked"))
+        else:
+            statuses.append(outcome.data)
+    return EnsembleStatus(statuses)
+
+
+@dataclass(frozen=True)
+class Waited:
+    status: EnsembleStatus
+    elapsed: float
+    met: bool
+
+
+def wait_for(session: Session, condition: Callable[[EnsembleStatus], bool], timeout: float,
+             *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Waited:
+    """Probe until ``condition`` holds or ``timeout`` seconds pass; the last status either way."""
+    start = clock()
+    while True:
+        status = probe(session)
+        elapsed = clock() - start
+        if condition(status):
+            return Waited(status, elapsed, True)
+        if elapsed >= timeout:
+            return Waited(status, elapsed, False)
+        sleep(POLL_INTERVAL)

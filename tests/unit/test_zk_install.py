@@ -1,0 +1,171 @@
+"""What a server node needs, decided from its facts: fresh, converged, changed, refused."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from clusterctl.core.facts import Fact, gather_script, parse_facts
+from clusterctl.inventory import Inventory, load_inventory
+from clusterctl.render.zoo_cfg import render_java_env, render_zoo_cfg
+from clusterctl.zk.install import (NOT_A_LINK, PROFILE_PATH, HostState, Release, data_dirs_script, decide,
+                                   myid_conflict, profile_snippet, relink_script)
+
+INVENTORY = """
+[cluster]
+name = "seed"
+[hosts.node2]
+address = "10.0.0.2"
+[hosts.node3]
+address = "10.0.0.3"
+[hosts.node4]
+address = "10.0.0.4"
+[zookeeper]
+package = "apache-zookeeper-3.8.0-bin.tar.gz"
+heap_mb = 128
+[zookeeper.servers]
+node2 = 1
+node3 = 2
+node4 = { id = 3, observer = true }
+"""
+RELEASE = Release(Path("apache-zookeeper-3.8.0-bin.tar.gz"), "apache-zookeeper-3.8.0-bin", "ab" * 32)
+RELEASE_DIR = "/opt/apache-zookeeper-3.8.0-bin"
+
+
+def inventory() -> Inventory:
+    root = Path(tempfile.mkdtemp(prefix="zk-install-"))
+    (root / "apache-zookeeper-3.8.0-bin.tar.gz").write_bytes(b"")
+    (root / "cluster.toml").write_text(INVENTORY)
+    return load_inventory(root / "cluster.toml")
+
+
+INV = inventory()
+
+
+def facts(**overrides: Fact) -> dict[str, Fact]:
+    """The facts of a node as clusterctl left it (node3), with ``overrides``."""
+    spec = INV.zookeeper
+    converged = {
+        "zk.release": Fact(RELEASE.sha256 + "\n", 0),
+        "zk.link": Fact(RELEASE_DIR + "\n", 0),
+        "zk.zoo_cfg": Fact(render_zoo_cfg(spec, INV, "node3"), 0),
+        "zk.java_env": Fact(render_java_env(spec), 0),
+        "zk.profile": Fact(profile_snippet(spec), 0),
+        "zk.myid": Fact("2\n", 0),
+        "zk.dirs": Fact("", 0),
+        "zk.server": Fact("", 1),
+    }
+    converged.update(overrides)
+    return converged
+
+
+FRESH = facts(**{name: Fact("", 1) for name in ("zk.release", "zk.zoo_cfg", "zk.java_env", "zk.profile",
+                                                  "zk.myid", "zk.dirs")}, **{"zk.link": Fact("", 0)})
+
+
+def plan_for(f: dict[str, Fact], host: str = "node3"):
+    return decide(INV, host, HostState.from_facts(f), RELEASE)
+
+
+def test_a_fresh_node_needs_everything():
+    plan = plan_for(FRESH)
+    assert plan.unpack and plan.relink and plan.make_dirs and plan.write_myid and not plan.conflict
+    assert set(plan.files) == {f"{RELEASE_DIR}/conf/zoo.cfg", f"{RELEASE_DIR}/conf/java.env", PROFILE_PATH}
+    summaries = [c.summary for c in plan.changes(INV.zookeeper)]
+    assert summaries[0].startswith("stage and unpack apache-zookeeper-3.8.0-bin under /opt")
+    assert "write myid 2 to /var/lib/zookeeper/myid" in summaries
+    assert not plan.restart_needed
+
+
+def test_a_converged_node_needs_nothing():
+    plan = plan_for(facts())
+    assert plan.empty and plan.changes(INV.zookeeper) == []
+
+
+def test_a_changed_zoo_cfg_shows_as_a_diff():
+    old = render_zoo_cfg(INV.zookeeper, INV, "node3").replace("tickTime=2000", "tickTime=3000")
+    plan = plan_for(facts(**{"zk.zoo_cfg": Fact(old, 0)}))
+    [change] = plan.changes(INV.zookeeper)
+    assert "-tickTime=3000" in change.diff and "+tickTime=2000" in change.diff
+
+
+def test_a_running_server_whose_config_changes_needs_a_restart_but_is_not_restarted():
+    old = render_zoo_cfg(INV.zookeeper, INV, "node3").replace("syncLimit=2", "syncLimit=9")
+    plan = plan_for(facts(**{"zk.zoo_cfg": Fact(old, 0), "zk.server": Fact("4242 600 3000\n", 0)}))
+    assert plan.restart_needed
+    assert plan.changes(INV.zookeeper)[-1].summary.startswith("restart needed: the running server (pid 4242)")
+
+
+def test_a_server_started_before_its_config_was_written_still_needs_a_restart():
+    plan = plan_for(facts(**{"zk.server": Fact("4242 600 30\n", 0)}))
+    assert plan.empty and plan.restart_needed
+
+
+def test_a_server_running_its_current_config_needs_nothing():
+    plan = plan_for(facts(**{"zk.server": Fact("4242 30 600\n", 0)}))
+    assert plan.empty and not plan.restart_needed
+
+
+def test_a_profile_change_alone_does_not_need_a_restart():
+    plan = plan_for(facts(**{"zk.profile": Fact("", 1), "zk.server": Fact("4242 30 600\n", 0)}))
+    assert list(plan.files) == [PROFILE_PATH] and not plan.restart_needed
+
+
+def test_the_observer_gets_its_own_file():
+    plan = plan_for(FRESH, "node4")
+    assert "peerType=observer" in plan.files[f"{RELEASE_DIR}/conf/zoo.cfg"][1]
+
+
+@pytest.mark.parametrize("current, conflict", [(None, False), ("2", False), ("3", True), ("", True), ("x", True)])
+def test_myid_is_written_or_kept_but_another_one_is_never_replaced(current, conflict):
+    assert (myid_conflict(current, 2, "/var/lib/zookeeper") is not None) == conflict
+
+
+def test_a_node_holding_another_servers_myid_is_refused_and_nothing_else_is_planned():
+    plan = plan_for(facts(**{"zk.myid": Fact("7\n", 0), "zk.release": Fact("", 1)}))
+    assert "holds '7'" in plan.conflict and "id 2" in plan.conflict
+    assert not plan.unpack and not plan.files
+    [change] = plan.changes(INV.zookeeper)
+    assert change.summary.startswith("refused:")
+
+
+def test_a_real_directory_where_the_link_goes_is_refused():
+    plan = plan_for(facts(**{"zk.link": Fact(NOT_A_LINK + "\n", 0)}))
+    assert "not a symbolic link" in plan.conflict
+
+
+def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True)
+
+
+def test_the_data_dirs_script_writes_myid_once_and_refuses_another(tmp_path):
+    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "data_dir": str(tmp_path / "data"),
+                                      "data_log_dir": str(tmp_path / "log")})
+    assert sh(data_dirs_script(spec, 2), tmp_path).returncode == 0
+    assert (tmp_path / "data" / "myid").read_text() == "2\n" and (tmp_path / "log").is_dir()
+    assert sh(data_dirs_script(spec, 2), tmp_path).returncode == 0
+    refused = sh(data_dirs_script(spec, 5), tmp_path)
+    assert refused.returncode == 3 and "refusing" in refused.stderr
+    assert (tmp_path / "data" / "myid").read_text() == "2\n"
+
+
+def test_the_link_is_swapped_in_place(tmp_path):
+    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path)})
+    (tmp_path / RELEASE.name).mkdir()
+    (tmp_path / "zookeeper").symlink_to(tmp_path / "old")
+    assert sh(relink_script(spec, RELEASE), tmp_path).returncode == 0
+    assert (tmp_path / "zookeeper").readlink() == tmp_path / RELEASE.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == [RELEASE.name, "zookeeper"]
+
+
+def test_the_fact_snippets_read_a_node_as_host_state(tmp_path):
+    from clusterctl.zk.install import facts as fact_snippets
+    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt"),
+                                      "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log")})
+    out = sh(gather_script(fact_snippets(spec, RELEASE)), tmp_path).stdout
+    state = HostState.from_facts(parse_facts(out))
+    assert state.release_sha256 == "" and state.link_target == "" and state.myid is None
+    assert state.zoo_cfg is None and not state.dirs_exist and state.server is None

@@ -1,0 +1,74 @@
+"""Rolling restart decisions: order, margin, and when a restarted server counts as back in sync."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from clusterctl.errors import NoQuorum
+from clusterctl.zk.restart import NoMarginToRestart, back_in_sync, caught_up, check_margin, rolling_order
+from clusterctl.zk.status import EnsembleStatus, ServerStatus
+
+
+def ensemble(*servers: tuple[str, str], observers: tuple[str, ...] = ()) -> EnsembleStatus:
+    return EnsembleStatus([ServerStatus(host, i + 1, host in observers, role, zxid=0x200000005)
+                           for i, (host, role) in enumerate(servers)])
+
+
+def test_followers_and_observers_first_the_leader_last():
+    status = ensemble(("node2", "leader"), ("node3", "follower"), ("node4", "follower"), ("node5", "observer"),
+                      observers=("node5",))
+    assert rolling_order(status) == ["node5", "node3", "node4", "node2"]
+
+
+def test_servers_that_are_not_serving_go_first_since_restarting_them_costs_nothing():
+    status = ensemble(("a", "follower"), ("b", "leader"), ("c", "follower"), ("d", "follower"), ("e", "down"))
+    assert rolling_order(status) == ["e", "a", "c", "d", "b"]
+
+
+@given(st.permutations(["leader", "follower", "follower", "follower", "observer", "down"]))
+def test_the_leader_is_always_last(roles):
+    status = ensemble(*((f"n{i}", r) for i, r in enumerate(roles)), observers=("n%d" % roles.index("observer"),))
+    order = rolling_order(status)
+    assert order[-1] == f"n{roles.index('leader')}"
+    assert sorted(order) == sorted(s.host for s in status.servers)
+
+
+def test_a_full_ensemble_has_the_margin_to_roll():
+    check_margin(ensemble(("a", "leader"), ("b", "follower"), ("c", "follower")))
+
+
+def test_refuses_when_losing_one_more_voter_would_lose_the_quorum():
+    with pytest.raises(NoMarginToRestart, match="c not in the quorum"):
+        check_margin(ensemble(("a", "leader"), ("b", "follower"), ("c", "down")))
+
+
+def test_refuses_without_a_quorum_as_no_quorum():
+    with pytest.raises(NoQuorum):
+        check_margin(ensemble(("a", "looking"), ("b", "down"), ("c", "down")))
+
+
+def test_a_single_server_cannot_roll():
+    with pytest.raises(NoMarginToRestart):
+        check_margin(ensemble(("a", "standalone")))
+
+
+def test_caught_up_when_the_learner_has_what_the_leader_had():
+    assert caught_up(0x200000009, 0x200000009)
+    assert caught_up(0x20000000a, 0x200000009)
+    assert not caught_up(0x200000008, 0x200000009)
+    assert not caught_up(None, 0x200000009)
+
+
+def test_a_leader_without_writes_in_its_epoch_asks_for_nothing_more_than_the_join_sync():
+    # A fresh leader reports epoch << 32; learners keep showing the last zxid of the epoch before.
+    assert caught_up(0x100000007, 0x300000000)
+
+
+def test_back_in_sync_needs_the_ensemble_settled_and_the_server_serving():
+    status = ensemble(("a", "leader"), ("b", "follower"), ("c", "looking"))
+    assert back_in_sync(status, "b", 0x200000005)
+    assert not back_in_sync(status, "c", None)
+    assert not back_in_sync(status, "b", 0x200000006)
+    leaderless = ensemble(("a", "looking"), ("b", "follower"), ("c", "follower"))
+    assert not back_in_sync(leaderless, "b", None)
