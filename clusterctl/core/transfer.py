@@ -30,9 +30,7 @@ Three ways to move the bytes (``MODES``), chosen per run:
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -42,20 +40,15 @@ from typing import Sequence
 import paramiko
 
 from ..display import human_bytes
-from ..errors import ClusterctlError
 from .facts import Fact
+from .host_receive import (NODE_SSH_OPTIONS, RemotePaths, TransferError, chain_outcomes, host_command,
+                           parse_reports)
 from .session import HostContext, Outcome, Session
 
 MODES = ("direct", "relay", "pipeline")
 READ_CHUNK = 1 << 20
 STALL_TIMEOUT = 120  # seconds without any progress on a stream before the host counts as lost
 PROGRESS_INTERVAL = 0.1
-_TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
-_RESULT = "clusterctl-transfer"
-
-
-class TransferError(ClusterctlError):
-    """A host did not end up with a verified copy."""
 
 
 # -- the file on the controller ------------------------------------------------
@@ -92,53 +85,25 @@ def local_file(path: Path | str) -> LocalFile:
 
 # -- the file on a host --------------------------------------------------------
 
-@dataclass(frozen=True)
-class RemotePaths:
-    """Where one file is staged on every host."""
-
-    stage_dir: str
-    name: str
-
-    def __post_init__(self) -> None:
-        # These go unquoted through nested shells (controller → host → next host).
-        if not _TOKEN.fullmatch(self.name):
-            raise TransferError(f"cannot stage {self.name!r}: file names may hold letters, digits and ._+- only")
-        if not self.stage_dir.startswith("/") or not all(_TOKEN.fullmatch(p) for p in self.stage_dir.split("/")[1:]):
-            raise TransferError(f"cannot stage into {self.stage_dir!r}: use an absolute path of letters, "
-                                "digits and ._+-")
-
-    @property
-    def final(self) -> str:
-        return f"{self.stage_dir}/{self.name}"
-
-    @property
-    def part(self) -> str:
-        # One fixed name, not one per run: a crashed copy's leftover is overwritten, not piled up.
-        return f"{self.stage_dir}/.{self.name}.clusterctl-part"
-
-    @property
-    def stamp(self) -> str:
-        return f"{self.final}.sha256"
-
-    @property
-    def fact_name(self) -> str:
-        return "staged." + re.sub(r"[^\w.-]", "_", self.final.strip("/"))
-
-
 def staged_facts(remote: RemotePaths, size: int) -> dict[str, str]:
     """The gather snippet telling what the host holds at ``remote.final``.
 
     The file is hashed here only when its size is right and no current stamp
     vouches for it, so a converged host costs three stats.
     """
-    f, s = remote.final, remote.stamp
-    snippet = (
-        f"[ -f {f} ] || exit 0; "
-        f"echo size $(stat -c %s {f}); echo mtime $(stat -c %y {f}); "
-        f"if [ -f {s} ]; then echo stamp-mtime $(stat -c %y {s}); echo stamp $(head -c 100 {s}); fi; "
-        f"if [ \"$(stat -c %s {f})\" = {size} ] && {{ [ ! -f {s} ] || [ \"$(stat -c %y {s})\" != \"$(stat -c %y {f})\" ]; }}; "
-        f"then echo hash $(sha256sum < {f}); fi"
-    )
+    snippet = "\n".join([
+        f"f={remote.final} s={remote.stamp}",
+        '[ -f "$f" ] || exit 0',
+        'size=$(stat -c %s "$f") mtime=$(stat -c %y "$f") stamped=',
+        'echo "size $size"; echo "mtime $mtime"',
+        'if [ -f "$s" ]; then',
+        '  stamp_mtime=$(stat -c %y "$s"); echo "stamp-mtime $stamp_mtime"; echo "stamp $(head -c 100 "$s")"',
+        '  [ "$stamp_mtime" = "$mtime" ] && stamped=yes',
+        'fi',
+        f'if [ "$size" = {size} ] && [ -z "$stamped" ]; then',
+        '  echo "hash $(openssl dgst -sha256 -r < "$f" 2>/dev/null || sha256sum < "$f")"',
+        'fi',
+    ])
     return {remote.fact_name: snippet}
 
 
@@ -233,130 +198,6 @@ def relay_edges(rounds: list[list[Copy]]) -> dict[str, RelayEdge]:
             edges[copy.target] = RelayEdge(copy.source, last_sent.get(copy.source))
             last_sent[copy.source] = copy.target
     return edges
-
-
-# -- the script each host runs -------------------------------------------------
-
-# Run with bash on a host; arguments: DIR NAME SHA256 MODE ...
-#   recv SELF [NEXT...]  bytes on stdin, written here and passed on to NEXT (which gets the rest of the chain)
-#   pull SOURCE SELF     bytes fetched from SOURCE's verified copy
-# Every host reports one line "clusterctl-transfer HOST ok|failed REASON|forward-failed NEXT REASON" on stdout.
-_HOST_SCRIPT = r"""
-set -u
-code=$1 dir=$2 name=$3 want=$4 mode=$5; shift 5
-final=$dir/$name part=$dir/.$name.clusterctl-part stamp=$dir/$name.sha256
-if [ "$(id -u)" = 0 ]; then as_root=; else as_root="sudo -n"; fi
-ssh_opts=(@NODE_SSH_OPTIONS@)
-err=$(mktemp) && trap 'rm -f "$err"' EXIT
-report() { printf 'clusterctl-transfer %s %s\n' "${self#*@}" "$*"; }
-last_error() { e=$(tail -n 1 "$err" | tr -d '\r'); echo "${e:-connection lost}"; }
-hash_of() {  # openssl uses the CPU's SHA instructions; coreutils' sha256sum is often 5x slower
-  if command -v openssl >/dev/null; then $as_root openssl dgst -sha256 -r "$1"; else $as_root sha256sum "$1"; fi
-}
-keep_if_verified() {
-  got=$(hash_of "$part" 2>/dev/null); got=${got%% *}
-  if [ "$got" != "$want" ]; then
-    $as_root rm -f "$part"
-    report failed "hash mismatch after copy (got ${got:-nothing}, ${1:-the stream ended early?})"
-  elif $as_root sh -c 'rm -f "$3" && mv -f "$1" "$2" && printf "%s  %s\n" "$4" "$5" > "$3.tmp" &&
-                       touch -r "$2" "$3.tmp" && mv -f "$3.tmp" "$3"' _ "$part" "$final" "$stamp" "$want" "$name"; then
-    report ok
-  else
-    report failed "could not rename the verified copy to $final"
-  fi
-}
-case $mode in
-recv)
-  self=$1; shift
-  if $as_root mkdir -p "$dir" && $as_root sh -c ': > "$1"' _ "$part"; then sink=$part; else sink=/dev/null; fi
-  if [ $# -gt 0 ]; then
-    next=$1; shift
-    $as_root tee -p "$sink" | ssh "${ssh_opts[@]}" "$next" \
-      "bash -c \"\$(echo $code | base64 -d)\" clusterctl-transfer $code $dir $name $want recv $next $*" 2>"$err"
-    status=("${PIPESTATUS[@]}")
-    [ "${status[1]}" = 0 ] || report forward-failed "${next#*@}" "$(last_error) (ssh exit ${status[1]})"
-  else
-    $as_root tee "$sink" >/dev/null
-    status=($?)
-  fi
-  if [ "$sink" = /dev/null ]; then report failed "cannot write $part"
-  elif [ "${status[0]}" != 0 ]; then $as_root rm -f "$part"; report failed "writing $part failed (disk full?)"
-  else keep_if_verified
-  fi
-  ;;
-pull)
-  source=$1 self=$2
-  if ! $as_root mkdir -p "$dir"; then report failed "cannot create $dir"; exit 0; fi
-  ssh -n "${ssh_opts[@]}" "$source" "cat $final" 2>"$err" | $as_root sh -c 'cat > "$1"' _ "$part"
-  status=("${PIPESTATUS[@]}")
-  if [ "${status[0]}" != 0 ]; then
-    $as_root rm -f "$part"; report failed "could not fetch from ${source#*@}: $(last_error) (ssh exit ${status[0]})"
-  else keep_if_verified "copied from ${source#*@}"
-  fi
-  ;;
-esac
-exit 0
-"""
-# Between hosts: never prompt, pin host keys (ssh-trust wrote them), notice a dead peer within
-# half a minute, prefer the cipher with hardware support, and share one connection per pair
-# (ControlMaster): the trust probe opens it, so a pipeline's hops start without a handshake each.
-NODE_SSH_OPTIONS = ("-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 "
-                    "-o ServerAliveInterval=5 -o ServerAliveCountMax=6 -o LogLevel=ERROR "
-                    "-o Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr "
-                    "-o ControlMaster=auto -o ControlPath=~/.ssh/clusterctl-mux-%C -o ControlPersist=30")
-_HOST_SCRIPT_B64 = base64.b64encode(_HOST_SCRIPT.replace("@NODE_SSH_OPTIONS@", NODE_SSH_OPTIONS).encode()).decode()
-
-
-def host_command(remote: RemotePaths, sha256: str, mode: str, *hosts: str) -> str:
-    """The command line that runs the host script; it carries its own code to pass on down a chain."""
-    for token in hosts:
-        if not all(_TOKEN.fullmatch(part) for part in token.split("@")):
-            raise TransferError(f"cannot address {token!r} between hosts")
-    args = " ".join([remote.stage_dir, remote.name, sha256, mode, *hosts])
-    return (f"bash -c \"$(echo {_HOST_SCRIPT_B64} | base64 -d)\" {_RESULT} "
-            f"{_HOST_SCRIPT_B64} {args}")
-
-
-@dataclass(frozen=True)
-class HostReport:
-    """One line a host's script printed: ``ok``, ``failed`` (detail: why) or ``forward-failed`` (detail: next, why)."""
-
-    host: str
-    verdict: str
-    detail: str = ""
-
-
-def parse_reports(output: str) -> list[HostReport]:
-    """The report lines in a host script's output (a pipeline's carries every host's)."""
-    reports = []
-    for line in output.splitlines():
-        fields = line.split(" ", 3)
-        if len(fields) >= 3 and fields[0] == _RESULT:
-            reports.append(HostReport(fields[1], fields[2], fields[3] if len(fields) > 3 else ""))
-    return reports
-
-
-def chain_outcomes(chain: Sequence[str], reports: list[HostReport], broken: str = "") -> dict[str, str | None]:
-    """host → None when its copy is verified, else why not, for every host of a pipeline ``chain`` (pure).
-
-    A host that sent no report never got the whole stream: its reason names
-    the host before it that could not pass the stream on, when one said so.
-    """
-    verdicts = {r.host: r for r in reports if r.verdict in ("ok", "failed")}
-    forwards = {r.host: r.detail for r in reports if r.verdict == "forward-failed"}
-    reasons: dict[str, str | None] = {}
-    cause = broken or "the stream broke before it arrived"
-    for host in chain:
-        report = verdicts.get(host)
-        if report is None:
-            reasons[host] = f"no verified copy: {cause}"
-        else:
-            reasons[host] = None if report.verdict == "ok" else report.detail
-            cause = f"the stream broke after {host}"
-        if host in forwards:
-            nxt, _, why = forwards[host].partition(" ")
-            cause = f"{host} could not pass it on to {nxt}: {why}"
-    return reasons
 
 
 # -- moving the bytes ----------------------------------------------------------
@@ -569,6 +410,6 @@ class _Movers:
         return _pull(ctx, source, self.remote, self.local)
 
 
-__all__ = ["COPY", "KEEP", "MODES", "STAMP", "Copy", "HostReport", "LocalFile", "RemotePaths", "StagedFile", "TransferError",
+__all__ = ["COPY", "KEEP", "MODES", "STAMP", "Copy", "LocalFile", "RemotePaths", "StagedFile", "TransferError",
            "choose_mode", "distribute", "local_file", "relay_edges", "relay_rounds", "staged_facts",
            "staging_action"]

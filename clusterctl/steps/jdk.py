@@ -19,9 +19,10 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 
 from ..core.facts import Fact
+from ..core.host_receive import RemotePaths
 from ..core.session import HostContext, Outcome, Session
-from ..core.transfer import COPY, KEEP, LocalFile, RemotePaths, StagedFile, distribute, local_file, \
-    staged_facts, staging_action
+from ..core.transfer import (COPY, KEEP, LocalFile, StagedFile, distribute, local_file, staged_facts,
+                              staging_action)
 from ..display import human_bytes
 from ..errors import UsageError
 from ..events import State

@@ -39,15 +39,17 @@ def facts(host: Host, spec: ZooKeeperSpec) -> dict[str, str]:
 
 
 def servers(inventory: Inventory, names: Iterable[str] | None = None) -> list[str]:
-    """The ensemble's hosts, or those of ``names`` (each must be a server), in inventory order."""
+    """The ensemble's hosts (``names`` None), or those of ``names``, each a server, in inventory order."""
     spec = inventory.zookeeper
     if spec is None:
         raise UsageError(f"{inventory.path}: no [zookeeper] section")
-    wanted = list(names or [])
-    unknown = [n for n in wanted if n not in spec.hosts]
+    if names is None:
+        return list(spec.hosts)
+    wanted = set(names)
+    unknown = sorted(wanted - set(spec.hosts))
     if unknown:
         raise UsageError(f"{unknown[0]} is not a ZooKeeper server (servers: {', '.join(spec.hosts)})")
-    return [h for h in spec.hosts if not wanted or h in wanted]
+    return [h for h in spec.hosts if h in wanted]
 
 
 def _decide_all(inventory: Inventory, gathered: dict[str, dict[str, Fact]]) -> dict[str, zk_install.HostPlan]:
@@ -173,15 +175,22 @@ def start(session: Session, hosts: Iterable[str] | None = None, *, timeout: floa
     def ready(status: EnsembleStatus) -> bool:
         return status.settled and all(status.server(h).serving for h in started)
 
-    waited = wait_for(session, ready, timeout)
+    def hopeless(status: EnsembleStatus) -> bool:
+        # Voters on hosts that failed this run will not come up unless they already serve.
+        able = [s for s in status.servers if not s.observer and (s.serving or s.host not in session.failures)]
+        return len(able) < status.quorum.needed
+
+    waited = wait_for(session, ready, timeout, hopeless=hopeless)
     if not waited.met and waited.status.settled:
         for h in started:
             if not waited.status.server(h).serving:
                 session.reporter.note(h, START_STEP, f"not serving yet after {timeout:.0f}s")
     result = StartResult(outcomes, started, waited, time.monotonic() - began)
     if not waited.status.settled:
-        raise EnsembleNotReady(f"the ensemble has no quorum {timeout:.0f}s after start: {result.elected}",
-                               waited.status)
+        failed = sorted(h for h in names if h in session.failures)
+        why = f" ({', '.join(failed)} failed earlier this run)" if failed else ""
+        raise EnsembleNotReady(f"the ensemble has no quorum {result.elapsed:.0f}s after start{why}: "
+                               f"{result.elected}", waited.status)
     leader = waited.status.leader
     session.reporter.note(leader.host, START_STEP, result.elected)
     return result
@@ -203,7 +212,7 @@ def stop(session: Session, hosts: Iterable[str] | None = None) -> dict[str, Outc
 def restart(session: Session, *, rolling: bool = False, timeout: float = START_TIMEOUT) -> RollResult | StartResult:
     """Every server: one at a time keeping the quorum (``rolling``), else all stopped then all started."""
     if rolling:
-        return rolling_restart(session, timeout=max(timeout, 30.0))
+        return rolling_restart(session, timeout=timeout)
     stop(session)
     return start(session, timeout=timeout)
 

@@ -27,6 +27,7 @@ from .server import home, running_pid_snippet
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
 RELEASE_MARK = ".clusterctl-release"  # in the release dir: the sha256 of the tarball it was unpacked from
 NOT_A_LINK = "!not-a-symlink"
+UNMARKED = "!unmarked"  # the release directory exists but clusterctl did not unpack it
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def facts(spec: ZooKeeperSpec, release: Release) -> dict[str, str]:
     target = release.directory(spec)
     link = home(spec)
     return {
-        "zk.release": f"cat {q(target)}/{RELEASE_MARK}",
+        "zk.release": (f"if [ -f {q(target)}/{RELEASE_MARK} ]; then cat {q(target)}/{RELEASE_MARK}; "
+                       f"elif [ -e {q(target)} ]; then echo {UNMARKED}; fi"),
         "zk.link": f"if [ -L {q(link)} ]; then readlink {q(link)}; elif [ -e {q(link)} ]; then echo {NOT_A_LINK}; fi",
         "zk.zoo_cfg": f"cat {q(target)}/conf/zoo.cfg",
         "zk.java_env": f"cat {q(target)}/conf/java.env",
@@ -82,7 +84,7 @@ class RunningServer:
 class HostState:
     """What one server node has, read from its facts."""
 
-    release_sha256: str
+    release_sha256: str  # UNMARKED for a directory unpacked by someone else, "" when there is none
     link_target: str
     zoo_cfg: str | None
     java_env: str | None
@@ -101,7 +103,7 @@ class HostState:
             pid, ran, config_age = map(int, fields)
             server = RunningServer(pid, stale=config_age < ran)
         return cls(
-            release_sha256=f["zk.release"].output.strip() if f["zk.release"].ok else "",
+            release_sha256=f["zk.release"].output.strip(),
             link_target=f["zk.link"].output.strip(),
             zoo_cfg=text("zk.zoo_cfg"),
             java_env=text("zk.java_env"),
@@ -136,6 +138,7 @@ class HostPlan:
     make_dirs: bool = False
     write_myid: bool = False
     running: RunningServer | None = None
+    replaces: bool = False  # a release directory of that name exists and is not the tarball's
 
     @property
     def config_changes(self) -> bool:
@@ -155,8 +158,10 @@ class HostPlan:
             return [Change(f"refused: {self.conflict}")]
         out = []
         if self.unpack:
+            target = self.release.directory(spec)
+            aside = f"; the {target} there now is kept as {target}.replaced-<time>" if self.replaces else ""
             out.append(Change(f"stage and unpack {self.release.name} under {spec.install_dir} "
-                              f"(sha256 {self.release.sha256[:12]}…)"))
+                              f"(sha256 {self.release.sha256[:12]}…){aside}"))
         for path, (now, wanted) in self.files.items():
             out.append(file_change(path, now, wanted, f"write {path}") if now else
                        Change(f"create {path}", file_diff(path, "", wanted)))
@@ -194,6 +199,7 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release) 
         return plan
     target = release.directory(spec)
     plan.unpack = state.release_sha256 != release.sha256
+    plan.replaces = plan.unpack and state.release_sha256 != ""
     plan.link_before = state.link_target
     plan.relink = state.link_target != target
     fresh = plan.unpack  # a new unpack brings a conf/ without our files
@@ -218,8 +224,9 @@ def unpack_script(spec: ZooKeeperSpec, release: Release, staged: str) -> str:
         f"tar -xzf {q(staged)} -C \"$tmp\" --no-same-owner\n"
         f"test -x \"$tmp\"/{q(release.name)}/bin/zkServer.sh\n"
         f"echo {release.sha256} > \"$tmp\"/{q(release.name)}/{RELEASE_MARK}\n"
-        # Same name, other content (a rebuilt tarball): the new tree replaces it.
-        f"rm -rf {q(target)}; mv \"$tmp\"/{q(release.name)} {q(target)}\n"
+        # A tree already there (unpacked by hand, or from another tarball of that name) is kept aside.
+        f"if [ -e {q(target)} ]; then mv {q(target)} {q(target)}.replaced-$(date +%Y%m%d-%H%M%S); fi\n"
+        f"mv \"$tmp\"/{q(release.name)} {q(target)}\n"
     )
 
 

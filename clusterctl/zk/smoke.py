@@ -48,7 +48,7 @@ def client(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> Iterato
 
 
 def read_back(zk: KazooClient, path: str, expected: bytes) -> str | None:
-    """None when ``path`` holds ``expected`` after a sync, else what is wrong (pure on the client)."""
+    """None when ``path`` holds ``expected`` once the server has synced with the leader, else what is wrong."""
     zk.sync(path)
     try:
         value, _ = zk.get(path)
@@ -81,13 +81,16 @@ def smoke(session: Session) -> dict[str, Outcome]:
         return Outcome.ok(f"wrote {path} as {writer.role}")
 
     def read(ctx: HostContext) -> Outcome:
+        known = status.server(ctx.host.name)
+        if not known.serving:
+            return Outcome.failed(f"cannot read back: the server is {known.role}"
+                                  + (f" ({known.error})" if known.error else ""))
         try:
             with client(ctx.host.address, port) as zk:
                 problem = read_back(zk, path, token)
         except KazooException as exc:
             return Outcome.failed(f"reading {path}: {type(exc).__name__} {exc}".strip())
-        role = status.server(ctx.host.name).role
-        return Outcome.failed(problem) if problem else Outcome.ok(f"read it back as {role}")
+        return Outcome.failed(problem) if problem else Outcome.ok(f"read it back as {known.role}")
 
     outcomes = session.for_each(STEP, [writer.host], write)
     if writer.host not in outcomes:

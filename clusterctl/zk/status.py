@@ -10,7 +10,7 @@ Turning answers into roles and roles into a quorum verdict is pure.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ..core.session import HostContext, Outcome, Session
@@ -155,14 +155,20 @@ def allowed_words(spec: ZooKeeperSpec, detail: bool) -> list[str]:
     return ["srvr"]
 
 
-def ask_server(ctx: HostContext, port: int, words: list[str]) -> tuple[dict[str, str | FourLetterWordError], str]:
-    """Ask from the controller; over SSH on the node when its client port is out of our reach."""
+def ask_directly(address: str, port: int, words: list[str]) -> dict[str, str | FourLetterWordError]:
+    """Each word's answer from the controller, or the error that stood in the way."""
     answers: dict[str, str | FourLetterWordError] = {}
     for word in words:
         try:
-            answers[word] = ask(ctx.host.address, port, word)
+            answers[word] = ask(address, port, word)
         except FourLetterWordError as exc:
             answers[word] = exc
+    return answers
+
+
+def ask_server(ctx: HostContext, port: int, words: list[str]) -> tuple[dict[str, str | FourLetterWordError], str]:
+    """Ask from the controller; over SSH on the node when its client port is out of our reach."""
+    answers = ask_directly(ctx.host.address, port, words)
     first = answers[words[0]]
     if not isinstance(first, FourLetterWordError) or first.refused:
         return answers, "client port"
@@ -178,7 +184,11 @@ def ask_server(ctx: HostContext, port: int, words: list[str]) -> tuple[dict[str,
 
 
 def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
-    """Every server's status, asked in parallel; never fails a host (a silent server is down)."""
+    """Every server's status, asked in parallel; never fails a host (a silent server is down).
+
+    A host that failed an earlier step of the run is still asked over its
+    client port (its server may well be running), but not over SSH.
+    """
     spec = session.inventory.zookeeper
     words = allowed_words(spec, detail)
     servers = {s.host: s for s in spec.servers}
@@ -187,16 +197,18 @@ def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
         answers, via = ask_server(ctx, spec.client_port, words)
         return Outcome.ok(data=server_status(servers[ctx.host.name], answers, via))
 
-    outcomes = session.for_each(STEP, list(servers), one, report=False)
+    outcomes = session.for_each(STEP, session.live_hosts(servers), one, report=False)
     statuses = []
     for host, server in servers.items():
-        outcome = outcomes.get(host)
-        if outcome is None:
-            failure = session.failures.get(host)
-            statuses.append(ServerStatus(host, server.id, server.observer, "down",
-                                         error=f"not asked: failed in {failure.step}" if failure else "not asked"))
-        else:
-            statuses.append(outcome.data)
+        if host in outcomes:
+            statuses.append(outcomes[host].data)
+            continue
+        answers = ask_directly(session.inventory.hosts[host].address, spec.client_port, words)
+        status = server_status(server, answers, "client port")
+        failure = session.failures.get(host)
+        if status.role == "down" and failure:
+            status = replace(status, error=f"{status.error} (failed in {failure.step} this run)")
+        statuses.append(status)
     return EnsembleStatus(statuses)
 
 
@@ -207,15 +219,19 @@ class Waited:
     met: bool
 
 
-def wait_for(session: Session, condition: Callable[[EnsembleStatus], bool], timeout: float,
-             *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Waited:
-    """Probe until ``condition`` holds or ``timeout`` seconds pass; the last status either way."""
+def wait_for(session: Session, condition: Callable[[EnsembleStatus], bool], timeout: float, *,
+             hopeless: Callable[[EnsembleStatus], bool] | None = None,
+             clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Waited:
+    """Probe until ``condition`` holds, ``timeout`` seconds pass or ``hopeless`` says it never will.
+
+    Returns the last status either way.
+    """
     start = clock()
     while True:
         status = probe(session)
         elapsed = clock() - start
         if condition(status):
             return Waited(status, elapsed, True)
-        if elapsed >= timeout:
+        if elapsed >= timeout or (hopeless is not None and hopeless(status)):
             return Waited(status, elapsed, False)
         sleep(POLL_INTERVAL)

@@ -197,6 +197,19 @@ class TestRunbookEnsemble:
         assert "voters up 3 of 3, quorum needs 2, tolerates 1 more failure" in result.stdout
         assert re.search(r"node\d\s+\d\s+leader\s+0x", result.stdout)
 
+    def test_status_asks_on_the_node_when_the_client_port_is_out_of_reach(self, runbook, started):
+        # Replies from the client port to anywhere but the node itself go nowhere: the controller's
+        # connection times out, while SSH and the node's own loopback still work.
+        cut = "ip route add blackhole default table 100 && ip rule add ipproto tcp sport 2181 priority 100 table 100"
+        inside(runbook.lab, "node3", cut)
+        try:
+            code, status = runbook.status_json()
+        finally:
+            inside(runbook.lab, "node3", "ip rule del priority 100 && ip route flush table 100")
+        node3 = next(s for s in status["servers"] if s["host"] == "node3")
+        assert code == 0 and node3["via"] == "ssh"
+        assert node3["role"] == role_said(runbook.srvr_inside("node3")) and node3["zxid"].startswith("0x")
+
     def test_smoke_reads_the_write_back_through_every_server(self, runbook, started):
         result = runbook.cli("zk", "smoke")
         assert result.returncode == 0, result.stdout + result.stderr
@@ -376,6 +389,10 @@ class TestFiveVotersAndAnObserver:
         assert {s["host"] for s in status["servers"] if s["role"] == "down"} == {leader, follower}
         refused = five.cli("zk", "restart", args=("--rolling",))
         assert refused.returncode == ExitStatus.HOST_FAILURE and "refusing a rolling restart" in refused.stderr
+        smoke = five.cli("zk", "smoke")
+        assert smoke.returncode == ExitStatus.HOST_FAILURE and smoke.stdout.count("read it back") == 3
+        for node in (leader, follower):
+            assert re.search(rf"{node}\s+failed\s+zk-smoke: cannot read back: the server is down", smoke.stdout)
 
     def test_three_voters_down_is_no_quorum_exit_3(self, five):
         _, status = five.status_json()

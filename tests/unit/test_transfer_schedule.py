@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, strategies as st
 
 from clusterctl.core.facts import Fact, gather_script, parse_facts
-from clusterctl.core.transfer import (COPY, KEEP, STAMP, Copy, HostReport, LocalFile, RemotePaths, StagedFile,
-                                      TransferError, chain_outcomes, host_command, parse_reports, relay_edges,
-                                      relay_rounds, staged_facts, staging_action)
+from clusterctl.core.host_receive import (HostReport, RemotePaths, TransferError, chain_outcomes, host_command,
+                                          parse_reports)
+from clusterctl.core.transfer import (COPY, KEEP, STAMP, Copy, LocalFile, StagedFile, relay_edges, relay_rounds,
+                                      staged_facts, staging_action)
 
 names = st.integers(0, 70).map(lambda n: [f"node{k}" for k in range(1, n + 1)])
 

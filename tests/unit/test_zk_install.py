@@ -11,8 +11,8 @@ import pytest
 from clusterctl.core.facts import Fact, gather_script, parse_facts
 from clusterctl.inventory import Inventory, load_inventory
 from clusterctl.render.zoo_cfg import render_java_env, render_zoo_cfg
-from clusterctl.zk.install import (NOT_A_LINK, PROFILE_PATH, HostState, Release, data_dirs_script, decide,
-                                   myid_conflict, profile_snippet, relink_script)
+from clusterctl.zk.install import (NOT_A_LINK, PROFILE_PATH, UNMARKED, HostState, Release, data_dirs_script,
+                                   decide, myid_conflict, profile_snippet, relink_script, unpack_script)
 
 INVENTORY = """
 [cluster]
@@ -169,3 +169,28 @@ def test_the_fact_snippets_read_a_node_as_host_state(tmp_path):
     state = HostState.from_facts(parse_facts(out))
     assert state.release_sha256 == "" and state.link_target == "" and state.myid is None
     assert state.zoo_cfg is None and not state.dirs_exist and state.server is None
+
+
+def test_a_release_directory_unpacked_by_hand_is_replaced_but_kept_aside():
+    plan = plan_for(facts(**{"zk.release": Fact(UNMARKED + "\n", 0)}))
+    assert plan.unpack and plan.replaces
+    assert "kept as /opt/apache-zookeeper-3.8.0-bin.replaced-<time>" in plan.changes(INV.zookeeper)[0].summary
+
+
+def test_unpacking_moves_the_whole_tree_in_marked_and_keeps_an_old_one(tmp_path):
+    import tarfile
+    top = tmp_path / "src" / RELEASE.name
+    (top / "bin").mkdir(parents=True)
+    (top / "bin" / "zkServer.sh").write_text("#!/bin/sh\n")
+    (top / "bin" / "zkServer.sh").chmod(0o755)
+    with tarfile.open(tmp_path / "release.tar.gz", "w:gz") as tar:
+        tar.add(top, arcname=RELEASE.name)
+    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt")})
+    (tmp_path / "opt" / RELEASE.name / "conf").mkdir(parents=True)
+    (tmp_path / "opt" / RELEASE.name / "conf" / "zoo.cfg").write_text("by hand\n")
+    done = sh(unpack_script(spec, RELEASE, str(tmp_path / "release.tar.gz")), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "opt" / RELEASE.name / ".clusterctl-release").read_text().strip() == RELEASE.sha256
+    [kept] = (tmp_path / "opt").glob(f"{RELEASE.name}.replaced-*")
+    assert (kept / "conf" / "zoo.cfg").read_text() == "by hand\n"
+    assert not list((tmp_path / "opt").glob(".clusterctl-unpack.*")), "no temporary directory left"

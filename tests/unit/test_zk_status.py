@@ -9,7 +9,8 @@ from hypothesis import given, strategies as st
 
 from clusterctl.inventory import ZkServer
 from clusterctl.zk.fourlw import FourLetterWordError
-from clusterctl.zk.status import EnsembleStatus, ServerStatus, quorum_state, role_of, server_status
+from clusterctl.zk.status import (EnsembleStatus, ServerStatus, ask_server, quorum_state, role_of, server_status,
+                                  wait_for)
 from clusterctl.zk.fourlw import parse_srvr
 
 from test_zk_fourlw import (MNTR_LEADER_HEAD, NOT_SERVING_ANSWER, SRVR_FOLLOWER, SRVR_LEADER, SRVR_OBSERVER,
@@ -103,3 +104,66 @@ def test_quorum_is_more_than_half_of_the_voters_in_a_voting_role(roles, observer
     up = sum(s.role in ("leader", "follower", "standalone") for s in voters)
     assert q.has_quorum == (2 * up > len(voters))
     assert q.tolerates == max(0, up - (len(voters) // 2 + 1))
+
+
+class FakeContext:
+    """A HostContext stand-in whose remote commands answer with ``remote`` (or raise it)."""
+
+    def __init__(self, remote):
+        self.host = type("Host", (), {"name": "node2", "address": "127.0.0.1"})()
+        self.remote = remote
+        self.commands: list[str] = []
+
+    def run(self, command: str, **kwargs):
+        self.commands.append(command)
+        if isinstance(self.remote, Exception):
+            raise self.remote
+        return type("Result", (), {"ok": True, "stdout": self.remote, "stderr": "", "exited": 0})()
+
+
+def unreachable(address, port, word, timeout=None):
+    raise FourLetterWordError(f"{address}:{port} did not answer within 2s")
+
+
+def refusing(address, port, word, timeout=None):
+    raise FourLetterWordError(f"{address}:{port} refused the connection", refused=True)
+
+
+def test_a_client_port_out_of_reach_is_asked_on_the_node_over_ssh(monkeypatch):
+    monkeypatch.setattr("clusterctl.zk.status.ask", unreachable)
+    ctx = FakeContext(json.dumps({"srvr": SRVR_FOLLOWER}))
+    answers, via = ask_server(ctx, 2181, ["srvr"])
+    assert via == "ssh" and answers["srvr"] == SRVR_FOLLOWER
+    assert ctx.commands and ctx.commands[0].startswith("python3 -c ")
+    assert server_status(NODE2, answers, via).role == "follower"
+
+
+def test_a_refusing_server_is_down_without_asking_over_ssh(monkeypatch):
+    monkeypatch.setattr("clusterctl.zk.status.ask", refusing)
+    ctx = FakeContext(json.dumps({"srvr": SRVR_FOLLOWER}))
+    answers, via = ask_server(ctx, 2181, ["srvr"])
+    assert ctx.commands == [] and via == "client port"
+    assert server_status(NODE2, answers, via).role == "down"
+
+
+def test_a_node_out_of_reach_both_ways_is_down_with_both_reasons(monkeypatch):
+    monkeypatch.setattr("clusterctl.zk.status.ask", unreachable)
+    answers, via = ask_server(FakeContext(OSError("No route to host")), 2181, ["srvr"])
+    status = server_status(NODE2, answers, via)
+    assert status.role == "down"
+    assert "did not answer" in status.error and "over SSH: No route to host" in status.error
+
+
+def test_waiting_ends_when_the_condition_holds_when_time_is_up_or_when_it_is_hopeless(monkeypatch):
+    statuses = iter([EnsembleStatus([server("a", "looking")]), EnsembleStatus([server("a", "standalone")])])
+    monkeypatch.setattr("clusterctl.zk.status.probe", lambda session: next(statuses))
+    clock = iter(range(100)).__next__
+    waited = wait_for(None, lambda st: st.settled, 10, clock=clock, sleep=lambda s: None)
+    assert waited.met and waited.status.leader.host == "a"
+
+    monkeypatch.setattr("clusterctl.zk.status.probe", lambda session: EnsembleStatus([server("a", "down")]))
+    timed_out = wait_for(None, lambda st: st.settled, 3, clock=iter(range(100)).__next__, sleep=lambda s: None)
+    assert not timed_out.met and timed_out.elapsed == 3
+    given_up = wait_for(None, lambda st: st.settled, 60, hopeless=lambda st: True,
+                        clock=iter(range(100)).__next__, sleep=lambda s: None)
+    assert not given_up.met and given_up.elapsed == 1

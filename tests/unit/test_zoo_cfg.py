@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
+from clusterctl.errors import InventoryError
 from clusterctl.inventory import Inventory, ZkServer, load_inventory
 from clusterctl.render.zoo_cfg import render_java_env, render_myid, render_zoo_cfg
 
@@ -103,6 +104,11 @@ def test_the_whitelist_is_the_inventory_s():
 def test_java_env_sets_the_server_heap():
     assert render_java_env(inventory().zookeeper).endswith("ZK_SERVER_HEAP=1000\n")
     assert "ZK_SERVER_HEAP=128\n" in render_java_env(inventory("heap_mb = 128").zookeeper)
+
+
+def test_a_heap_too_small_for_a_jvm_is_an_inventory_error():
+    with pytest.raises(InventoryError, match="zookeeper.heap_mb"):
+        inventory("heap_mb = 8")
 
 
 def test_myid_is_the_id_alone():
