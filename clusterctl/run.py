@@ -7,6 +7,7 @@ session, and at the end prints the per-host summary and settles the exit status.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -25,6 +26,9 @@ from .events import Recorder, Reporter, State
 from .inventory import Inventory, inventory_path, load_inventory
 
 PASSWORD_ENV = "CLUSTERCTL_SSH_PASSWORD"
+# paramiko logs a dropped host's socket errors to stderr itself; the per-host
+# summary already says why that host failed, once and in one line.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 @dataclass

@@ -391,7 +391,13 @@ class _Movers:
                 raise
         else:
             self.done[head].wait()
-        return self.chain_result.get(ctx.host.name, "the pipeline did not run")
+        reason = self.chain_result.get(ctx.host.name, "the pipeline did not run")
+        if reason is None:
+            return None
+        # The chain broke at or before this host: a host that is itself alive
+        # still gets its copy, straight from the controller; a dead one fails here.
+        retry = _send_chain(ctx, [ctx.host.name], self.remote, self.local, "direct")[ctx.host.name]
+        return None if retry is None else f"{reason}; direct retry: {retry}"
 
     def relay(self, ctx: HostContext) -> str | None:
         edge = self.edges[ctx.host.name]
