@@ -126,10 +126,11 @@ exit 0
 # (ControlMaster): the trust probe opens it, so a pipeline's hops start without a handshake each.
 # Key exchange: curve25519, as the controller's own (paramiko) connections use; OpenSSH 9's default
 # post-quantum hybrid costs about 1 CPU-second more per connection, paid N times per pipeline.
+NODE_KEX_OPTION = ("-o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org,"
+                   "sntrup761x25519-sha512@openssh.com,ecdh-sha2-nistp256,diffie-hellman-group14-sha256")
 NODE_SSH_OPTIONS = ("-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 "
                     "-o ServerAliveInterval=5 -o ServerAliveCountMax=6 -o LogLevel=ERROR "
-                    "-o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org,"
-                    "sntrup761x25519-sha512@openssh.com,ecdh-sha2-nistp256,diffie-hellman-group14-sha256 "
+                    f"{NODE_KEX_OPTION} "
                     "-o Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr "
                     "-o ControlMaster=auto -o ControlPath=~/.ssh/clusterctl-mux-%C -o ControlPersist=30")
 _HOST_SCRIPT_B64 = base64.b64encode(_HOST_SCRIPT.replace("@NODE_SSH_OPTIONS@", NODE_SSH_OPTIONS).encode()).decode()
