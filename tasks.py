@@ -33,3 +33,26 @@ def ssh_trust(c, inventory=None, forks=32, verbose=False, hosts=None):
     """/etc/hosts block, key pairs, authorized_keys, known_hosts; then every node SSHes to every other."""
     from clusterctl.steps import hosts_file, ssh_trust as trust
     _run("ssh-trust", _options(inventory, forks, verbose, hosts), [hosts_file.run, trust.run])
+
+
+@task(help={"inventory": "inventory TOML", "mode": "direct | relay | pipeline (default: the inventory's)"})
+def jdk(c, inventory=None, forks=32, verbose=False, hosts=None, mode=None):
+    """Stage, install and check the JDK named in [jdk]."""
+    from clusterctl.steps import jdk as jdk_step
+    _run("jdk", _options(inventory, forks, verbose, hosts), [lambda s: jdk_step.run(s, mode)])
+
+
+@task(help={"inventory": "inventory TOML"})
+def zookeeper(c, inventory=None, forks=32, verbose=False, hosts=None):
+    """Install ZooKeeper (zoo.cfg, myid, profile.d) and start the ensemble until it has a quorum."""
+    from clusterctl.steps import zookeeper as zk
+    _run("zookeeper", _options(inventory, forks, verbose, hosts), [zk.install, zk.start])
+
+
+@task(help={"inventory": "inventory TOML", "only": "only these steps, comma-separated",
+            "skip": "skip these steps, comma-separated"})
+def bootstrap(c, inventory=None, forks=32, verbose=False, hosts=None, only=None, skip=None):
+    """The whole runbook: hosts file, SSH trust, JDK, ZooKeeper, quorum, smoke test."""
+    from clusterctl import bootstrap as runbook
+    steps = runbook.select_steps([n for n in (only or "").split(",") if n], [n for n in (skip or "").split(",") if n])
+    _run("bootstrap", _options(inventory, forks, verbose, hosts), [lambda s: runbook.run(s, steps)])

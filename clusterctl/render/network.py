@@ -65,7 +65,7 @@ def _netplan(net: StaticAddress) -> str:
     out = [_HEADER.rstrip("\n"), "network:", "  version: 2", "  ethernets:", f"    {net.interface}:",
            "      dhcp4: false", f"      addresses: [{net.cidr}]"]
     if net.gateway:
-        out += ["      routes:", f"        - to: default", f"          via: {net.gateway}"]
+        out += ["      routes:", "        - to: default", f"          via: {net.gateway}"]
     if net.dns:
         out += ["      nameservers:", f"        addresses: [{', '.join(net.dns)}]"]
     return "\n".join(out) + "\n"

@@ -21,7 +21,7 @@ from ..core.session import HostContext, Outcome, Session
 from ..errors import InventoryError
 from ..inventory import Host, Inventory
 from ..plan import Change, file_diff
-from ..render.network import StaticAddress, config_path, parse_ifcfg, render_network_config
+from ..render.network import StaticAddress, config_path, render_network_config
 
 STEP = "network"
 DETECT = (

@@ -36,7 +36,11 @@ def facts(host: Host, key_type: str) -> dict[str, str]:
         "ssh_trust.authorized_keys": "cat ~/.ssh/authorized_keys",
         "ssh_trust.known_hosts": "cat ~/.ssh/known_hosts",
         "ssh_trust.modes": "id -un; stat -c '%a %U' ~/.ssh ~/.ssh/authorized_keys",
-        "ssh_trust.host_keys": "cat /etc/ssh/ssh_host_*_key.pub",
+        # The keys sshd serves, not every key file lying in /etc/ssh: pinning one it
+        # doesn't serve makes OpenSSH's UpdateHostKeys prune it again after each run.
+        "ssh_trust.host_keys": ("keys=$( (sshd -T || /usr/sbin/sshd -T) 2>/dev/null | awk '$1 == \"hostkey\" {print $2}'); "
+                                "if [ -n \"$keys\" ]; then for k in $keys; do cat \"$k.pub\"; done; "
+                                "else cat /etc/ssh/ssh_host_*_key.pub; fi"),
     }
 
 

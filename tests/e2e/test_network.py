@@ -30,7 +30,7 @@ def lab():
 def inventory_with(lab, tmp_path, node: str, new_address: str, via_old: bool = True):
     text = (lab.state_dir / "inventory.toml").read_text()
     old = lab.address(node)
-    extra = f'interface = "eth0"\nprefix = 24\n' + (f'ssh_address = "{old}"\n' if via_old else "")
+    extra = 'interface = "eth0"\nprefix = 24\n' + (f'ssh_address = "{old}"\n' if via_old else "")
     text = text.replace(f'[hosts.{node}]\naddress = "{old}"\n', f'[hosts.{node}]\naddress = "{new_address}"\n{extra}')
     assert extra in text
     path = tmp_path / "net.toml"

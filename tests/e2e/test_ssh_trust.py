@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,11 @@ def test_first_contact_with_only_a_password():
         assert lab_key in inside(lab, "node1", "cat /root/.ssh/authorized_keys")
         status, _, _ = run_steps(inventory, hosts_file.run, ssh_trust.run)
         assert status == ExitStatus.OK, "the controller's key was installed: no password needed any more"
+
+
+def test_invoke_runs_the_same_step(lab, trusted):
+    inventory, _ = trusted
+    result = subprocess.run([sys.executable, "-m", "invoke", "-r", str(Path(__file__).parents[2]), "ssh-trust",
+                             "--inventory", str(inventory)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 changed, 4 unchanged, 0 failed" in result.stdout
