@@ -19,3 +19,18 @@ def test_four_nodes_put_zookeeper_on_node2_to_node4_with_myid_1_to_3():
 def test_small_labs_run_zookeeper_everywhere():
     assert zookeeper_nodes(["node1", "node2", "node3"]) == ["node1", "node2", "node3"]
     assert zookeeper_nodes(["node1", "node2", "node3", "node4", "node5"]) == ["node2", "node3", "node4", "node5"]
+
+
+def test_shipped_lab_inventory_is_what_lab_up_writes_for_the_demo_lab():
+    from clusterctl.lab import Lab, render_lab_inventory
+
+    shipped = tomllib.loads((Path(__file__).parents[2] / "configs" / "lab.toml").read_text())
+    lab = Lab("demo")
+    names = ["node1", "node2", "node3", "node4"]
+    rendered = tomllib.loads(render_lab_inventory(
+        "demo", {n: str(lab.topology.address(n)) for n in names},
+        lab.key_path, lab.known_hosts_path, lab.password_path,
+        extra=render_runbook_sections(names, Path("/x/jdk.rpm"), Path("/x/zk.tar.gz"))))
+    for section in ("jdk", "zookeeper"):
+        shipped[section].pop("package"), rendered[section].pop("package")
+    assert shipped == rendered
