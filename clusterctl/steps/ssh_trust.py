@@ -206,7 +206,7 @@ def verify_script(targets: list[str]) -> str:
 def rotated_targets(hosts: list[str], source: str) -> list[str]:
     """The other hosts, starting after ``source``, so that all sources don't hit one target at once."""
     i = hosts.index(source)
-    return [h for h in hosts[i + 1:] + hosts[:i]]
+    return hosts[i + 1:] + hosts[:i]
 
 
 def verify(session: Session) -> VerifyMatrix:
