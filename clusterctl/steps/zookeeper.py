@@ -24,7 +24,7 @@ from ..zk import install as zk_install
 from ..zk.restart import RollResult, rolling_restart
 from ..zk.server import java_home, parse_control_output, start_script, stop_script
 from ..zk.smoke import smoke as smoke_test
-from ..zk.status import EnsembleStatus, Waited, probe, wait_for
+from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
 
 STEP = "zookeeper"
 STAGE_STEP = "zk-stage"
@@ -147,9 +147,12 @@ def _running(session: Session, names: list[str]) -> dict[str, int | None]:
 
 
 def start(session: Session, hosts: Iterable[str] | None = None, *, timeout: float = START_TIMEOUT) -> StartResult:
-    """Start the servers that are not running, then wait for a leader and a quorum.
+    """Start the servers that are not running, then wait until every one of them serves clients.
 
-    Raises NoQuorum when the ensemble has none after ``timeout`` seconds.
+    Serving means leader, follower or observer, in two probes in a row under
+    the same leader, caught up with it. A server that does not within
+    ``timeout`` seconds is a failed host (naming what it reports); raises
+    NoQuorum when the ensemble has no leader with a quorum by then.
     """
     inventory = session.inventory
     spec = inventory.zookeeper
@@ -172,19 +175,17 @@ def start(session: Session, hosts: Iterable[str] | None = None, *, timeout: floa
     outcomes = session.for_each(START_STEP, [h for h in names if h in running], apply)
     started = [h for h, o in outcomes.items() if o.state == State.CHANGED]
 
-    def ready(status: EnsembleStatus) -> bool:
-        return status.settled and all(status.server(h).serving for h in started)
-
     def hopeless(status: EnsembleStatus) -> bool:
         # Voters on hosts that failed this run will not come up unless they already serve.
         able = [s for s in status.servers if not s.observer and (s.serving or s.host not in session.failures)]
         return len(able) < status.quorum.needed
 
-    waited = wait_for(session, ready, timeout, hopeless=hopeless)
+    # Every server it was asked to start, running before or not: exit 0 means each of them serves clients.
+    asked = [h for h in names if h not in session.failures]
+    waited = wait_until_serving(session, asked, timeout, hopeless=hopeless)
     if not waited.met and waited.status.settled:
-        for h in started:
-            if not waited.status.server(h).serving:
-                session.reporter.note(h, START_STEP, f"not serving yet after {timeout:.0f}s")
+        for h, why in lagging(waited.status, asked, None).items():
+            session.fail(h, START_STEP, f"not serving {time.monotonic() - began:.0f}s after start: {why}")
     result = StartResult(outcomes, started, waited, time.monotonic() - began)
     if not waited.status.settled:
         failed = sorted(h for h in names if h in session.failures)

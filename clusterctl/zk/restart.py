@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from ..core.session import HostContext, Outcome, Session
 from ..errors import ClusterctlError, NoQuorum
-from .fourlw import format_zxid, zxid_counter
 from .server import java_home, start_script, stop_script
-from .status import EnsembleStatus, ServerStatus, probe, wait_for
+from .status import EnsembleStatus, ServerStatus, describe, lagging, probe, wait_until_serving
 
 STEP = "zk-restart"
 SERVER_TIMEOUT = 120.0  # seconds for one server to come back in sync
@@ -46,24 +45,6 @@ def check_margin(status: EnsembleStatus) -> None:
                                 f"everything at once with 'clusterctl zk restart'")
 
 
-def caught_up(server_zxid: int | None, leader_zxid: int | None) -> bool:
-    """Whether a learner has every transaction the leader had when it was sampled (pure).
-
-    A leader that has taken no write in its epoch yet reports ``epoch << 32``,
-    a zxid no learner shows until the next write; then all committed history
-    is from earlier epochs, which a learner receives before it starts serving.
-    """
-    if leader_zxid is None or zxid_counter(leader_zxid) == 0:
-        return True
-    return server_zxid is not None and server_zxid >= leader_zxid
-
-
-def back_in_sync(status: EnsembleStatus, host: str, target: int | None) -> bool:
-    """``host`` serves as a learner (or leads) in an ensemble with quorum, with ``target`` applied."""
-    server = status.server(host)
-    return status.settled and server.serving and caught_up(server.zxid, target)
-
-
 @dataclass
 class RollResult:
     order: list[str]
@@ -79,20 +60,14 @@ def restart_one(session: Session, host: str, timeout: float) -> Outcome | None:
 
     def work(ctx: HostContext) -> Outcome:
         started = time.monotonic()
-        ctx.run(stop_script(spec) + start_script(spec, java))
-        serving = wait_for(session, lambda st: st.settled and st.server(host).serving, timeout)
-        if not serving.met:
-            raise ClusterctlError(f"not back within {timeout:.0f}s: {describe(serving.status.server(host))}; "
-                                  f"{serving.status.quorum.describe()}")
-        leader = serving.status.leader
-        target = leader.zxid if leader else None
-        remaining = max(1.0, timeout - (time.monotonic() - started))
-        synced = wait_for(session, lambda st: back_in_sync(st, host, target), remaining)
-        if not synced.met:
-            raise ClusterctlError(f"serving but not caught up with the leader's {format_zxid(target)} "
-                                  f"within {timeout:.0f}s: {describe(synced.status.server(host))}")
-        role = synced.status.server(host).role
-        return Outcome.changed(f"back as {role} in {time.monotonic() - started:.1f}s", synced.status)
+        ctx.run(stop_script(spec))
+        ctx.run(start_script(spec, java))
+        back = wait_until_serving(session, [host], timeout)
+        if not back.met:
+            raise ClusterctlError(f"not back within {timeout:.0f}s: {host} is {describe(back.status.server(host))}; "
+                                  f"{back.status.quorum.describe()}")
+        role = back.status.server(host).role
+        return Outcome.changed(f"back as {role} in {time.monotonic() - started:.1f}s", back.status)
 
     return session.for_each(STEP, [host], work).get(host)
 
@@ -109,11 +84,13 @@ def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT) -> Rol
                 session.reporter.note(rest, STEP, f"not restarted: the roll stopped at {host}")
             break
         result.restarted.append(host)
-    result.after = probe(session)
+    if result.restarted == result.order:
+        # The leader went last: the others then follow a new leader, and the roll is done when they serve again.
+        whole = wait_until_serving(session, result.order, timeout)
+        for host, why in lagging(whole.status, result.order, None).items():
+            session.fail(host, STEP, f"not serving {timeout:.0f}s after the roll: {why}")
+        result.after = whole.status
+    else:
+        result.after = probe(session)
     return result
 
-
-def describe(server: ServerStatus) -> str:
-    zxid = f" at {format_zxid(server.zxid)}" if server.zxid is not None else ""
-    error = f" ({server.error})" if server.error else ""
-    return f"{server.host} is {server.role}{zxid}{error}"

@@ -17,7 +17,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from ..core.session import HostContext, Outcome, Session
 from ..errors import ClusterctlError
-from .status import probe
+from .status import describe, probe
 
 STEP = "zk-smoke"
 CONNECT_TIMEOUT = 10.0
@@ -83,8 +83,7 @@ def smoke(session: Session) -> dict[str, Outcome]:
     def read(ctx: HostContext) -> Outcome:
         known = status.server(ctx.host.name)
         if not known.serving:
-            return Outcome.failed(f"cannot read back: the server is {known.role}"
-                                  + (f" ({known.error})" if known.error else ""))
+            return Outcome.failed(f"cannot read back: the server is {describe(known)}")
         try:
             with client(ctx.host.address, port) as zk:
                 problem = read_back(zk, path, token)

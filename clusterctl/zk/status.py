@@ -17,7 +17,7 @@ from ..core.session import HostContext, Outcome, Session
 from ..inventory import ZkServer, ZooKeeperSpec
 from ..quorum import has_quorum, quorum_size
 from .fourlw import (FourLetterWordError, Srvr, UnexpectedAnswer, ask, format_zxid, parse_mntr,
-                     parse_remote_answers, parse_srvr, remote_ask_command)
+                     parse_remote_answers, parse_srvr, remote_ask_command, zxid_counter)
 
 STEP = "zk-status"
 ROLES = ("leader", "follower", "observer", "standalone", "looking", "down", "unknown")
@@ -235,3 +235,75 @@ def wait_for(session: Session, condition: Callable[[EnsembleStatus], bool], time
         if elapsed >= timeout or (hopeless is not None and hopeless(status)):
             return Waited(status, elapsed, False)
         sleep(POLL_INTERVAL)
+
+
+def caught_up(server_zxid: int | None, leader_zxid: int | None) -> bool:
+    """Whether a learner has every transaction the leader had when it was sampled (pure).
+
+    A leader that has taken no write in its epoch yet reports ``epoch << 32``,
+    a zxid no learner shows until the next write; then all committed history
+    is from earlier epochs, which a learner receives before it starts serving.
+    """
+    if leader_zxid is None or zxid_counter(leader_zxid) == 0:
+        return True
+    return server_zxid is not None and server_zxid >= leader_zxid
+
+
+def describe(server: ServerStatus) -> str:
+    """What a server reports, in a few words: ``looking at 0x300000000 (...)``."""
+    zxid = f" at {format_zxid(server.zxid)}" if server.zxid is not None else ""
+    error = f" ({server.error})" if server.error else ""
+    what = "up but not serving yet (looking: electing or syncing)" if server.role == "looking" else server.role
+    return f"{what}{zxid}{error}"
+
+
+def lagging(status: EnsembleStatus, hosts: list[str], leader_zxid: int | None) -> dict[str, str]:
+    """host → what it reports, for each of ``hosts`` not serving or behind ``leader_zxid`` (pure).
+
+    Empty when every one of them serves clients (as leader, follower,
+    observer or standalone) and has applied what the leader had at
+    ``leader_zxid``.
+    """
+    behind = {}
+    for host in hosts:
+        server = status.server(host)
+        if not server.serving:
+            behind[host] = describe(server)
+        elif not caught_up(server.zxid, leader_zxid):
+            behind[host] = (f"serving as {server.role} but behind the leader "
+                            f"({format_zxid(server.zxid)} < {format_zxid(leader_zxid)})")
+    return behind
+
+
+def serving_steadily(before: EnsembleStatus | None, now: EnsembleStatus, hosts: list[str]) -> bool:
+    """Whether ``hosts`` serve in two probes in a row, under the same leader, caught up with it (pure).
+
+    One probe is not enough: a learner can attach to a leader that is still
+    gathering its quorum and fall back to looking when that leader gives up;
+    the same leader twice, with every host serving both times and caught up
+    with the zxid the leader had the first time, rules that out.
+    """
+    if before is None or not (before.settled and now.settled):
+        return False
+    if before.leader.host != now.leader.host:
+        return False
+    return not lagging(before, hosts, None) and not lagging(now, hosts, before.leader.zxid)
+
+
+def wait_until_serving(session: Session, hosts: list[str], timeout: float, *,
+                       hopeless: Callable[[EnsembleStatus], bool] | None = None,
+                       clock: Callable[[], float] = time.monotonic,
+                       sleep: Callable[[float], None] = time.sleep) -> Waited:
+    """Probe until every one of ``hosts`` serves clients steadily (:func:`serving_steadily`).
+
+    Returns the last status; ``met`` is False after ``timeout`` seconds or
+    once ``hopeless`` says it will never happen.
+    """
+    previous: list[EnsembleStatus] = []
+
+    def steady(status: EnsembleStatus) -> bool:
+        before = previous[0] if previous else None
+        previous[:] = [status]
+        return serving_steadily(before, status, hosts)
+
+    return wait_for(session, steady, timeout, hopeless=hopeless, clock=clock, sleep=sleep)

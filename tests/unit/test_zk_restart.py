@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from clusterctl.errors import NoQuorum
-from clusterctl.zk.restart import NoMarginToRestart, back_in_sync, caught_up, check_margin, rolling_order
-from clusterctl.zk.status import EnsembleStatus, ServerStatus
+from clusterctl.zk.restart import NoMarginToRestart, check_margin, rolling_order
+from clusterctl.zk.status import EnsembleStatus, ServerStatus, caught_up, lagging, serving_steadily
 
 
 def ensemble(*servers: tuple[str, str], observers: tuple[str, ...] = ()) -> EnsembleStatus:
@@ -65,10 +65,23 @@ def test_a_leader_without_writes_in_its_epoch_asks_for_nothing_more_than_the_joi
     assert caught_up(0x100000007, 0x300000000)
 
 
-def test_back_in_sync_needs_the_ensemble_settled_and_the_server_serving():
-    status = ensemble(("a", "leader"), ("b", "follower"), ("c", "looking"))
-    assert back_in_sync(status, "b", 0x200000005)
-    assert not back_in_sync(status, "c", None)
-    assert not back_in_sync(status, "b", 0x200000006)
+def test_lagging_names_each_server_not_serving_or_behind_and_what_it_reports():
+    status = ensemble(("a", "leader"), ("b", "follower"), ("c", "looking"), ("d", "down"))
+    assert lagging(status, ["a", "b"], 0x200000005) == {}
+    behind = lagging(status, ["b", "c", "d"], 0x200000006)
+    assert set(behind) == {"b", "c", "d"}
+    assert "behind the leader" in behind["b"] and "not serving yet (looking" in behind["c"]
+    assert behind["d"].startswith("down")
+
+
+def test_serving_steadily_needs_two_settled_probes_under_one_leader():
+    whole = ensemble(("a", "leader"), ("b", "follower"), ("c", "observer"), observers=("c",))
+    assert not serving_steadily(None, whole, ["a", "b", "c"]), "one probe is not enough"
+    assert serving_steadily(whole, whole, ["a", "b", "c"])
+    other_leader = ensemble(("a", "follower"), ("b", "leader"), ("c", "observer"), observers=("c",))
+    assert not serving_steadily(whole, other_leader, ["c"])
+    observer_looking = ensemble(("a", "leader"), ("b", "follower"), ("c", "looking"), observers=("c",))
+    assert not serving_steadily(observer_looking, whole, ["c"]), "it was not serving the probe before"
+    assert not serving_steadily(whole, observer_looking, ["c"])
     leaderless = ensemble(("a", "looking"), ("b", "follower"), ("c", "follower"))
-    assert not back_in_sync(leaderless, "b", None)
+    assert not serving_steadily(leaderless, leaderless, ["b"])
