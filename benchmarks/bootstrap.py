@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from clusterctl.artifacts import ensure_artifacts
+from clusterctl.lab.artifacts import ensure_artifacts
 from clusterctl.lab import Lab
 from clusterctl.lab.runbook import pick_packages, render_runbook_sections
 

@@ -29,7 +29,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from clusterctl.artifacts import ensure_artifacts
+from clusterctl.lab.artifacts import ensure_artifacts
 from clusterctl.core.session import Outcome
 from clusterctl.core.transfer import MODES, distribute
 from clusterctl.lab import Lab

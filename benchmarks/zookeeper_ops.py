@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from clusterctl.lab import Lab
-from clusterctl.artifacts import ensure_artifacts
+from clusterctl.lab.artifacts import ensure_artifacts
 from clusterctl.lab.runbook import pick_packages, render_runbook_sections
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def artifacts() -> dict[str, Path]:
     """Real JDK packages and a ZooKeeper release built from this machine's packages (cached)."""
-    from clusterctl.artifacts import ensure_artifacts
+    from clusterctl.lab.artifacts import ensure_artifacts
     cache = Path(os.environ.get("CLUSTERCTL_ARTIFACTS_CACHE", REPO / "artifacts"))
     return ensure_artifacts(cache)
 

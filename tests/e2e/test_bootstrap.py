@@ -12,7 +12,7 @@ from clusterctl import bootstrap
 from clusterctl.errors import ExitStatus
 from clusterctl.events import Event, State
 from clusterctl.lab.runbook import pick_packages, render_runbook_sections
-from clusterctl.lab.testing import inside, run_steps, running_lab
+from tests.lab_helpers import inside, run_steps, running_lab
 from clusterctl.steps import zookeeper
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from clusterctl.core.transfer import distribute, local_file
 from clusterctl.events import Recorder, State
 from clusterctl.steps import hosts_file, jdk, ssh_trust
 
-from clusterctl.lab.testing import inside, run_steps, running_lab
+from tests.lab_helpers import inside, run_steps, running_lab
 
 pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3", "node4"]

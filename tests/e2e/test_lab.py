@@ -12,7 +12,7 @@ import paramiko
 import pytest
 
 from clusterctl.lab import Lab, LabError
-from clusterctl.lab.testing import inside, running_lab
+from tests.lab_helpers import inside, running_lab
 
 pytestmark = pytest.mark.e2e
 NAME, SUBNET = "tlab", "10.231.91.0/24"
@@ -227,7 +227,7 @@ def test_a_subnet_in_use_is_refused(lab):
 
 
 def test_the_command_line_runs_commands_inside_and_exits_with_their_status(lab):
-    command = [sys.executable, "-c", "from clusterctl.cli.lab import lab_group; lab_group()"]
+    command = [sys.executable, "-c", "from clusterctl.lab.cli import lab_group; lab_group()"]
     result = subprocess.run([*command, "exec", "node2", "--name", NAME, "--", "sh", "-c", "hostname; exit 3"],
                             capture_output=True, text=True, timeout=30)
     assert (result.returncode, result.stdout) == (3, "node2\n")

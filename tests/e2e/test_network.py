@@ -13,7 +13,7 @@ import pytest
 
 from clusterctl.errors import ExitStatus
 from clusterctl.events import State
-from clusterctl.lab.testing import inside, run_steps, running_lab
+from tests.lab_helpers import inside, run_steps, running_lab
 from clusterctl.steps import network
 
 pytestmark = pytest.mark.e2e

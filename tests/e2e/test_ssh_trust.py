@@ -12,7 +12,7 @@ from clusterctl.errors import ExitStatus
 from clusterctl.events import State
 from clusterctl.steps import hosts_file, ssh_trust
 
-from clusterctl.lab.testing import inside, run_steps, running_lab
+from tests.lab_helpers import inside, run_steps, running_lab
 
 pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3", "node4"]

@@ -27,7 +27,7 @@ from kazoo.client import KazooClient
 from clusterctl.errors import ExitStatus
 from clusterctl.events import State
 from clusterctl.lab import Lab
-from clusterctl.lab.testing import inside, run_steps, running_lab
+from tests.lab_helpers import inside, run_steps, running_lab
 from clusterctl.steps import hosts_file, jdk, zookeeper
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ ZK_TUNING = "tick_time = 500\ninit_limit = 10\nsync_limit = 5\nheap_mb = 128\n"
 
 @pytest.fixture(scope="session")
 def packages() -> dict[str, Path]:
-    from clusterctl.artifacts import ensure_artifacts
+    from clusterctl.lab.artifacts import ensure_artifacts
     cache = Path(os.environ.get("CLUSTERCTL_ARTIFACTS_CACHE", REPO / "artifacts"))
     return ensure_artifacts(cache, only=["jdk_tarball", "zookeeper"])
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterctl.artifacts import ArtifactError, detect_jdk, detect_zookeeper, ensure_artifacts
+from clusterctl.lab.artifacts import ArtifactError, detect_jdk, detect_zookeeper, ensure_artifacts
 
 pytestmark = pytest.mark.integration
 

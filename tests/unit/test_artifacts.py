@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from clusterctl.artifacts import ArtifactError, ensure
-from clusterctl.artifacts.cache import build_cached, read_stamp
-from clusterctl.artifacts.jars import (
+from clusterctl.lab.artifacts import ArtifactError, ensure
+from clusterctl.lab.artifacts.cache import build_cached, read_stamp
+from clusterctl.lab.artifacts.jars import (
     exported_packages,
     mandatory_imports,
     osgi_clauses,
@@ -25,7 +25,7 @@ from clusterctl.artifacts.jars import (
     resolve_runtime_jars,
     versioned_jar_name,
 )
-from clusterctl.artifacts.jdk import (
+from clusterctl.lab.artifacts.jdk import (
     JdkSource,
     arch_names,
     default_jdk_home,
@@ -33,13 +33,13 @@ from clusterctl.artifacts.jdk import (
     jdk_member_excluded,
     parse_release_file,
 )
-from clusterctl.artifacts.jdk_deb import installed_size_kib, render_deb_control, render_deb_postinst, render_deb_prerm
-from clusterctl.artifacts.jdk_packages import JdkPackage
-from clusterctl.artifacts.jdk_rpm import render_rpm_spec, rpmbuild_argv
-from clusterctl.artifacts.members import DIR, FILE, FIXED_MTIME, SYMLINK, Member, members_from_tree, with_parents
-from clusterctl.artifacts.tarball import write_tar_gz
-from clusterctl.artifacts.zookeeper import jar_version, parse_pom_properties, release_name, upstream_version
-from clusterctl.cli.artifacts import artifacts_command, human_size
+from clusterctl.lab.artifacts.jdk_deb import installed_size_kib, render_deb_control, render_deb_postinst, render_deb_prerm
+from clusterctl.lab.artifacts.jdk_packages import JdkPackage
+from clusterctl.lab.artifacts.jdk_rpm import render_rpm_spec, rpmbuild_argv
+from clusterctl.lab.artifacts.members import DIR, FILE, FIXED_MTIME, SYMLINK, Member, members_from_tree, with_parents
+from clusterctl.lab.artifacts.tarball import write_tar_gz
+from clusterctl.lab.artifacts.zookeeper import jar_version, parse_pom_properties, release_name, upstream_version
+from clusterctl.lab.artifacts.cli import artifacts_command, human_size
 from clusterctl.errors import ExitStatus
 
 JDK_17 = JdkSource(home=Path("/opt/jdk"), version="17.0.15", arch=arch_names("x86_64"))
@@ -380,7 +380,7 @@ def release_tree(tmp_path: Path) -> Path:
     (prefix / "bin").mkdir(parents=True)
     (prefix / "conf").mkdir()
     (prefix / "lib").mkdir()
-    (prefix / "bin" / "zkEnv.sh").write_bytes(resources.files("clusterctl.artifacts").joinpath("zkEnv.sh").read_bytes())
+    (prefix / "bin" / "zkEnv.sh").write_bytes(resources.files("clusterctl.lab.artifacts").joinpath("zkEnv.sh").read_bytes())
     for jar in ("b.jar", "a.jar"):
         (prefix / "lib" / jar).touch()
     return prefix

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ExitStatus
-from ..lab import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET, Lab, LabError
+from . import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET, Lab, LabError
 
 _name_option = click.option("--name", envvar="CLUSTERCTL_LAB", default=DEFAULT_NAME, show_default=True,
                             help="Lab name (or $CLUSTERCTL_LAB).")
@@ -63,8 +63,8 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
     lab = Lab(name, subnet, state_root)
     extra = ""
     if artifacts_dir:
-        from ..artifacts import ensure_artifacts
-        from ..lab.runbook import pick_packages, render_runbook_sections
+        from .artifacts import ensure_artifacts
+        from .runbook import pick_packages, render_runbook_sections
         jdk, zookeeper = pick_packages(ensure_artifacts(Path(artifacts_dir).resolve()))
         extra = render_runbook_sections(lab.topology.node_names(nodes), jdk, zookeeper)
     inventory = lab.up(nodes=nodes, authorize_lab_key=not no_lab_key, tmpfs_size=disk_size, inventory_extra=extra)

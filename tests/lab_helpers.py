@@ -1,17 +1,13 @@
-"""Helpers to test clusterctl steps (yours or ours) on a real lab: bring one up, run steps, look inside.
-
-Used by clusterctl's own end-to-end tests; shipped with the package so users
-can test their own tasks the same way.
-"""
+"""Helpers for the end-to-end tests: bring a real lab up, run steps on it, look inside its nodes."""
 
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
 
-from ..events import Recorder
-from ..run import RunOptions, open_run
-from .lab import Lab
+from clusterctl.events import Recorder
+from clusterctl.run import RunOptions, open_run
+from clusterctl.lab import Lab
 
 
 @contextmanager

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..artifacts import ARTIFACT_KINDS, ArtifactError, artifact_sha256, ensure_artifacts
-from ..errors import ExitStatus
+from . import ARTIFACT_KINDS, ArtifactError, artifact_sha256, ensure_artifacts
+from ...errors import ExitStatus
 
 # On the command line kinds are spelled with dashes: jdk-tarball, jdk-rpm, ...
 CLI_KINDS = {kind.replace("_", "-"): kind for kind in ARTIFACT_KINDS}
