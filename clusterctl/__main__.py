@@ -1,3 +1,3 @@
-from .cli import run_main
+from .entry import run_main
 
 run_main()

@@ -11,6 +11,7 @@ from typing import IO
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -167,6 +168,18 @@ class RunLog:
         elif event.kind == "note":
             self.file.write(f"{stamp} {event.host} {event.step} note {event.detail}\n")
 
+    def header(self, command: str, inventory: Path, hosts: list[str]) -> None:
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        limit = f", only {','.join(hosts)}" if hosts else ""
+        self.file.write(f"{stamp} clusterctl {command} with {inventory}{limit}\n")
+
+    def interrupted(self, signal_name: str, states: dict) -> None:
+        """Record the interruption and where each host's steps stood."""
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        self.file.write(f"{stamp} interrupted by {signal_name}; where each host stood:\n")
+        for (host, step), state in states.items():
+            self.file.write(f"    {host} {step} {state.value}\n")
+
     def close(self) -> None:
         self.file.close()
 
@@ -177,9 +190,10 @@ def default_log_path(command: str) -> Path:
     return base / "clusterctl" / "runs" / f"{datetime.now():%Y%m%d-%H%M%S}-{command}.log"
 
 
-def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]]) -> Table:
-    """source rows × target columns: ✓ where SSH worked, ✗ where it did not."""
-    table = Table(title="node → node SSH (BatchMode, strict host keys)", header_style="bold")
+def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]], logins: int | None = None) -> Table:
+    """source rows × target columns: ✓ where the pair is proven, ✗ where it is not."""
+    how = f"; {logins} real logins" if logins is not None else ""
+    table = Table(title=f"node → node SSH (BatchMode, strict host keys{how})", header_style="bold")
     table.add_column("from \\ to")
     for target in hosts:
         table.add_column(target, justify="center")
@@ -197,14 +211,65 @@ def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]]) ->
     return table
 
 
-def show_plan(console: Console, planned: dict[str, dict[str, list[Change]]]) -> None:
-    """Each planned change per host and step, with its diff; then how many."""
-    total = 0
+def plan_rows(planned: dict[str, dict[str, "HostPlan"]]) -> list[tuple[str, str, list[Change]]]:
+    """(host, step, what ``plan`` shows) for every host and step with something to show, hosts in order."""
+    rows = []
     for step, per_host in planned.items():
-        for host, changes in per_host.items():
-            for change in changes:
-                total += 1
-                console.print(f"[bold]{host}[/] [cyan]{step}[/]: {change.summary}")
+        for host, plan in per_host.items():
+            shown = plan.shown()
+            if shown:
+                rows.append((host, step, shown))
+    order = {host: i for i, host in enumerate(dict.fromkeys(h for per in planned.values() for h in per))}
+    return sorted(rows, key=lambda r: order[r[0]])
+
+
+def plan_counts(rows: list[tuple[str, str, list[Change]]]) -> tuple[int, int]:
+    """(changes, hosts with changes); notes and refusals are not changes."""
+    changes = sum(1 for _, _, shown in rows for c in shown if c.change)
+    hosts = len({h for h, _, shown in rows if any(c.change for c in shown)})
+    return changes, hosts
+
+
+def plan_table(rows: list[tuple[str, str, list[Change]]]) -> Table:
+    """The compact plan: one row per host and step, what would change there in a few words."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("host", "step", "would change"):
+        table.add_column(column, overflow="fold")
+    for host, step, shown in rows:
+        table.add_row(host, step, "; ".join(escape(c.summary) for c in shown))
+    return table
+
+
+def plan_json(planned: dict[str, dict[str, "HostPlan"]], not_applied: dict[str, str]) -> dict:
+    rows = plan_rows(planned)
+    changes, hosts = plan_counts(rows)
+    return {
+        "changes": changes,
+        "hosts_changed": hosts,
+        "plan": [{"host": host, "step": step,
+                  "changes": [{"summary": c.summary, "diff": c.diff or None, "change": c.change} for c in shown]}
+                 for host, step, shown in rows],
+        "not_applied": not_applied,
+    }
+
+
+def show_plan(console: Console, planned: dict[str, dict[str, "HostPlan"]], *, diff: bool = False,
+              not_applied: dict[str, str] | None = None) -> None:
+    """The plan as a compact table (with ``diff``: every change with its diff), then how much would change."""
+    rows = plan_rows(planned)
+    for step, why in (not_applied or {}).items():
+        console.print(f"[dim]{step}: {escape(why)}[/]")
+    if diff:
+        for host, step, shown in rows:
+            for change in shown:
+                console.print(f"[bold]{host}[/] [cyan]{step}[/]: {escape(change.summary)}")
                 if change.diff:
                     console.print(Syntax(change.diff, "diff", theme="ansi_dark", background_color="default"))
-    console.print(f"plan: {total} change(s)" if total else "plan: nothing to change")
+    elif rows:
+        console.print(plan_table(rows))
+    changes, hosts = plan_counts(rows)
+    if changes:
+        hint = "" if diff else " (--diff shows each file's diff)"
+        console.print(f"plan: {changes} change(s) on {hosts} host(s){hint}")
+    else:
+        console.print("plan: nothing to change")

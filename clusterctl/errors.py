@@ -1,7 +1,8 @@
-"""Exceptions that end a run, and the exit status each one maps to."""
+"""Every exception that ends a run, and the one function that turns it into an exit status."""
 
 from __future__ import annotations
 
+import signal
 from enum import IntEnum
 
 
@@ -10,6 +11,9 @@ class ExitStatus(IntEnum):
     HOST_FAILURE = 1  # at least one host failed a step; the others finished theirs
     USAGE = 2  # bad command line or inventory; no host was touched
     NO_QUORUM = 3  # the ZooKeeper ensemble has no quorum
+    REFUSED = 4  # the operation would be unsafe now (say, no margin for a restart); nothing was changed
+    INTERRUPTED = 128 + signal.SIGINT  # 130: Ctrl-C; what finished is in the summary, the next run resumes
+    TERMINATED = 128 + signal.SIGTERM  # 143: SIGTERM, likewise
 
 
 class ClusterctlError(Exception):
@@ -33,6 +37,37 @@ class InventoryError(UsageError):
         super().__init__(where + problem + (f" (fix: {fix})" if fix else ""))
 
 
+class Refused(ClusterctlError):
+    """The operation was refused before anything changed, because doing it now would be unsafe."""
+
+    exit_status = ExitStatus.REFUSED
+
+
+class ConnectError(ClusterctlError):
+    """The host could not be reached, or refused us."""
+
+
+class RemoteCommandError(ClusterctlError):
+    """A remote command exited non-zero; the message is its last lines of output."""
+
+    def __init__(self, shown: str, result):
+        self.result = result  # a core.channel.CommandResult
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        super().__init__(f"{shown} exited {result.exited}: {' | '.join(tail) or 'no output'}")
+
+
+class TransferError(ClusterctlError):
+    """A host did not end up with a verified copy of a file."""
+
+
+class PackageFileError(UsageError):
+    """A local package file cannot be read as what its name says."""
+
+
+class NoMarginToRestart(Refused):
+    """The ensemble would lose its quorum if one more voter went away."""
+
+
 class HostKeyMismatch(ClusterctlError):
     """A host presented a key other than the one pinned for it."""
 
@@ -54,4 +89,44 @@ class HostsFailed(ClusterctlError):
 
 
 class NoQuorum(ClusterctlError):
+    """The ensemble has no leader with a quorum."""
+
     exit_status = ExitStatus.NO_QUORUM
+
+
+class EnsembleNotReady(NoQuorum):
+    """Servers were started, but no leader with a quorum came up in time; carries the last status."""
+
+    def __init__(self, message: str, status):
+        super().__init__(message)
+        self.status = status  # a zk.status.EnsembleStatus, for the display
+
+
+class Interrupted(ClusterctlError):
+    """Work not done because the run was interrupted (SIGINT or SIGTERM)."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
+class Terminated(BaseException):
+    """SIGTERM outside a run's own handling, raised where the program is so that cleanups still run."""
+
+
+def exit_status_for(exc: BaseException) -> ExitStatus:
+    """The documented exit status of a run that ended with ``exc``.
+
+    Used by the click CLI, tasks.py and the lab's commands alike. Errors of
+    other parts (the lab, click's usage errors) map through their base class.
+    """
+    if isinstance(exc, ClusterctlError):
+        return ExitStatus(exc.exit_status)
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, Terminated):
+        return ExitStatus.TERMINATED
+    import click  # here, not at the top: the core's errors do not depend on the CLI library
+    if isinstance(exc, click.exceptions.Abort):
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, click.ClickException):
+        return ExitStatus.USAGE
+    return ExitStatus.HOST_FAILURE

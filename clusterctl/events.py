@@ -22,6 +22,7 @@ class State(str, Enum):
     UNCHANGED = "unchanged"
     FAILED = "failed"
     SKIPPED = "skipped"  # not run because the host failed an earlier step
+    INTERRUPTED = "interrupted"  # not run, or cut off, because the run was interrupted
 
     @property
     def finished(self) -> bool:

@@ -15,16 +15,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import PackageFileError
 
 _RPM_LEAD = b"\xed\xab\xee\xdb"
 _RPM_HEADER = b"\x8e\xad\xe8\x01"
 _RPM_TAGS = {1000: "name", 1001: "version", 1002: "release", 1003: "epoch", 1022: "arch"}
 _RPM_STRING, _RPM_INT32 = 6, 4
-
-
-class PackageFileError(UsageError):
-    """The local package file cannot be read as what its name says."""
 
 
 @dataclass(frozen=True)

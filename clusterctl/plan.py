@@ -8,10 +8,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Change:
-    """One change on one host. ``diff`` shows file content changes, when there are any."""
+    """One change on one host. ``diff`` shows file content changes, when there are any.
+
+    ``change`` is False for what ``plan`` shows that is not a change: a
+    refusal, a restart that is needed, a fallback taken.
+    """
 
     summary: str
     diff: str = ""
+    change: bool = True
 
 
 def file_diff(path: str, before: str, after: str) -> str:

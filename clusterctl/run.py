@@ -2,14 +2,18 @@
 
 It loads the inventory (before any host is contacted), wires the listeners
 (live grid on a terminal, plain lines otherwise, always the run log), opens a
-session, and at the end prints the per-host summary and settles the exit status.
+session, handles interrupts, and at the end prints the per-host summary and
+settles the exit status.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
+import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,11 +21,12 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .core.session import DEFAULT_FORKS, Session
 from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, default_log_path
-from .errors import ExitStatus
+from .errors import ExitStatus, UsageError
 from .events import Recorder, Reporter, State
 from .inventory import Inventory, inventory_path, load_inventory
 
@@ -29,6 +34,7 @@ PASSWORD_ENV = "CLUSTERCTL_SSH_PASSWORD"
 # paramiko logs a dropped host's socket errors to stderr itself; the per-host
 # summary already says why that host failed, once and in one line.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+INTERRUPT_GRACE = 5.0  # seconds work in flight may take to finish after an interrupt, before it is cut off
 
 
 @dataclass
@@ -40,6 +46,7 @@ class RunOptions:
     log: str | None = None
     hosts: list[str] = field(default_factory=list)
     live: bool | None = None  # None: a live grid when stdout is a terminal
+    argv: list[str] | None = None  # the command line, for the line that says how to resume
 
 
 @dataclass
@@ -51,16 +58,26 @@ class Run:
     console: Console
     log_path: Path
     started: float
+    command: str
+    resume: str = ""
+    read_only: bool = False
+    interrupted_by: int | None = None  # the signal that stopped the run
 
     @property
     def exit_status(self) -> ExitStatus:
+        if self.interrupted_by is not None:
+            return ExitStatus.TERMINATED if self.interrupted_by == signal.SIGTERM else ExitStatus.INTERRUPTED
         return ExitStatus.HOST_FAILURE if self.session.failures else ExitStatus.OK
 
 
 def load(options: RunOptions) -> Inventory:
-    """The inventory the options name, limited to --hosts; raises InventoryError."""
+    """The inventory the options name, with --hosts checked against it; raises InventoryError/UsageError."""
     inventory = load_inventory(inventory_path(options.inventory))
-    return inventory.limited_to(options.hosts) if options.hosts else inventory
+    unknown = [h for h in options.hosts if h not in inventory.hosts]
+    if unknown:
+        raise UsageError(f"--hosts names {unknown[0]!r}, which {inventory.path} does not define "
+                         f"(hosts: {', '.join(list(inventory.hosts)[:20])})")
+    return inventory
 
 
 def password(options: RunOptions) -> str | None:
@@ -70,67 +87,133 @@ def password(options: RunOptions) -> str | None:
     return os.environ.get(PASSWORD_ENV) or None
 
 
+def check_log_path(path: Path) -> Path:
+    """``path`` if a run log can be written there, else a UsageError naming the option and the fix."""
+    parent = path.parent
+    for ancestor in [parent, *parent.parents]:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise UsageError(f"--log {path}: {ancestor} is a file, not a directory; give another path")
+            break
+    if path.is_dir():
+        raise UsageError(f"--log {path}: is a directory; name a file in it")
+    return path
+
+
+class Interrupts:
+    """SIGINT and SIGTERM during a run: stop starting work; a second one (or the grace) cuts off what is in flight."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        session = self.run.session
+        if self.run.interrupted_by is None:
+            self.run.interrupted_by = signum
+            session.stopping.set()
+            self.run.reporter.note("-", "run", f"interrupted by {signal.Signals(signum).name}: "
+                                               f"finishing what is in flight (up to {INTERRUPT_GRACE:.0f}s)")
+            timer = threading.Timer(INTERRUPT_GRACE, session.aborting.set)
+            timer.daemon = True
+            timer.start()
+        else:
+            session.aborting.set()
+
+
 @contextmanager
 def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
-             inventory: Inventory | None = None) -> Iterator[Run]:
-    """Everything a command needs to work on hosts, torn down and summarised at the end."""
+             inventory: Inventory | None = None, read_only: bool = False) -> Iterator[Run]:
+    """Everything a command needs to work on hosts, torn down and summarised at the end.
+
+    ``read_only`` commands (status, plan) print no changed/unchanged totals.
+    """
     inventory = inventory or load(options)
+    log_path = check_log_path(Path(options.log)) if options.log else default_log_path(command)
     out = out or sys.stdout
     console = Console(file=out, highlight=False)
     if not console.is_terminal:
         console = Console(file=out, highlight=False, width=160)  # logs and pipes: don't fold long reasons
     for warning in inventory.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", markup=True)
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     recorder = Recorder(lambda e: e.kind == "state")
-    log_path = Path(options.log) if options.log else default_log_path(command)
     run_log = RunLog(log_path)
     reporter = Reporter([recorder, run_log])
     live = console.is_terminal if options.live is None else options.live
-    grid = LiveGrid(console, list(inventory.hosts)) if live else None
+    grid = LiveGrid(console, [h for h in inventory.hosts if not options.hosts or h in options.hosts]) if live else None
     if grid:
         reporter.add(grid)
         if options.verbose:
             reporter.add(VerboseOutput(console))
     else:
         reporter.add(PlainLines(out, options.verbose))
-    session = Session(inventory, reporter, forks=options.forks, password=password(options))
-    run = Run(inventory, session, reporter, recorder, console, log_path, time.monotonic())
+    session = Session(inventory, reporter, forks=options.forks, password=password(options),
+                      limit=options.hosts or None)
+    resume = "clusterctl " + shlex.join(options.argv) if options.argv else f"the same {command} command"
+    run = Run(inventory, session, reporter, recorder, console, log_path, time.monotonic(), command, resume,
+              read_only)
+    run_log.header(command, inventory.path, options.hosts)
     try:
-        if grid:
-            with grid:
+        with Interrupts(run):
+            if grid:
+                with grid:
+                    yield run
+            else:
                 yield run
-        else:
-            yield run
     finally:
         session.close()
+        if run.interrupted_by is not None:
+            run_log.interrupted(signal.Signals(run.interrupted_by).name, run.recorder.final_states())
         run_log.close()
-    print_summary(run)
+        print_summary(run)
 
 
 def print_summary(run: Run) -> None:
-    """Per host: failed (step and reason), changed, or unchanged; then the totals."""
+    """Per host: failed (step and reason), interrupted, changed, or unchanged; then the totals."""
     states = run.recorder.final_states()
     table = Table(title=None, box=None, header_style="bold")
     table.add_column("host")
     table.add_column("result")
     table.add_column("detail", overflow="fold")
-    counts = {"failed": 0, "changed": 0, "unchanged": 0}
+    counts = {"failed": 0, "interrupted": 0, "changed": 0, "unchanged": 0}
     touched = [h for h in run.inventory.hosts if any(k[0] == h for k in states)]
     for host in touched:
         failure = run.session.failures.get(host)
+        mine = {step: s for (h, step), s in states.items() if h == host}
         if failure:
             counts["failed"] += 1
-            table.add_row(host, "[bold red]failed[/]", f"{failure.step}: {failure.reason}")
-            continue
-        changed = [step for (h, step), s in states.items() if h == host and s == State.CHANGED]
-        if changed:
+            table.add_row(host, "[bold red]failed[/]", escape(f"{failure.step}: {failure.reason}"))
+        elif State.INTERRUPTED in mine.values():
+            counts["interrupted"] += 1
+            cut = [step for step, s in mine.items() if s == State.INTERRUPTED]
+            table.add_row(host, "[bold magenta]interrupted[/]", escape(", ".join(cut)))
+        elif changed := [step for step, s in mine.items() if s == State.CHANGED]:
             counts["changed"] += 1
-            table.add_row(host, f"[{STYLES[State.CHANGED][1]}]changed[/]", ", ".join(changed))
-        else:
+            table.add_row(host, f"[{STYLES[State.CHANGED][1]}]changed[/]", escape(", ".join(changed)))
+        elif not run.read_only:
             counts["unchanged"] += 1
             table.add_row(host, "[green]unchanged[/]", "")
-    if touched:
+    if table.row_count:
         run.console.print(table)
     elapsed = time.monotonic() - run.started
-    run.console.print(f"{counts['changed']} changed, {counts['unchanged']} unchanged, {counts['failed']} failed "
-                      f"in {elapsed:.1f}s; log: {run.log_path}")
+    if run.interrupted_by is not None:
+        name = signal.Signals(run.interrupted_by).name
+        run.console.print(f"interrupted by {name} after {elapsed:.1f}s: {counts['changed']} changed, "
+                          f"{counts['interrupted']} interrupted, {counts['failed']} failed; log: {run.log_path}")
+        run.console.print(f"to finish, run it again; it resumes where it stopped: {run.resume}")
+    elif run.read_only:
+        if counts["failed"]:  # a read-only command's answer is its own output; only faults need a summary
+            run.console.print(f"{counts['failed']} failed; log: {run.log_path}")
+    else:
+        run.console.print(f"{counts['changed']} changed, {counts['unchanged']} unchanged, {counts['failed']} failed "
+                          f"in {elapsed:.1f}s; log: {run.log_path}")

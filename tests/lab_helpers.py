@@ -23,7 +23,12 @@ def running_lab(name: str, subnet: str, nodes: int, **up_kwargs):
 
 
 def run_steps(inventory_path, *steps, password=None, hosts=None):
-    """Run step functions through a real session; return (exit status, recorder, results)."""
+    """Run steps through a real session; return (exit status, recorder, results).
+
+    Each of ``steps`` is a Step, a list of Steps (run together, as a command
+    does), or a function of the session; results holds what each returned.
+    """
+    from clusterctl.steps.base import Step, run_steps as drive
     options = RunOptions(inventory=str(inventory_path), live=False, hosts=hosts or [])
     recorder = Recorder()
     results = []
@@ -34,7 +39,12 @@ def run_steps(inventory_path, *steps, password=None, hosts=None):
         with open(os.devnull, "w") as devnull, open_run(options, "test", out=devnull) as run:
             run.reporter.add(recorder)
             for step in steps:
-                results.append(step(run.session))
+                if isinstance(step, Step):
+                    step = [step]
+                if isinstance(step, list):
+                    results.append(drive(run.session, step))
+                else:
+                    results.append(step(run.session))
     finally:
         if password:
             if old is None:

@@ -1,20 +1,20 @@
-"""The clusterctl command line: parse arguments, call a step, hand the result to the display."""
+"""The clusterctl command line: parse arguments, call steps, hand the result to the display."""
 
 from __future__ import annotations
 
-import sys
+import os
+import signal
 from importlib.metadata import entry_points
 
 import click
 
-from ..errors import ClusterctlError, ExitStatus
+from ..errors import ClusterctlError, ExitStatus, Terminated, exit_status_for
 from .bootstrap import bootstrap_command, plan_command
 from .jdk import jdk_group
 from .net import net_group
-from .options import run_options
+from .options import common_options, global_options, run_options
 from .ssh import hosts_command, ssh_trust_command
 from .zk import zk_group
-
 
 PLUGIN_GROUP = "clusterctl.plugins"  # entry points: more commands, loaded only when named
 
@@ -41,8 +41,14 @@ class PluginGroup(click.Group):
 
 @click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="clusterctl")
-def cli() -> None:
-    """Bootstrap a ZooKeeper cluster on bare Linux hosts: SSH trust, a JDK, an ensemble."""
+@common_options
+@click.pass_context
+def cli(ctx: click.Context, **values) -> None:
+    """Stand up and run a ZooKeeper ensemble on bare Linux hosts: SSH trust, a JDK, the ensemble.
+
+    The options above may also follow the command's name.
+    """
+    global_options(ctx, values)
 
 
 cli.add_command(bootstrap_command)
@@ -54,13 +60,16 @@ cli.add_command(jdk_group)
 cli.add_command(zk_group)
 
 
+def _raise_terminated(signum: int, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: errors become one line on stderr and their exit status, never a traceback."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         cli.main(args=argv, prog_name="clusterctl", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return ExitStatus.HOST_FAILURE
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -69,12 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     except ClusterctlError as exc:
         if str(exc):
             click.echo(f"clusterctl: {exc}", err=True)
-        return exc.exit_status
+        return exit_status_for(exc)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("clusterctl: interrupted", err=True)
+        return ExitStatus.INTERRUPTED
+    except Terminated:
+        click.echo("clusterctl: terminated", err=True)
+        return ExitStatus.TERMINATED
+    except Exception as exc:  # a bug: still one line for the user, the traceback on request
+        if os.environ.get("CLUSTERCTL_DEBUG"):
+            raise
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        click.echo(f"clusterctl: unexpected error: {type(exc).__name__}: {first} "
+                   f"(set CLUSTERCTL_DEBUG=1 for the traceback)", err=True)
+        return ExitStatus.HOST_FAILURE
     return ExitStatus.OK
 
 
-def run_main() -> None:
-    sys.exit(main())
-
-
-__all__ = ["cli", "main", "run_main", "run_options"]
+__all__ = ["cli", "main", "run_options"]

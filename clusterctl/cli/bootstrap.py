@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import click
+
 from .. import bootstrap
+from ..display import plan_json, show_plan
 from ..errors import HostsFailed
-from ..display import show_plan
 from ..run import open_run
-from ..steps import zookeeper
+from ..steps.base import not_applied
+from ..steps.ssh_trust import VERIFY_MODES
+from ..steps.zookeeper import status as zk_status
 from .options import run_options
 from .zk import show_status
 
@@ -16,25 +21,34 @@ def _names(ctx, param, value: str | None) -> list[str]:
     return [n.strip() for n in value.split(",") if n.strip()] if value else []
 
 
-step_help = ", ".join(bootstrap.STEP_NAMES)
+phase_help = ", ".join(bootstrap.PHASES)
 
 
 @click.command("bootstrap")
 @run_options
-@click.option("--only", callback=_names, help=f"Only these steps, comma-separated ({step_help}).")
+@click.option("--only", callback=_names, help=f"Only these steps, comma-separated ({phase_help}).")
 @click.option("--skip", callback=_names, help="Skip these steps, comma-separated.")
 @click.option("--dry-run", is_flag=True, help="Show what would change and change nothing (same as plan).")
-@click.option("--verify", is_flag=True, help="Run the SSH matrix and smoke test even when nothing changed.")
-def bootstrap_command(options, only, skip, dry_run: bool, verify: bool) -> None:
-    """The whole runbook: hosts file, SSH trust, JDK, ZooKeeper, quorum, smoke test, status."""
-    steps = bootstrap.select_steps(only, skip)
+@click.option("--verify", is_flag=True, help="Run the SSH proof, the JVM check and the smoke test even when "
+                                             "nothing changed.")
+@click.option("--verify-ssh", type=click.Choice(VERIFY_MODES), default="ring", show_default=True,
+              help="ring: prove every pair from both ends' files and log in along a ring (N logins); "
+                   "full: log in for every pair (N×N).")
+def bootstrap_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: str) -> None:
+    """The whole runbook: network, hosts file, SSH trust, JDK, ZooKeeper, quorum, smoke test, status.
+
+    Re-run it at any time: it changes only what differs. With --hosts it
+    changes only those hosts (reading the others' keys and the ensemble).
+    """
+    steps = bootstrap.select_steps(only, skip, verify=verify, verify_ssh=verify_ssh)
     if dry_run:
-        return _plan(options, steps)
+        return _plan(options, steps, diff=False, as_json=False)
     status = None
     with open_run(options, "bootstrap") as run:
         bootstrap.run(run.session, steps, verify=verify)
-        if run.inventory.zookeeper and any(s.name.startswith("z") for s in steps):
-            status = zookeeper.status(run.session)
+        if run.inventory.zookeeper and any(s.phase in ("zookeeper", "zk-start", "smoke") for s in steps) \
+                and not run.session.stopping.is_set():
+            status = zk_status(run.session)
     if status is not None:
         show_status(run.console, status)
     if run.exit_status:
@@ -43,16 +57,27 @@ def bootstrap_command(options, only, skip, dry_run: bool, verify: bool) -> None:
 
 @click.command("plan")
 @run_options
-@click.option("--only", callback=_names, help=f"Only these steps ({step_help}).")
+@click.option("--only", callback=_names, help=f"Only these steps ({phase_help}).")
 @click.option("--skip", callback=_names, help="Skip these steps.")
-def plan_command(options, only, skip) -> None:
-    """Ask every host for its state and show per host and step what would change. Changes nothing."""
-    _plan(options, bootstrap.select_steps(only, skip))
+@click.option("--diff", is_flag=True, help="Show every change in full, files as unified diffs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+def plan_command(options, only, skip, diff: bool, as_json: bool) -> None:
+    """Ask every host for its state and show per host and step what would change. Changes nothing.
+
+    By default one line per host and step; --diff shows each file's diff, --json is for scripts.
+    """
+    _plan(options, bootstrap.select_steps(only, skip), diff=diff, as_json=as_json)
 
 
-def _plan(options, steps) -> None:
-    with open_run(options, "plan") as run:
+def _plan(options, steps, *, diff: bool, as_json: bool) -> None:
+    if as_json:
+        options.live = False
+    with open_run(options, "plan", read_only=True, out=click.get_text_stream("stderr") if as_json else None) as run:
         planned = bootstrap.plan(run.session, steps)
-    show_plan(run.console, planned)
+    skipped = not_applied(run.inventory, steps)
+    if as_json:
+        click.echo(json.dumps(plan_json(planned, skipped), indent=2))
+    else:
+        show_plan(run.console, planned, diff=diff, not_applied=skipped)
     if run.exit_status:
         raise HostsFailed(run.exit_status)

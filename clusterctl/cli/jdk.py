@@ -9,6 +9,7 @@ from ..core.transfer import MODES
 from ..errors import HostsFailed
 from ..run import open_run
 from ..steps import jdk
+from ..steps.base import run_steps
 from .options import run_options
 
 
@@ -25,8 +26,9 @@ def jdk_group() -> None:
 def install_command(options, mode: str | None) -> None:
     """Stage the package on every node, install it where missing, write /etc/profile.d/java.sh, check it."""
     with open_run(options, "jdk-install") as run:
-        outcomes = jdk.run(run.session, mode=mode)
-    run.console.print(java_table(run, {h: o.data for h, o in outcomes.items() if o.data is not None}))
+        jdk.require_spec(run.inventory)
+        done = run_steps(run.session, jdk.steps(mode))
+    run.console.print(java_table(run, done.outputs.get(jdk.VERIFY_STEP, {})))
     if run.exit_status:
         raise HostsFailed(run.exit_status)
 
@@ -35,8 +37,9 @@ def install_command(options, mode: str | None) -> None:
 @run_options
 def verify_command(options) -> None:
     """Run java -version in a login shell on every node and show what each one reports."""
-    with open_run(options, "jdk-verify") as run:
-        checks = jdk.verify(run.session)
+    with open_run(options, "jdk-verify", read_only=True) as run:
+        spec = jdk.require_spec(run.inventory)
+        checks = jdk.verify(run.session, run.session.targets(spec.hosts))
     run.console.print(java_table(run, checks))
     if run.exit_status:
         raise HostsFailed(run.exit_status)
@@ -44,7 +47,7 @@ def verify_command(options) -> None:
 
 def java_table(run, checks: dict[str, jdk.JavaCheck]) -> Table:
     """node → the Java a login shell runs there."""
-    table = Table(title="java -version in a login shell", header_style="bold")
+    table = Table(title="java in a login shell", header_style="bold")
     for column in ("host", "version", "java", "runtime"):
         table.add_column(column)
     for host in run.inventory.hosts:

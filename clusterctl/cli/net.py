@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ..errors import HostsFailed
 from ..display import show_plan
+from ..errors import HostsFailed
 from ..run import open_run
 from ..steps import network
+from ..steps.base import not_applied, plan_steps, run_steps
 from .options import run_options
 
 
@@ -18,23 +19,24 @@ def net_group() -> None:
 
 @net_group.command("plan")
 @run_options
-def net_plan(options) -> None:
-    """Show each host's network config change as a diff; change nothing."""
-    with open_run(options, "net-plan") as run:
-        gathered = run.session.gather(network.STEP, network.target_hosts(run.inventory), network.facts)
-        planned = {network.STEP: network.plan(run.inventory, gathered)}
-    show_plan(run.console, planned)
+@click.option("--diff", is_flag=True, help="Show each config file's diff.")
+def net_plan(options, diff: bool) -> None:
+    """Show each host's network config change; change nothing."""
+    steps = [network.Network()]
+    with open_run(options, "net-plan", read_only=True) as run:
+        planned = plan_steps(run.session, steps)
+    show_plan(run.console, planned, diff=diff, not_applied=not_applied(run.inventory, steps))
     if run.exit_status:
         raise HostsFailed(run.exit_status)
 
 
 @net_group.command("apply")
 @run_options
-@click.option("--timeout", type=click.IntRange(5, 600), default=20, show_default=True,
+@click.option("--timeout", type=click.IntRange(5, 600), default=network.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds the node waits for the controller to reach its new address before rolling back.")
 def net_apply(options, timeout: int) -> None:
     """Install the config and reload; each node rolls back unless reached at its new address in time."""
     with open_run(options, "net-apply") as run:
-        network.run(run.session, timeout=timeout)
+        run_steps(run.session, [network.Network(timeout)])
     if run.exit_status:
         raise HostsFailed(run.exit_status)

@@ -1,8 +1,14 @@
-"""Options every command that works on hosts takes."""
+"""Options every command that works on hosts takes, before or after the subcommand's name.
+
+Operators type global options first (``clusterctl -i prod.toml zk status``,
+as with git, kubectl, ansible) or last; both mean the same, and a value given
+after the subcommand wins.
+"""
 
 from __future__ import annotations
 
 import functools
+import sys
 
 import click
 
@@ -10,26 +16,48 @@ from ..core.session import DEFAULT_FORKS
 from ..run import RunOptions
 
 
-def _host_list(ctx, param, value: str | None) -> list[str]:
-    return [h.strip() for h in value.split(",") if h.strip()] if value else []
+def _host_list(ctx, param, value: str | None) -> list[str] | None:
+    return [h.strip() for h in value.split(",") if h.strip()] if value else None
+
+
+def common_options(func):
+    """-i/--forks/--ask-pass/-v/--log/--hosts, each None when not given."""
+    options = [
+        click.option("-i", "--inventory", type=click.Path(dir_okay=False),
+                     help="Inventory TOML (default: $CLUSTERCTL_INVENTORY, else configs/cluster.toml)."),
+        click.option("--forks", type=click.IntRange(1, 512), help=f"Hosts worked on at once (default {DEFAULT_FORKS})."),
+        click.option("--ask-pass", is_flag=True, default=None,
+                     help="Prompt once for an SSH password (first contact); or set CLUSTERCTL_SSH_PASSWORD."),
+        click.option("-v", "--verbose", is_flag=True, default=None, help="Show remote commands and their output."),
+        click.option("--log", type=click.Path(dir_okay=False), help="Run log file (default under ~/.local/state)."),
+        click.option("--hosts", callback=_host_list,
+                     help="Change only these hosts (comma-separated); facts are still read from all."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+NAMES = ("inventory", "forks", "ask_pass", "verbose", "log", "hosts")
+
+
+def global_options(ctx: click.Context, values: dict) -> None:
+    """Keep the options given before the subcommand for :func:`run_options` to merge."""
+    ctx.ensure_object(dict).update({k: v for k, v in values.items() if v is not None})
 
 
 def run_options(func):
-    """Add -i/--forks/--ask-pass/-v/--log/--hosts and pass a RunOptions as ``options``."""
+    """Add the common options and pass one RunOptions (these merged with the global ones) as ``options``."""
 
-    @click.option("-i", "--inventory", type=click.Path(dir_okay=False),
-                  help="Inventory TOML (default: $CLUSTERCTL_INVENTORY, else configs/cluster.toml).")
-    @click.option("--forks", type=click.IntRange(1, 512), default=DEFAULT_FORKS, show_default=True,
-                  help="Hosts worked on at once.")
-    @click.option("--ask-pass", is_flag=True, help="Prompt once for an SSH password (first contact); "
-                  "or set CLUSTERCTL_SSH_PASSWORD.")
-    @click.option("-v", "--verbose", is_flag=True, help="Show remote commands and their output.")
-    @click.option("--log", type=click.Path(dir_okay=False), help="Run log file (default under ~/.local/state).")
-    @click.option("--hosts", callback=_host_list, help="Only these hosts, comma-separated.")
+    @common_options
     @functools.wraps(func)
-    def wrapper(*args, inventory, forks, ask_pass, verbose, log, hosts, **kwargs):
-        options = RunOptions(inventory=inventory, forks=forks, ask_pass=ask_pass, verbose=verbose,
-                             log=log, hosts=hosts)
+    def wrapper(*args, **kwargs):
+        given = {name: kwargs.pop(name) for name in NAMES}
+        root = click.get_current_context().find_root().obj or {}
+        merged = {name: given[name] if given[name] is not None else root.get(name) for name in NAMES}
+        options = RunOptions(inventory=merged["inventory"], forks=merged["forks"] or DEFAULT_FORKS,
+                             ask_pass=bool(merged["ask_pass"]), verbose=bool(merged["verbose"]),
+                             log=merged["log"], hosts=merged["hosts"] or [], argv=sys.argv[1:])
         return func(*args, options=options, **kwargs)
 
     return wrapper

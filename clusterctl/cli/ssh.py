@@ -8,21 +8,25 @@ from ..display import matrix_table
 from ..errors import HostsFailed
 from ..run import open_run
 from ..steps import hosts_file, ssh_trust
+from ..steps.base import run_steps
 from .options import run_options
 
 
 @click.command("ssh-trust")
 @run_options
-@click.option("--no-verify", is_flag=True, help="Skip the all-pairs SSH check.")
-def ssh_trust_command(options, no_verify: bool) -> None:
+@click.option("--verify", "verify_mode", type=click.Choice(ssh_trust.VERIFY_MODES), default="ring",
+              show_default=True, help="ring: prove every pair from both ends' files and log in along a ring "
+                                      "(N logins); full: log in for every pair (N×N).")
+@click.option("--no-verify", is_flag=True, help="Skip the proof.")
+def ssh_trust_command(options, verify_mode: str, no_verify: bool) -> None:
     """Key pairs, authorized_keys, known_hosts and /etc/hosts so every node SSHes to every other."""
     with open_run(options, "ssh-trust") as run:
-        hosts_file.run(run.session)
-        matrix = ssh_trust.run(run.session, verify_pairs=not no_verify)
+        done = run_steps(run.session, [hosts_file.HostsFile(), *ssh_trust.steps(None if no_verify else verify_mode)])
+    matrix = done.outputs.get(ssh_trust.SshVerify.name)
     if matrix is not None:
-        run.console.print(matrix_table(matrix.hosts, matrix.results))
+        run.console.print(matrix_table(matrix.hosts, matrix.results, matrix.logins))
         for source, target, err in matrix.failed_pairs:
-            run.console.print(f"[red]{source} → {target}[/]: {err}")
+            run.console.print(f"[red]{source} → {target}[/]: {err}", markup=True, highlight=False)
     if run.exit_status:
         raise HostsFailed(run.exit_status)
 
@@ -32,7 +36,6 @@ def ssh_trust_command(options, no_verify: bool) -> None:
 def hosts_command(options) -> None:
     """Only the managed /etc/hosts block (part of ssh-trust)."""
     with open_run(options, "hosts") as run:
-        hosts_file.run(run.session)
+        run_steps(run.session, [hosts_file.HostsFile()])
     if run.exit_status:
         raise HostsFailed(run.exit_status)
-

@@ -11,14 +11,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..core.session import HostContext, Outcome, Session
-from ..errors import ClusterctlError, HostsFailed, NoQuorum
-from ..events import Reporter
+from ..core.session import HostContext, Outcome
+from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum
 from ..inventory import Inventory
-from ..run import PASSWORD_ENV, RunOptions, load, open_run
+from ..run import load, open_run
 from ..steps import zookeeper
-from ..steps.zookeeper import EnsembleNotReady
+from ..steps.base import run_steps
 from ..zk.server import home, java_home
+from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus
 from .options import run_options
 
@@ -38,21 +38,19 @@ def _finish(run) -> None:
         raise HostsFailed(run.exit_status)
 
 
-def _hosts(options: RunOptions, inventory: Inventory, nodes: tuple[str, ...] = ()) -> list[str] | None:
-    """The servers named by NODE arguments, else those of --hosts, else None (all)."""
-    if nodes:
-        return list(nodes)
-    if options.hosts:
-        return [h for h in options.hosts if h in inventory.zookeeper.hosts] if inventory.zookeeper else []
-    return None
+def _nodes(inventory: Inventory, nodes: tuple[str, ...]) -> list[str] | None:
+    """The servers NODE arguments name (checked), else None: every server, as --hosts narrows them."""
+    return zookeeper.servers(inventory, nodes) if nodes else None
 
 
 @zk_group.command("install")
 @run_options
-def zk_install(options) -> None:
-    """Release, zoo.cfg, java.env, profile, data dirs and myid on every server. Starts nothing."""
+@click.argument("nodes", nargs=-1)
+def zk_install(options, nodes: tuple[str, ...]) -> None:
+    """Release, zoo.cfg, java.env, profile, data dirs and myid on the servers (all, or NODE...). Starts nothing."""
     with open_run(options, "zk-install") as run:
-        zookeeper.install(run.session, _hosts(options, run.inventory))
+        hosts = _nodes(run.inventory, nodes)
+        run_steps(run.session, [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts)])
     _finish(run)
 
 
@@ -60,17 +58,19 @@ def zk_install(options) -> None:
 @run_options
 @click.argument("nodes", nargs=-1)
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
-              help="Seconds to wait for a leader and a quorum.")
+              help="Seconds to wait until every server started serves clients.")
 def zk_start(options, nodes: tuple[str, ...], timeout: float) -> None:
-    """Start the servers (all, or NODE...) and wait until the ensemble has a leader and a quorum."""
+    """Start the servers (all, or NODE...) and wait until every one of them serves clients, caught up."""
     try:
         with open_run(options, "zk-start") as run:
-            result = zookeeper.start(run.session, _hosts(options, run.inventory, nodes), timeout=timeout)
+            done = run_steps(run.session, [zookeeper.ZkStart(_nodes(run.inventory, nodes), timeout)])
     except EnsembleNotReady as exc:
         show_status(run.console, exc.status)
         raise
-    show_status(run.console, result.waited.status)
-    run.console.print(result.elected)
+    result = done.outputs.get(zookeeper.START_STEP)
+    if result is not None:
+        show_status(run.console, result.waited.status)
+        run.console.print(result.elected)
     _finish(run)
 
 
@@ -80,7 +80,7 @@ def zk_start(options, nodes: tuple[str, ...], timeout: float) -> None:
 def zk_stop(options, nodes: tuple[str, ...]) -> None:
     """Stop the servers (all, or NODE...) and wait until each has exited."""
     with open_run(options, "zk-stop") as run:
-        zookeeper.stop(run.session, _hosts(options, run.inventory, nodes))
+        zookeeper.stop(run.session, _nodes(run.inventory, nodes))
     _finish(run)
 
 
@@ -90,7 +90,11 @@ def zk_stop(options, nodes: tuple[str, ...]) -> None:
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
               help="Seconds to wait for the ensemble (rolling: for each server).")
 def zk_restart(options, rolling: bool, timeout: float) -> None:
-    """Restart every server: all at once, or --rolling without losing the quorum."""
+    """Restart the servers (all, or those of --hosts): all at once, or --rolling without losing the quorum.
+
+    A rolling restart is refused (exit 4, nothing restarted) unless the
+    ensemble can lose one more voter and keep its quorum.
+    """
     try:
         with open_run(options, "zk-restart") as run:
             result = zookeeper.restart(run.session, rolling=rolling, timeout=timeout)
@@ -110,7 +114,8 @@ def zk_status(options, as_json: bool) -> None:
     """Each server's role, zxid, connections and latency, and the quorum. Exit 3 without quorum."""
     options.live = False
     # Stdout carries only the status; the run's own lines go to stderr.
-    with open_run(options, "zk-status", out=sys.stderr) as run:
+    with open_run(options, "zk-status", out=sys.stderr, read_only=True) as run:
+        zookeeper.servers(run.inventory)
         status = zookeeper.status(run.session)
     if as_json:
         click.echo(json.dumps(status.to_json(), indent=2))
@@ -123,9 +128,10 @@ def zk_status(options, as_json: bool) -> None:
 @zk_group.command("smoke")
 @run_options
 def zk_smoke(options) -> None:
-    """Write a znode through one server, read it back through every other, remove it."""
+    """Write a znode through one server, read it back through every other (or those of --hosts), remove it."""
     with open_run(options, "zk-smoke") as run:
-        zookeeper.smoke(run.session)
+        zookeeper.servers(run.inventory)
+        smoke_test(run.session)
     _finish(run)
 
 
@@ -143,12 +149,12 @@ def zk_cli(options, node: str, args: tuple[str, ...]) -> None:
     """
     inventory = load(options)
     zookeeper.servers(inventory, [node])
-    command = zkcli_command(inventory, list(args))
     if not args:
-        os.execvp("ssh", ssh_argv(inventory, node, command))
+        os.execvp("ssh", ssh_argv(inventory, node, zkcli_command(inventory)))
     options.live = False
-    with open_run(options, "zk-cli", out=sys.stderr) as run:
-        outcomes = run.session.for_each("zk-cli", [node], lambda ctx: _run_cli(ctx, command), report=False)
+    with open_run(options, "zk-cli", out=sys.stderr, read_only=True) as run:
+        outcomes = run.session.for_each("zk-cli", [node], lambda ctx: _run_cli(ctx, list(args)), report=False,
+                                        read_only=True)
     outcome = outcomes.get(node)
     if outcome is None:
         _finish(run)
@@ -160,16 +166,19 @@ def zk_cli(options, node: str, args: tuple[str, ...]) -> None:
         raise ClusterctlError(f"zkCli.sh exited {result.exited}")
 
 
-def _run_cli(ctx: HostContext, command: str) -> Outcome:
-    return Outcome.ok(data=ctx.run(command, check=False, timeout=120))
-
-
-def zkcli_command(inventory: Inventory, args: list[str]) -> str:
-    """The remote command line: zkCli.sh against the node's own server, JAVA_HOME set explicitly."""
+def _run_cli(ctx: HostContext, args: list[str]) -> Outcome:
+    inventory = ctx.session.inventory
     spec = inventory.zookeeper
-    return (f"JAVA_HOME={shlex.quote(java_home(inventory))} CLIENT_JVMFLAGS={shlex.quote(QUIET_CLIENT)} "
-            f"{shlex.quote(home(spec))}/bin/zkCli.sh -server 127.0.0.1:{spec.client_port}"
-            + "".join(" " + shlex.quote(a) for a in args))
+    return Outcome.ok(data=ctx.run_script("zk_cli.sh", java_home(inventory), home(spec), spec.client_port,
+                                          QUIET_CLIENT, *args, check=False, timeout=120))
+
+
+def zkcli_command(inventory: Inventory) -> str:
+    """The remote command line of an interactive zkCli.sh on a terminal (every value quoted)."""
+    spec = inventory.zookeeper
+    words = ["env", f"JAVA_HOME={java_home(inventory)}", f"CLIENT_JVMFLAGS={QUIET_CLIENT}",
+             f"{home(spec)}/bin/zkCli.sh", "-server", f"127.0.0.1:{spec.client_port}"]
+    return "exec " + shlex.join(words)
 
 
 def ssh_argv(inventory: Inventory, node: str, command: str) -> list[str]:
@@ -191,7 +200,7 @@ def status_table(status: EnsembleStatus) -> Table:
         table.add_column(column, justify="right" if column in ("id", "conns") else "left")
     for s in status.servers:
         role = s.role + (" (observer)" if s.observer and s.role not in ("observer", "down") else "")
-        latency = f"{s.latency[0]}/{s.latency[1]:g}/{s.latency[2]}" if s.latency else ""
+        latency = format_latency(s.latency)
         notes = [s.error] if s.error else []
         if s.via == "ssh":
             notes.append("asked over ssh")
@@ -202,6 +211,14 @@ def status_table(status: EnsembleStatus) -> Table:
         table.add_row(s.host, str(s.id), f"[{ROLE_STYLES.get(s.role, '')}]{role}[/]", zxid,
                       "" if s.connections is None else str(s.connections), latency, "; ".join(notes))
     return table
+
+
+def format_latency(latency: tuple[int, float, int] | None) -> str:
+    """min/avg/max in ms, the average to one decimal: 4/17.3/41."""
+    if latency is None:
+        return ""
+    low, avg, high = latency
+    return f"{low}/{avg:.1f}/{high}"
 
 
 def stdout_console() -> Console:
@@ -215,11 +232,3 @@ def show_status(console: Console, status: EnsembleStatus) -> None:
     style = "green" if status.quorum.has_quorum else "bold red"
     verdict = "quorum" if status.quorum.has_quorum else "NO QUORUM"
     console.print(f"[{style}]{verdict}[/]: {status.quorum.describe()}")
-
-
-def print_status(console: Console, inventory: Inventory, options: RunOptions) -> EnsembleStatus:
-    """Ask every server and print the status table and quorum line (for bootstrap's closing report)."""
-    with Session(inventory, Reporter(), forks=options.forks, password=os.environ.get(PASSWORD_ENV)) as session:
-        status = zookeeper.status(session)
-    show_status(console, status)
-    return status

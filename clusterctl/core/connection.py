@@ -8,21 +8,19 @@ as ``ssh-copy-id`` does, so later runs need no password.
 
 from __future__ import annotations
 
-import shlex
+import time
 from pathlib import Path
 
 import fabric
 import paramiko
 
-from ..errors import ClusterctlError
+from .. import remote
+from ..errors import ConnectError
 from ..inventory import Host
-from .hostkeys import KnownHosts, known_hosts_name, mismatch_error, prepare_client
+from .channel import ChannelLost, CommandResult, execute
+from .hostkeys import KnownHosts, fingerprint, known_hosts_name, mismatch_error, prepare_client
 
 CONNECT_TIMEOUT = 10
-
-
-class ConnectError(ClusterctlError):
-    """The host could not be reached or refused us."""
 
 
 def open_connection(host: Host, known_hosts: KnownHosts, password: str | None = None) -> fabric.Connection:
@@ -63,14 +61,47 @@ def controller_public_key(identity: Path) -> str:
     return f"{key.get_name()} {key.get_base64()}"
 
 
+def run_script_on(transport: paramiko.Transport, name: str, *args: str, timeout: float = 30) -> CommandResult:
+    """A remote script over a transport that is not (or not yet) the session's: first contact, new addresses."""
+    script = remote.load(name)
+    return execute(transport, script.command_line(list(args)), [script.text], timeout=timeout)
+
+
 def install_controller_key(conn: fabric.Connection, host: Host) -> None:
     """Append the controller's key to the remote authorized_keys unless present (ssh-copy-id)."""
     if host.identity is None:
         return
-    line = controller_public_key(host.identity)
-    script = (
-        "umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && "
-        f"(grep -qxF {shlex.quote(line)} ~/.ssh/authorized_keys || "
-        f"printf '%s\\n' {shlex.quote(line)} >> ~/.ssh/authorized_keys)"
-    )
-    conn.run(script, hide=True, in_stream=False)
+    result = run_script_on(conn.client.get_transport(), "ssh_trust.sh", "authorize",
+                           controller_public_key(host.identity))
+    if not result.ok:
+        raise ConnectError(f"could not install the controller's key on {host.address}: {result.stderr.strip()}")
+
+
+def reach(host: Host, address: str, expected: paramiko.PKey, known_hosts: KnownHosts, password: str | None,
+          deadline: float) -> paramiko.SSHClient | None:
+    """A connection to ``address`` whose host key is ``expected``, or None if none by ``deadline``.
+
+    For a host whose address is changing: the same host key at the new
+    address is what shows it is the same host. The key is pinned there.
+    """
+    while time.monotonic() < deadline:
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # checked just below, by identity
+        try:
+            client.connect(address, port=host.port, username=host.user, timeout=2, banner_timeout=3,
+                           key_filename=str(host.identity) if host.identity else None, password=password)
+        except (OSError, paramiko.SSHException, EOFError):
+            client.close()
+            time.sleep(0.5)
+            continue
+        offered = client.get_transport().get_remote_server_key()
+        if offered != expected:
+            client.close()
+            raise ConnectError(f"{address} answers with another host key ({fingerprint(offered)})")
+        known_hosts.pin(known_hosts_name(address, host.port), expected)
+        return client
+    return None
+
+
+__all__ = ["ChannelLost", "ConnectError", "controller_public_key", "install_controller_key", "open_connection",
+           "reach", "run_script_on"]

@@ -7,8 +7,8 @@ of a pipeline, hashes what it wrote and renames it into place only if the
 hash is the one expected. Each host prints one report line; a pipeline's
 reports all come back on the controller's one channel.
 
-The script carries its own code (base64) down a pipeline, so nothing is
-installed on the hosts and no quoting nests.
+The script (remote/receive.sh) carries its own code (base64) down a
+pipeline, so nothing is installed on the hosts and no quoting nests.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..errors import ClusterctlError
+from .. import remote
+from ..errors import TransferError
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
 _RESULT = "clusterctl-transfer"
-
-
-class TransferError(ClusterctlError):
-    """A host did not end up with a verified copy."""
 
 
 @dataclass(frozen=True)
@@ -61,89 +58,30 @@ class RemotePaths:
         return "staged." + re.sub(r"[^\w.-]", "_", self.final.strip("/"))
 
 
-# Run with bash on a host; arguments: DIR NAME SHA256 MODE ...
-#   recv SELF [NEXT...]  bytes on stdin, written here and passed on to NEXT (which gets the rest of the chain)
-#   pull SOURCE SELF     bytes fetched from SOURCE's verified copy
-# Every host reports one line "clusterctl-transfer HOST ok|failed REASON|forward-failed NEXT REASON" on stdout.
-_HOST_SCRIPT = r"""
-set -u
-code=$1 dir=$2 name=$3 want=$4 mode=$5; shift 5
-final=$dir/$name part=$dir/.$name.clusterctl-part stamp=$dir/$name.sha256
-if [ "$(id -u)" = 0 ]; then as_root=; else as_root="sudo -n"; fi
-ssh_opts=(@NODE_SSH_OPTIONS@)
-err=$(mktemp) && trap 'rm -f "$err"' EXIT
-report() { printf 'clusterctl-transfer %s %s\n' "${self#*@}" "$*"; }
-last_error() { e=$(tail -n 1 "$err" | tr -d '\r'); echo "${e:-connection lost}"; }
-hash_of() {  # openssl uses the CPU's SHA instructions; coreutils' sha256sum is often 5x slower
-  if command -v openssl >/dev/null; then $as_root openssl dgst -sha256 -r "$1"; else $as_root sha256sum "$1"; fi
-}
-keep_if_verified() {
-  got=$(hash_of "$part" 2>/dev/null); got=${got%% *}
-  if [ "$got" != "$want" ]; then
-    $as_root rm -f "$part"
-    report failed "hash mismatch after copy (got ${got:-nothing}, ${1:-the stream ended early?})"
-  elif $as_root sh -c 'rm -f "$3" && mv -f "$1" "$2" && printf "%s  %s\n" "$4" "$5" > "$3.tmp" &&
-                       touch -r "$2" "$3.tmp" && mv -f "$3.tmp" "$3"' _ "$part" "$final" "$stamp" "$want" "$name"; then
-    report ok
-  else
-    report failed "could not rename the verified copy to $final"
-  fi
-}
-case $mode in
-recv)
-  self=$1; shift
-  if $as_root mkdir -p "$dir" && $as_root sh -c ': > "$1"' _ "$part"; then sink=$part; else sink=/dev/null; fi
-  if [ $# -gt 0 ]; then
-    next=$1; shift
-    $as_root tee -p "$sink" | ssh "${ssh_opts[@]}" "$next" \
-      "bash -c \"\$(echo $code | base64 -d)\" clusterctl-transfer $code $dir $name $want recv $next $*" 2>"$err"
-    status=("${PIPESTATUS[@]}")
-    [ "${status[1]}" = 0 ] || report forward-failed "${next#*@}" "$(last_error) (ssh exit ${status[1]})"
-  else
-    $as_root tee "$sink" >/dev/null
-    status=($?)
-  fi
-  if [ "$sink" = /dev/null ]; then report failed "cannot write $part"
-  elif [ "${status[0]}" != 0 ]; then $as_root rm -f "$part"; report failed "writing $part failed (disk full?)"
-  else keep_if_verified
-  fi
-  ;;
-pull)
-  source=$1 self=$2
-  if ! $as_root mkdir -p "$dir"; then report failed "cannot create $dir"; exit 0; fi
-  ssh -n "${ssh_opts[@]}" "$source" "cat $final" 2>"$err" | $as_root sh -c 'cat > "$1"' _ "$part"
-  status=("${PIPESTATUS[@]}")
-  if [ "${status[0]}" != 0 ]; then
-    $as_root rm -f "$part"; report failed "could not fetch from ${source#*@}: $(last_error) (ssh exit ${status[0]})"
-  else keep_if_verified "copied from ${source#*@}"
-  fi
-  ;;
-esac
-exit 0
-"""
-# Between hosts: never prompt, pin host keys (ssh-trust wrote them), notice a dead peer within
-# half a minute, prefer the cipher with hardware support, and share one connection per pair
-# (ControlMaster): the trust probe opens it, so a pipeline's hops start without a handshake each.
-# Key exchange: curve25519, as the controller's own (paramiko) connections use; OpenSSH 9's default
-# post-quantum hybrid costs about 1 CPU-second more per connection, paid N times per pipeline.
-NODE_KEX_OPTION = ("-o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org,"
-                   "sntrup761x25519-sha512@openssh.com,ecdh-sha2-nistp256,diffie-hellman-group14-sha256")
-NODE_SSH_OPTIONS = ("-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 "
-                    "-o ServerAliveInterval=5 -o ServerAliveCountMax=6 -o LogLevel=ERROR "
-                    f"{NODE_KEX_OPTION} "
-                    "-o Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr "
-                    "-o ControlMaster=auto -o ControlPath=~/.ssh/clusterctl-mux-%C -o ControlPersist=30")
-_HOST_SCRIPT_B64 = base64.b64encode(_HOST_SCRIPT.replace("@NODE_SSH_OPTIONS@", NODE_SSH_OPTIONS).encode()).decode()
+SCRIPT = "receive.sh"
+# The key exchanges node-to-node SSH offers, curve25519 first: the controller's own (paramiko)
+# connections use it too, and OpenSSH 9's post-quantum default costs about a CPU-second more per
+# connection, paid N times by a pipeline and N times by the trust check.
+NODE_KEX = ("curve25519-sha256,curve25519-sha256@libssh.org,sntrup761x25519-sha512@openssh.com,"
+            "ecdh-sha2-nistp256,diffie-hellman-group14-sha256")
 
 
-def host_command(remote: RemotePaths, sha256: str, mode: str, *hosts: str) -> str:
-    """The command line that runs the host script; it carries its own code to pass on down a chain."""
+def _code() -> str:
+    """receive.sh in base64: what a host passes on to the next one of a pipeline, ahead of the bytes."""
+    return base64.b64encode(remote.load(SCRIPT).text).decode()
+
+
+def receive_args(remote_paths: RemotePaths, sha256: str, mode: str, *hosts: str) -> list[str]:
+    """The positional arguments of receive.sh for ``mode`` (recv, pull or probe) and its hosts."""
     for token in hosts:
         if not all(_TOKEN.fullmatch(part) for part in token.split("@")):
             raise TransferError(f"cannot address {token!r} between hosts")
-    args = " ".join([remote.stage_dir, remote.name, sha256, mode, *hosts])
-    return (f"bash -c \"$(echo {_HOST_SCRIPT_B64} | base64 -d)\" {_RESULT} "
-            f"{_HOST_SCRIPT_B64} {args}")
+    return [_code(), NODE_KEX, remote_paths.stage_dir, remote_paths.name, sha256, mode, *hosts]
+
+
+def probe_args(target: str) -> list[str]:
+    """The arguments of receive.sh that check (and open, for a while) a login to ``target``."""
+    return [_code(), NODE_KEX, "-", "-", "-", "probe", target]
 
 
 @dataclass(frozen=True)

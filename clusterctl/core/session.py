@@ -1,42 +1,40 @@
-"""A run against the inventory: connections, bounded parallelism, per-host results.
+"""A run against the inventory: connections, the target filter, bounded parallelism, per-host results.
 
 All remote work goes through a :class:`Session`. A step hands it a function of
 one :class:`HostContext`; the session runs that function on every host in
 parallel (at most ``forks`` at once), turns exceptions into a failed host
 without stopping the others, skips hosts that failed an earlier step, and
 reports every state change and remote command as an event.
+
+The session also holds the run's one target filter: work that changes hosts
+reaches only the hosts named by ``--hosts`` (``limit``), while reading facts
+reaches every host a step names, because the facts that define the cluster
+(every peer's keys, the ensemble's servers) come from all of them.
 """
 
 from __future__ import annotations
 
-import shlex
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Protocol
 
 import fabric
-import invoke
 
-from ..errors import ClusterctlError
+from .. import remote
+from ..errors import ClusterctlError, ConnectError, Interrupted, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
+from .channel import ChannelAborted, ChannelLost, CommandResult, execute
 from .connection import open_connection
-from .facts import Fact, gather_script, parse_facts
+from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_facts
 from .hostkeys import KnownHosts
 
 DEFAULT_FORKS = 32
-COMMAND_TIMEOUT = 900
-
-
-class RemoteCommandError(ClusterctlError):
-    """A remote command exited non-zero."""
-
-    def __init__(self, command: str, result: invoke.Result):
-        self.result = result
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        first = command.strip().splitlines()[0][:80]
-        super().__init__(f"'{first}' exited {result.exited}: {' | '.join(tail) or 'no output'}")
+COMMAND_TIMEOUT = 900.0
+STREAM_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,10 @@ class Outcome:
     def ok(cls, detail: str = "", data: object = None) -> Outcome:
         return cls(State.OK, detail, data)
 
+    @property
+    def succeeded(self) -> bool:
+        return self.state in (State.OK, State.CHANGED, State.UNCHANGED)
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -70,70 +72,131 @@ class Failure:
     reason: str
 
 
-def run_with_input(conn: fabric.Connection, command: str, data: bytes, timeout: int) -> invoke.Result:
-    """Run ``command`` with ``data`` as its stdin on the connection's own transport.
+class HostResults(dict):
+    """host → :class:`Outcome` of one step, failed and skipped hosts included (like Fabric's GroupResult)."""
 
-    Invoke feeds stdin from a polling thread in 1000-byte steps and can write
-    after the remote side has closed; sending everything, then EOF, then
-    reading is both faster and free of that race.
-    """
-    channel = conn.client.get_transport().open_session(timeout=timeout)
-    try:
-        channel.settimeout(timeout)
-        channel.exec_command(command)
-        channel.sendall(data)
-        channel.shutdown_write()
-        stdout = channel.makefile("rb").read()
-        stderr = channel.makefile_stderr("rb").read()
-        exited = channel.recv_exit_status()
-    finally:
-        channel.close()
-    return invoke.Result(stdout=stdout.decode("utf-8", "replace"), stderr=stderr.decode("utf-8", "replace"),
-                         command=command, exited=exited, hide=("stdout", "stderr"))
+    @property
+    def succeeded(self) -> dict[str, Outcome]:
+        return {h: o for h, o in self.items() if o.succeeded}
+
+    @property
+    def failed(self) -> dict[str, Outcome]:
+        return {h: o for h, o in self.items() if not o.succeeded}
+
+    @property
+    def changed(self) -> list[str]:
+        return [h for h, o in self.items() if o.state == State.CHANGED]
 
 
-def remote_path(path: str) -> str:
-    """``path`` quoted for the remote shell, with a leading ``~/`` meaning the user's home."""
-    if path.startswith("~/"):
-        return '"$HOME"/' + shlex.quote(path[2:])
-    return shlex.quote(path)
+class Remote(Protocol):
+    """Where commands run: real hosts over SSH, or fake ones in unit tests."""
+
+    def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
+                sent: Callable[[int], None] | None = None) -> CommandResult: ...
+
+    def close(self) -> None: ...
+
+
+class SshRemote:
+    """Commands on real hosts, over the run's one Fabric connection to each."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._connections: dict[str, fabric.Connection] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def connection(self, host: Host) -> fabric.Connection:
+        """The run's one connection to ``host``, opened on first use."""
+        with self._guard:
+            lock = self._locks.setdefault(host.name, threading.Lock())
+        with lock:
+            conn = self._connections.get(host.name)
+            if conn is None or not conn.is_connected:
+                conn = open_connection(host, self.session.known_hosts, self.session.password)
+                self._connections[host.name] = conn
+            return conn
+
+    def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
+                sent: Callable[[int], None] | None = None) -> CommandResult:
+        transport = self.connection(host).client.get_transport()
+        try:
+            return execute(transport, command, stdin, timeout=timeout, sent=sent, abort=self.session.aborting)
+        except ChannelAborted:
+            raise Interrupted("cut off by the interrupt") from None
+        except ChannelLost as exc:
+            self.drop(host.name)
+            raise ConnectError(f"lost the connection to {host.address}: {exc}") from None
+
+    def server_key(self, host: Host):
+        """The host key ``host`` presented on the run's connection (a paramiko PKey)."""
+        return self.connection(host).client.get_transport().get_remote_server_key()
+
+    def drop(self, name: str) -> None:
+        """Forget the connection to ``name`` (it died, or its address changed); the next use opens one."""
+        with self._guard:
+            conn = self._connections.pop(name, None)
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        with self._guard:
+            connections, self._connections = list(self._connections.values()), {}
+        for conn in connections:
+            conn.close()
+
+
+def _chunks(parts: Iterable[bytes | Path]) -> Iterator[bytes]:
+    for part in parts:
+        if isinstance(part, Path):
+            with open(part, "rb") as fh:
+                while chunk := fh.read(STREAM_CHUNK):
+                    yield chunk
+        elif part:
+            yield part
 
 
 class HostContext:
-    """One host within one step: run commands and move files there."""
+    """One host within one step: run clusterctl's remote scripts there and write its files."""
 
     def __init__(self, session: Session, host: Host, step: str):
         self.session, self.host, self.step = session, host, step
 
-    @property
-    def connection(self) -> fabric.Connection:
-        return self.session.connection(self.host)
+    def run_script(self, name: str, *args: object, payload: bytes | Path | None = None, check: bool = True,
+                   become: bool = False, timeout: float = COMMAND_TIMEOUT,
+                   sent: Callable[[int], None] | None = None) -> CommandResult:
+        """Run the remote script ``name`` with positional ``args``; ``payload`` follows it on stdin.
 
-    def run(self, command: str, *, check: bool = True, input: str | bytes | None = None,
-            sudo: bool = False, timeout: int = COMMAND_TIMEOUT) -> invoke.Result:
-        """Run ``command`` in the host's shell; raise RemoteCommandError if it fails and ``check``."""
-        if sudo and self.host.user != "root":
-            command = "sudo -n sh -c " + shlex.quote(command)
-        if input is None:
-            result = self.connection.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
-        else:
-            data = input.encode() if isinstance(input, str) else input
-            result = run_with_input(self.connection, command, data, timeout)
-        output = (result.stdout + result.stderr).strip()
-        self.session.reporter.command(self.host.name, self.step, command, result.exited, output)
+        With ``become`` it runs as root (through sudo when the login user is
+        not root). Raises RemoteCommandError if it exits non-zero and ``check``.
+        """
+        if self.session.stopping.is_set():
+            raise Interrupted("not started: the run was interrupted")
+        script = remote.load(name)
+        command = script.command_line([str(a) for a in args])
+        if become and self.host.user != "root":
+            command = "sudo -n " + command
+        stdin = _chunks([script.text, payload] if payload is not None else [script.text])
+        lead = len(script.text)
+        on_sent = None if sent is None else (lambda done: sent(done - lead) if done > lead else None)
+        result = self.session.remote.execute(self.host, command, stdin, timeout=timeout, sent=on_sent)
+        shown = " ".join([name, *(a if len(a) < 200 else f"<{len(a)} characters>" for a in map(str, args))])
+        self.session.reporter.command(self.host.name, self.step, shown, result.exited,
+                                      (result.stdout + result.stderr).strip())
         if check and not result.ok:
-            raise RemoteCommandError(command, result)
+            raise RemoteCommandError(name, result)
         return result
 
-    def write_file(self, path: str, content: str, *, mode: str = "644", sudo: bool = False) -> None:
-        """Replace ``path`` atomically with ``content`` (a temp file beside it, then rename).
+    def write_file(self, path: str, content: str | bytes, *, mode: str = "644", owner: str = "-",
+                   group: str = "-", dir_mode: str = "-", become: bool = False) -> None:
+        """Replace ``path`` with ``content``, all or nothing (see remote/write_file.sh).
 
-        Ownership follows the connecting user (or root with ``sudo``); a reader
-        never sees a half-written file.
+        Owner and mode are set before the file takes the name; ``-`` keeps the
+        current file's owner or group (the writer's for a new file).
         """
-        target, tmp = remote_path(path), remote_path(f"{path}.clusterctl-tmp")
-        self.run(f"umask 077 && mkdir -p \"$(dirname {target})\" && cat > {tmp} && chmod {mode} {tmp} "
-                 f"&& mv -f {tmp} {target}", input=content, sudo=sudo)
+        data = content.encode() if isinstance(content, str) else content
+        self.run_script("write_file.sh", path, mode, owner, group, len(data), hashlib.sha256(data).hexdigest(),
+                        dir_mode, payload=data, become=become)
 
     def progress(self, done: int, total: int) -> None:
         self.session.reporter.progress(self.host.name, self.step, done, total)
@@ -143,42 +206,26 @@ class HostContext:
 
 
 class Session:
-    """Connections and results for one run of clusterctl."""
+    """Connections, the target filter, facts and per-host results for one run of clusterctl."""
 
-    def __init__(self, inventory: Inventory, reporter: Reporter | None = None, *,
-                 forks: int = DEFAULT_FORKS, password: str | None = None):
+    def __init__(self, inventory: Inventory, reporter: Reporter | None = None, *, forks: int = DEFAULT_FORKS,
+                 password: str | None = None, limit: Iterable[str] | None = None,
+                 remote_factory: Callable[[Session], Remote] = SshRemote):
         self.inventory = inventory
         self.reporter = reporter or Reporter()
         self.forks = max(1, forks)
         self.password = password
+        self.limit = frozenset(limit) if limit else None
         self.known_hosts = KnownHosts(inventory.cluster.known_hosts)
         self.failures: dict[str, Failure] = {}
-        self._connections: dict[str, fabric.Connection] = {}
-        self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in inventory.hosts}
+        self.stopping = threading.Event()  # set on an interrupt: no new work starts
+        self.aborting = threading.Event()  # set on a second interrupt: work in flight is cut off
         self._facts: dict[str, dict[str, Fact]] = {}
-        self.changes_made = 0  # CHANGED outcomes so far: later checks run only when something changed
-
-    # -- connections ----------------------------------------------------
-    def connection(self, host: Host) -> fabric.Connection:
-        """The run's one connection to ``host``, opened on first use."""
-        with self._locks[host.name]:
-            conn = self._connections.get(host.name)
-            if conn is None or not conn.is_connected:
-                conn = open_connection(host, self.known_hosts, self.password)
-                self._connections[host.name] = conn
-            return conn
-
-    def drop_connection(self, name: str) -> None:
-        """Forget the connection to ``name`` (its address changed); the next use opens a new one."""
-        with self._locks[name]:
-            conn = self._connections.pop(name, None)
-        if conn is not None:
-            conn.close()
+        self._facts_lock = threading.Lock()
+        self.remote = remote_factory(self)
 
     def close(self) -> None:
-        for conn in self._connections.values():
-            conn.close()
-        self._connections.clear()
+        self.remote.close()
 
     def __enter__(self) -> Session:
         return self
@@ -186,80 +233,104 @@ class Session:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- facts ----------------------------------------------------------
-    def gather(self, step: str, hosts: Iterable[str],
-               snippets: Callable[[Host], dict[str, str]]) -> dict[str, dict[str, Fact]]:
-        """Facts for every live host, asked in one command per host unless already known.
-
-        Fact names are global (prefix them with the step); an answer is kept
-        until :meth:`forget_facts` drops it after the host changed.
-        """
-        wanted = {name: snippets(self.inventory.hosts[name]) for name in self.live_hosts(hosts)}
-        missing = [name for name, s in wanted.items() if not s.keys() <= self._facts.get(name, {}).keys()]
-
-        def ask(ctx: HostContext) -> Outcome:
-            result = ctx.run(gather_script(wanted[ctx.host.name]), check=False)
-            self._facts.setdefault(ctx.host.name, {}).update(parse_facts(result.stdout))
-            absent = wanted[ctx.host.name].keys() - self._facts[ctx.host.name].keys()
-            if absent:
-                raise ClusterctlError(f"gathering facts failed (no answer for {', '.join(sorted(absent))}): "
-                                      f"{(result.stderr or result.stdout).strip()[-200:]}")
-            return Outcome.ok()
-
-        self.for_each(step, missing, ask, report=False)
-        return {name: {k: self._facts[name][k] for k in wanted[name]}
-                for name in wanted if name not in self.failures}
-
-    def prefetch(self, hosts: Iterable[str], snippets: Callable[[Host], dict[str, str]]) -> None:
-        """Ask many steps' facts at once, so each step later finds its answers cached."""
-        self.gather("gather", hosts, snippets)
-
-    def forget_facts(self, host: str) -> None:
-        self._facts.pop(host, None)
-
-    # -- running steps --------------------------------------------------
+    # -- the target filter ----------------------------------------------
     def live_hosts(self, names: Iterable[str]) -> list[str]:
         """The names that have not failed an earlier step."""
         return [n for n in names if n not in self.failures]
 
+    def targets(self, names: Iterable[str]) -> list[str]:
+        """The names that work changing hosts may reach: within --hosts, and not failed earlier."""
+        return [n for n in self.live_hosts(names) if self.limit is None or n in self.limit]
+
+    # -- facts ----------------------------------------------------------
+    def gather(self, step: str, hosts: Iterable[str],
+               queries: Callable[[Host], list[FactQuery]]) -> dict[str, dict[str, Fact]]:
+        """Facts of every live host named (--hosts does not narrow reading), one command per host.
+
+        Fact names are global (prefix them with the step's topic); an answer is
+        kept until :meth:`forget_facts` drops it after the host changed.
+        """
+        wanted = {name: queries(self.inventory.hosts[name]) for name in self.live_hosts(hosts)}
+        with self._facts_lock:
+            missing = [n for n, qs in wanted.items() if not {q.name for q in qs} <= self._facts.get(n, {}).keys()]
+
+        def ask(ctx: HostContext) -> Outcome:
+            with self._facts_lock:
+                known = self._facts.get(ctx.host.name, {})
+                todo = [q for q in wanted[ctx.host.name] if q.name not in known]
+            result = ctx.run_script(FACTS_SCRIPT, *gather_args(todo), check=False)
+            answers = parse_facts(result.stdout)
+            absent = sorted({q.name for q in todo} - answers.keys())
+            if absent:
+                raise ClusterctlError(f"gathering facts failed (no answer for {', '.join(absent)}): "
+                                      f"{(result.stderr or result.stdout).strip()[-200:]}")
+            with self._facts_lock:
+                self._facts.setdefault(ctx.host.name, {}).update(answers)
+            return Outcome.ok()
+
+        self.for_each(step, missing, ask, report=False, read_only=True)
+        with self._facts_lock:
+            return {name: {q.name: self._facts[name][q.name] for q in wanted[name]}
+                    for name in wanted if name not in self.failures}
+
+    def forget_facts(self, host: str, topic: str = "") -> None:
+        """Drop what ``host`` answered (only the facts named ``topic``… when given): it changed."""
+        with self._facts_lock:
+            known = self._facts.get(host, {})
+            for name in [n for n in known if n.startswith(topic)]:
+                del known[name]
+
+    # -- running work on hosts ------------------------------------------
     def fail(self, host: str, step: str, reason: str) -> None:
         self.failures.setdefault(host, Failure(step, reason))
         self.reporter.state(host, step, State.FAILED, reason)
 
-    def for_each(self, step: str, hosts: Iterable[str],
-                 work: Callable[[HostContext], Outcome], *, report: bool = True) -> dict[str, Outcome]:
-        """Run ``work`` on every live host in parallel; return the outcomes of those that finished.
+    def for_each(self, step: str, hosts: Iterable[str], work: Callable[[HostContext], Outcome], *,
+                 report: bool = True, read_only: bool = False) -> HostResults:
+        """Run ``work`` on every target host in parallel; return every host's outcome.
 
-        A host whose work raises is recorded as failed (with the reason) and
-        later steps skip it; the other hosts carry on.
+        Targets are the live hosts among ``hosts`` within --hosts; ``read_only``
+        work (asking, never changing) reaches every live host named. A host
+        whose work raises is recorded as failed (with the reason) and later
+        steps skip it; the other hosts carry on. After an interrupt no new
+        host is started; hosts not reached are reported as interrupted.
         """
         names = list(hosts)
+        results = HostResults()
         for name in names:
             if name in self.failures:
-                self.reporter.state(name, step, State.SKIPPED, f"failed in {self.failures[name].step}")
-        live = self.live_hosts(names)
+                results[name] = Outcome(State.SKIPPED, f"failed in {self.failures[name].step}")
+                if report:
+                    self.reporter.state(name, step, State.SKIPPED, results[name].detail)
+        live = self.live_hosts(names) if read_only else self.targets(names)
         if report:
             for name in live:
                 self.reporter.state(name, step, State.PENDING)
-        outcomes: dict[str, Outcome] = {}
 
         def one(name: str) -> None:
+            if self.stopping.is_set():
+                results[name] = Outcome(State.INTERRUPTED, "not started: the run was interrupted")
+                self.reporter.state(name, step, State.INTERRUPTED, results[name].detail)
+                return
             ctx = HostContext(self, self.inventory.hosts[name], step)
             if report:
                 self.reporter.state(name, step, State.RUNNING)
             try:
                 outcome = work(ctx)
+            except Interrupted as exc:
+                outcome = Outcome(State.INTERRUPTED, str(exc))
             except ClusterctlError as exc:
-                self.fail(name, step, str(exc))
+                outcome = Outcome.failed(str(exc))
             except Exception as exc:  # a host's fault must not end the other hosts' run
                 first_line = next((line for line in str(exc).splitlines() if line.strip()), "")
-                self.fail(name, step, f"{type(exc).__name__}: {first_line}".rstrip(": "))
-            else:
-                outcomes[name] = outcome
-                if outcome.state == State.FAILED:
-                    self.fail(name, step, outcome.detail)
-                elif report:
-                    self.reporter.state(name, step, outcome.state, outcome.detail)
+                outcome = Outcome.failed(f"{type(exc).__name__}: {first_line}".rstrip(": "))
+            results[name] = outcome
+            if outcome.state == State.FAILED:
+                self.fail(name, step, outcome.detail)
+            elif outcome.state == State.INTERRUPTED:
+                self.reporter.state(name, step, State.INTERRUPTED, outcome.detail)
+            elif report:
+                self.reporter.state(name, step, outcome.state, outcome.detail)
 
         if len(live) == 1:
             one(live[0])
@@ -267,5 +338,4 @@ class Session:
             with ThreadPoolExecutor(max_workers=min(self.forks, len(live)),
                                     thread_name_prefix=f"clusterctl-{step}") as pool:
                 list(pool.map(one, live))
-        self.changes_made += sum(o.state == State.CHANGED for o in outcomes.values())
-        return outcomes
+        return results

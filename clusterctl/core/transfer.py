@@ -37,13 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import paramiko
-
 from ..display import human_bytes
-from .facts import Fact
-from .host_receive import (NODE_SSH_OPTIONS, RemotePaths, TransferError, chain_outcomes, host_command,
-                           parse_reports)
-from .session import HostContext, Outcome, Session
+from ..errors import ConnectError, TransferError
+from .facts import Fact, FactQuery, query
+from .host_receive import SCRIPT, RemotePaths, chain_outcomes, parse_reports, probe_args, receive_args
+from .session import HostContext, HostResults, Outcome, Session
 
 MODES = ("direct", "relay", "pipeline")
 READ_CHUNK = 1 << 20
@@ -85,26 +83,13 @@ def local_file(path: Path | str) -> LocalFile:
 
 # -- the file on a host --------------------------------------------------------
 
-def staged_facts(remote: RemotePaths, size: int) -> dict[str, str]:
-    """The gather snippet telling what the host holds at ``remote.final``.
+def staged_query(remote: RemotePaths, size: int) -> FactQuery:
+    """What the host holds at ``remote.final`` (see fact_staged in remote/facts.sh).
 
-    The file is hashed here only when its size is right and no current stamp
+    The file is hashed there only when its size is right and no current stamp
     vouches for it, so a converged host costs three stats.
     """
-    snippet = "\n".join([
-        f"f={remote.final} s={remote.stamp}",
-        '[ -f "$f" ] || exit 0',
-        'size=$(stat -c %s "$f") mtime=$(stat -c %y "$f") stamped=',
-        'echo "size $size"; echo "mtime $mtime"',
-        'if [ -f "$s" ]; then',
-        '  stamp_mtime=$(stat -c %y "$s"); echo "stamp-mtime $stamp_mtime"; echo "stamp $(head -c 100 "$s")"',
-        '  [ "$stamp_mtime" = "$mtime" ] && stamped=yes',
-        'fi',
-        f'if [ "$size" = {size} ] && [ -z "$stamped" ]; then',
-        '  echo "hash $(openssl dgst -sha256 -r < "$f" 2>/dev/null || sha256sum < "$f")"',
-        'fi',
-    ])
-    return {remote.fact_name: snippet}
+    return query(remote.fact_name, "staged", remote.final, remote.stamp, size)
 
 
 @dataclass(frozen=True)
@@ -206,72 +191,39 @@ def _ssh_target(session: Session, name: str) -> str:
     return f"{session.inventory.hosts[name].user}@{name}"
 
 
-def _stream(ctx: HostContext, command: str, local: LocalFile, progress_hosts: Sequence[str],
-            shown: str) -> tuple[int, str, str]:
-    """Run ``command`` on the host with the local file as its stdin; (exit status, stdout, stderr).
-
-    One SSH channel on the run's connection, written in large chunks; byte
-    progress is reported for every host in ``progress_hosts`` (a pipeline's
-    hosts receive the stream at the pace the first one does).
-    """
-    session, step = ctx.session, ctx.step
-    out, err = bytearray(), bytearray()
-    done, last = 0, 0.0
-    channel = None
-    try:
-        channel = ctx.connection.client.get_transport().open_session()
-        channel.settimeout(STALL_TIMEOUT)
-        channel.exec_command(command)
-        with open(local.path, "rb") as fh:
-            while chunk := fh.read(READ_CHUNK):
-                channel.sendall(chunk)
-                done += len(chunk)
-                while channel.recv_ready():
-                    out += channel.recv(65536)
-                while channel.recv_stderr_ready():
-                    err += channel.recv_stderr(65536)
-                now = time.monotonic()
-                if now - last >= PROGRESS_INTERVAL or done == local.size:
-                    last = now
-                    for host in progress_hosts:
-                        session.reporter.progress(host, step, done, local.size)
-        channel.shutdown_write()
-        while data := channel.recv(65536):
-            out += data
-        while data := channel.recv_stderr(65536):
-            err += data
-        status = channel.recv_exit_status()
-    except (OSError, EOFError, paramiko.SSHException) as exc:  # reset, closed, timed out, transport gone
-        status = -1
-        err += (f"connection lost after {human_bytes(done)} of {human_bytes(local.size)}: "
-                f"{str(exc) or type(exc).__name__}").encode()
-    finally:
-        if channel is not None:
-            channel.close()
-    stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
-    session.reporter.command(ctx.host.name, step, shown, status, (stdout + stderr).strip())
-    return status, stdout, stderr
-
-
 def _send_chain(ctx: HostContext, chain: Sequence[str], remote: RemotePaths, local: LocalFile,
                 mode_name: str) -> dict[str, str | None]:
-    """Stream from the controller into ``chain`` (its first host is ctx's); host → None or why it failed."""
+    """Stream from the controller into ``chain`` (its first host is ctx's); host → None or why it failed.
+
+    Byte progress is reported for every host of the chain: a pipeline's hosts
+    receive the stream at the pace the first one does.
+    """
     targets = [_ssh_target(ctx.session, h) for h in chain]
-    command = host_command(remote, local.sha256, "recv", *targets)
-    shown = f"[{mode_name}: {local.name} {local.size} bytes] stage {remote.final} via {' → '.join(chain)}"
-    status, stdout, stderr = _stream(ctx, command, local, chain, shown)
+    last = [0.0]
+
+    def sent(done: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL or done == local.size:
+            last[0] = now
+            for host in chain:
+                ctx.session.reporter.progress(host, ctx.step, done, local.size)
+
+    try:
+        result = ctx.run_script(SCRIPT, *receive_args(remote, local.sha256, "recv", *targets), payload=local.path,
+                                check=False, sent=sent, timeout=STALL_TIMEOUT)
+    except ConnectError as exc:  # the host went away mid-stream
+        return {h: f"no verified copy: {exc}" for h in chain}
     broken = ""
-    if status != 0:
-        broken = (stderr.strip().splitlines() or [f"exit {status}"])[-1]
-    return chain_outcomes(chain, parse_reports(stdout), broken)
+    if result.exited != 0:
+        broken = (result.stderr.strip().splitlines() or [f"exit {result.exited}"])[-1]
+    return chain_outcomes(chain, parse_reports(result.stdout), broken)
 
 
 def _pull(ctx: HostContext, source: str, remote: RemotePaths, local: LocalFile) -> str | None:
     """The host fetches the verified copy of ``source`` over node-to-node SSH; None or why it failed."""
-    command = host_command(remote, local.sha256, "pull", _ssh_target(ctx.session, source),
-                           _ssh_target(ctx.session, ctx.host.name))
     ctx.progress(0, local.size)
-    result = ctx.run(command, check=False)
+    result = ctx.run_script(SCRIPT, *receive_args(remote, local.sha256, "pull", _ssh_target(ctx.session, source),
+                                                  _ssh_target(ctx.session, ctx.host.name)), check=False)
     mine = [r for r in parse_reports(result.stdout) if r.host == ctx.host.name]
     if mine and mine[-1].verdict == "ok":
         ctx.progress(local.size, local.size)
@@ -280,8 +232,7 @@ def _pull(ctx: HostContext, source: str, remote: RemotePaths, local: LocalFile) 
 
 
 def _write_stamp(ctx: HostContext, remote: RemotePaths, local: LocalFile) -> None:
-    ctx.run(f"printf '%s  %s\\n' {local.sha256} {remote.name} > {remote.stamp}.tmp && "
-            f"touch -r {remote.final} {remote.stamp}.tmp && mv -f {remote.stamp}.tmp {remote.stamp}", sudo=True)
+    ctx.run_script(SCRIPT, *receive_args(remote, local.sha256, "stamp"))
 
 
 def open_chain(session: Session, chain: Sequence[str]) -> bool:
@@ -291,10 +242,9 @@ def open_chain(session: Session, chain: Sequence[str]) -> bool:
     (ControlPersist), so the pipeline's hops then start at once.
     """
     successor = dict(zip(chain, chain[1:]))
-    probe = f"ssh -n {NODE_SSH_OPTIONS} {{target}} true"
 
     def check(ctx: HostContext) -> Outcome:
-        result = ctx.run(probe.format(target=_ssh_target(session, successor[ctx.host.name])), check=False)
+        result = ctx.run_script(SCRIPT, *probe_args(_ssh_target(session, successor[ctx.host.name])), check=False)
         return Outcome.ok(data=result.ok)
 
     outcomes = session.for_each("transfer-probe", list(successor), check, report=False)
@@ -314,21 +264,21 @@ def choose_mode(session: Session, mode: str, targets: Sequence[str]) -> str:
     return mode
 
 
-def distribute(session: Session, step: str, hosts: Sequence[str], local_path: Path | str, stage_dir: str,
-               mode: str = "auto") -> dict[str, Outcome]:
-    """Make ``stage_dir/<file name>`` on every live host in ``hosts`` a verified copy of ``local_path``.
+def distribute(session: Session, step: str, actions: dict[str, str], local_path: Path | str, stage_dir: str,
+               mode: str = "auto") -> HostResults:
+    """Make ``stage_dir/<file name>`` a verified copy of ``local_path`` on the hosts of ``actions``.
 
-    Returns host → Outcome: unchanged where a verified copy was there already,
-    changed where it was copied; a host that did not end up with a verified
-    copy is a failed host of ``step`` with the reason. The facts come from
-    :meth:`Session.gather` (cached when the step asked them already).
+    ``actions`` is the staging decision already made for each host (KEEP,
+    STAMP or COPY, from :func:`staging_action`): it is carried out, not made
+    again. Returns host → Outcome: unchanged where a verified copy was there
+    already, changed where it was copied; a host that did not end up with a
+    verified copy is a failed host of ``step`` with the reason.
     """
     local = local_file(local_path)
     remote = RemotePaths(stage_dir, local.name)
-    gathered = session.gather(step, hosts, lambda h: staged_facts(remote, local.size))
-    actions = {h: staging_action(StagedFile.from_fact(f[remote.fact_name]), local) for h, f in gathered.items()}
-    targets = [h for h in hosts if actions.get(h) == COPY]
-    holders = [h for h in hosts if actions.get(h) in (KEEP, STAMP)]
+    hosts = session.targets(actions)
+    targets = [h for h in hosts if actions[h] == COPY]
+    holders = [h for h in hosts if actions[h] in (KEEP, STAMP)]
     chosen = choose_mode(session, mode, targets)
     mover = _Movers(session, remote, local, chosen, targets, holders)
 
@@ -338,18 +288,15 @@ def distribute(session: Session, step: str, hosts: Sequence[str], local_path: Pa
             return Outcome.unchanged("already staged")
         if actions[name] == STAMP:
             _write_stamp(ctx, remote, local)
-            session.forget_facts(name)
             return Outcome.unchanged("already staged (hash checked, stamp written)")
         started = time.monotonic()
         reason = mover.copy(ctx)
-        session.forget_facts(name)
         if reason:
             raise TransferError(reason)
         return Outcome.changed(f"{human_bytes(local.size)} via {chosen}, {time.monotonic() - started:.1f}s")
 
     # Sources before their targets, so no host waits on one that the bounded pool has not started.
-    order = holders + mover.order
-    return session.for_each(step, [h for h in order if h in actions], stage)
+    return session.for_each(step, holders + mover.order, stage)
 
 
 class _Movers:
@@ -417,5 +364,5 @@ class _Movers:
 
 
 __all__ = ["COPY", "KEEP", "MODES", "STAMP", "Copy", "LocalFile", "RemotePaths", "StagedFile", "TransferError",
-           "choose_mode", "distribute", "local_file", "relay_edges", "relay_rounds", "staged_facts",
+           "choose_mode", "distribute", "local_file", "relay_edges", "relay_rounds", "staged_query",
            "staging_action"]

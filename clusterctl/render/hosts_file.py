@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .managed_block import replace_block
+from .managed_block import extract_block, replace_block
 
 
 def hosts_block(addresses: dict[str, str]) -> str:
@@ -18,3 +18,13 @@ def render_hosts_file(current: str, cluster: str, addresses: dict[str, str]) -> 
     to loopback would bind its quorum port where no peer can reach it.
     """
     return replace_block(current, f"hosts {cluster}", hosts_block(addresses), at_top=True)
+
+
+def parse_hosts_block(text: str, cluster: str) -> dict[str, str]:
+    """name → address, as the cluster's block in ``text`` (an /etc/hosts) maps them."""
+    names = {}
+    for line in (extract_block(text, f"hosts {cluster}") or "").splitlines():
+        fields = line.split()
+        for name in fields[1:]:
+            names.setdefault(name, fields[0])
+    return names

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from ..core.facts import Fact
-from ..core.session import HostContext, Outcome, Session
-from ..inventory import Host, Inventory
-from ..plan import Change, file_change
-from ..render.hosts_file import render_hosts_file
+from dataclasses import dataclass
+from typing import Mapping
 
-STEP = "hosts"
+from ..core.facts import FactQuery, query
+from ..core.session import HostContext, Outcome
+from ..inventory import Host, Inventory
+from ..plan import file_change
+from ..render.hosts_file import render_hosts_file
+from .base import Facts, HostPlan, Step
+
 PATH = "/etc/hosts"
 
 
-def facts(host: Host) -> dict[str, str]:
-    return {"hosts.etc_hosts": f"cat {PATH}"}
-
-
-def target_hosts(inventory: Inventory) -> list[str]:
-    return list(inventory.hosts)
+@dataclass
+class HostsPlan(HostPlan):
+    content: str = ""  # the file as it should be
 
 
 def desired(inventory: Inventory, current: str) -> str:
@@ -25,29 +25,29 @@ def desired(inventory: Inventory, current: str) -> str:
     return render_hosts_file(current, inventory.cluster.name, addresses)
 
 
-def plan(inventory: Inventory, gathered: dict[str, dict[str, Fact]]) -> dict[str, list[Change]]:
-    """Per host: the /etc/hosts change, if the block is missing or outdated."""
-    changes = {}
-    for name, f in gathered.items():
-        current = f["hosts.etc_hosts"].output
-        change = file_change(PATH, current, desired(inventory, current), "update the clusterctl block in /etc/hosts")
-        changes[name] = [change] if change else []
-    return changes
+class HostsFile(Step):
+    """The managed block of /etc/hosts, on every host."""
 
+    name = phase = "hosts"
+    topic = "hosts."
 
-def run(session: Session) -> dict[str, Outcome]:
-    """Set the managed /etc/hosts block on every host."""
-    inventory = session.inventory
-    hosts = target_hosts(inventory)
-    gathered = session.gather(STEP, hosts, facts)
-    planned = plan(inventory, gathered)
+    def hosts(self, inventory: Inventory) -> list[str]:
+        return list(inventory.hosts)
 
-    def apply(ctx: HostContext) -> Outcome:
-        if not planned[ctx.host.name]:
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return [query("hosts.etc_hosts", "file", PATH)]
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostsPlan]:
+        plans = {}
+        for name, f in facts.items():
+            current = f["hosts.etc_hosts"].output if f["hosts.etc_hosts"].ok else ""
+            wanted = desired(inventory, current)
+            change = file_change(PATH, current, wanted, "update the clusterctl block in /etc/hosts")
+            plans[name] = HostsPlan(changes=[change] if change else [], content=wanted)
+        return plans
+
+    def apply_host(self, ctx: HostContext, plan: HostsPlan) -> Outcome:
+        if plan.empty:
             return Outcome.unchanged()
-        current = gathered[ctx.host.name]["hosts.etc_hosts"].output
-        ctx.write_file(PATH, desired(inventory, current), mode="644", sudo=True)
-        session.forget_facts(ctx.host.name)
-        return Outcome.changed(f"{len(inventory.hosts)} names")
-
-    return session.for_each(STEP, gathered, apply)
+        ctx.write_file(PATH, plan.content, mode="644", become=True)
+        return Outcome.changed(f"{len(ctx.session.inventory.hosts)} names")

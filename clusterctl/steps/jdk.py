@@ -13,23 +13,22 @@ second run costs one command per host.
 from __future__ import annotations
 
 import re
-import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import Mapping
 
-from ..core.facts import Fact
+from ..core.facts import Fact, FactQuery, query
 from ..core.host_receive import RemotePaths
-from ..core.session import HostContext, Outcome, Session
-from ..core.transfer import (COPY, KEEP, LocalFile, StagedFile, distribute, local_file, staged_facts,
-                              staging_action)
-from ..display import human_bytes
+from ..core.session import HostContext, HostResults, Outcome, Session
+from ..core.transfer import KEEP, LocalFile, StagedFile, local_file, staged_query, staging_action
 from ..errors import UsageError
-from ..events import State
 from ..inventory import Host, Inventory, JdkSpec
 from ..package_files import PackageIdentity, read_deb_identity, read_rpm_identity, tarball_top_dir
 from ..plan import Change, file_change
 from ..render.profile import render_profile_snippet
+from .base import Facts, HostPlan, Step, StepRun
+from .stage import StageStep
 
 STAGE_STEP = "jdk-stage"
 INSTALL_STEP = "jdk-install"
@@ -37,6 +36,7 @@ VERIFY_STEP = "jdk-verify"
 PROFILE_PATH = "/etc/profile.d/java.sh"
 JAVA_DIR = "/usr/java"  # where a tarball is unpacked: where the vendor's rpm installs
 TARBALL_MARK = ".clusterctl-package.sha256"  # in an unpacked JDK: the sha256 of the tarball it came from
+SCRIPT = "jdk.sh"
 TOOLS = {"rpm": "rpm", "deb": "dpkg", "tarball": "tar"}
 OTHER_KINDS = {"rpm": "the .deb or .tar.gz", "deb": "the .rpm or .tar.gz", "tarball": "the .rpm or .deb"}
 
@@ -93,52 +93,33 @@ def remote_paths(spec: JdkSpec) -> RemotePaths:
 
 # -- facts -----------------------------------------------------------------------
 
-def facts(host: Host, spec: JdkSpec) -> dict[str, str]:
-    """Everything the step and its check need to know from a host, for one gather."""
+def facts(spec: JdkSpec) -> list[FactQuery]:
+    """Everything the JDK steps and their check need to know from a host, for one gather."""
     pkg = describe_package(spec)
-    snippets = staged_facts(remote_paths(spec), pkg.file.size)
-    snippets["jdk.tool"] = tool_snippet(pkg.kind)
-    snippets["jdk.installed"] = installed_snippet(pkg)
-    home = spec.java_home
-    snippets["jdk.java_home"] = f"if [ -L {home} ]; then echo link $(readlink {home}); elif [ -e {home} ]; then echo other; fi"
-    snippets["jdk.profile"] = f"cat {PROFILE_PATH}"
-    snippets.update(verify_facts())
-    return snippets
+    queries = [staged_query(remote_paths(spec), pkg.file.size),
+               query("jdk.tool", "package_tool", pkg.kind),
+               installed_query(pkg),
+               query("jdk.java_home", "link", spec.java_home),
+               query("jdk.profile", "file", PROFILE_PATH)]
+    return queries + [login_java_query(run_jvm=False)]
 
 
-def tool_snippet(kind: str) -> str:
-    if kind == "rpm":
-        # Debian's rpm is patched to want --force-debian, and its database knows none of dpkg's packages.
-        return "command -v rpm && { rpm --help 2>&1 | grep -q -- --force-debian && echo debian-rpm; true; }"
-    if kind == "deb":
-        return "command -v dpkg && command -v dpkg-query"
-    return "command -v tar && command -v gzip"
-
-
-def installed_snippet(pkg: JdkPackage) -> str:
+def installed_query(pkg: JdkPackage) -> FactQuery:
     if pkg.kind == "rpm":
-        return f"rpm -q --qf '%{{NAME}}-%{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n' {shlex.quote(pkg.identity.name)}"
+        return query("jdk.installed", "rpm_query", pkg.identity.name)
     if pkg.kind == "deb":
-        return (f"dpkg-query -W -f '${{Version}} ${{Architecture}} ${{db:Status-Abbrev}}\\n' "
-                f"{shlex.quote(pkg.identity.name)}")
-    home = pkg.unpacked_home
-    return f"if [ -f {home}/{TARBALL_MARK} ]; then echo mark $(cat {home}/{TARBALL_MARK}); elif [ -e {home} ]; then echo unmarked; fi"
+        return query("jdk.installed", "dpkg_query", pkg.identity.name)
+    return query("jdk.installed", "release_mark", pkg.unpacked_home, TARBALL_MARK)
 
 
-def verify_facts(run_jvm: bool = False) -> dict[str, str]:
+def login_java_query(run_jvm: bool) -> FactQuery:
     """What a user's login shell (through /etc/profile.d) finds: JAVA_HOME, java, and its version.
 
     Without ``run_jvm`` the version comes from the JDK's ``release`` file:
     starting a JVM on every host costs a converged run more than everything
     else it asks. With it, ``java -version`` really runs.
     """
-    version = ("java -version" if run_jvm else
-               "sed -n \"s/^JAVA_VERSION=/release_version=/p\" \"$JAVA_HOME/release\" | tr -d \"\\\"\"")
-    name = "jdk.login_java_run" if run_jvm else "jdk.login_java"
-    return {name: f"bash -lc '{_LOGIN_JAVA}; {version}' 2>&1"}
-
-
-_LOGIN_JAVA = "echo \"JAVA_HOME=$JAVA_HOME\"; echo \"java=$(command -v java)\"; [ -x \"$(command -v java)\" ] || echo not-executable"
+    return query("jdk.login_java_run" if run_jvm else "jdk.login_java", "login_java", int(run_jvm))
 
 
 @dataclass(frozen=True)
@@ -154,7 +135,7 @@ class HostState:
     profile: str
 
     @classmethod
-    def from_facts(cls, f: dict[str, Fact], remote: RemotePaths) -> HostState:
+    def from_facts(cls, f: Facts, remote: RemotePaths) -> HostState:
         tool = f["jdk.tool"]
         home = f["jdk.java_home"].output.strip()
         return cls(
@@ -171,19 +152,14 @@ class HostState:
 # -- deciding (pure) -----------------------------------------------------------
 
 @dataclass
-class HostPlan:
+class JdkPlan(HostPlan):
     """What one host needs; ``problem`` says why it cannot get the JDK at all."""
 
     stage: str = KEEP
     install: bool = False
     link: bool = False
     profile: tuple[str, str] | None = None  # (now, wanted) when they differ
-    problem: str | None = None
-    changes: list[Change] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.install or self.link or self.profile)
+    debian_rpm: bool = False
 
 
 def is_installed(pkg: JdkPackage, state: HostState) -> bool:
@@ -207,14 +183,12 @@ def desired_profile(spec: JdkSpec) -> str:
     return render_profile_snippet({"JAVA_HOME": spec.java_home}, [f"{spec.java_home}/bin"])
 
 
-def decide(spec: JdkSpec, pkg: JdkPackage, state: HostState) -> HostPlan:
+def decide(spec: JdkSpec, pkg: JdkPackage, state: HostState) -> JdkPlan:
     """What one host needs for the JDK (pure): stage, install, link java_home, write java.sh."""
-    plan = HostPlan()
-    tool = TOOLS[pkg.kind]
+    plan = JdkPlan(debian_rpm=state.debian_rpm)
     if not state.tool:
-        plan.problem = (f"{tool} is not installed on this host: install it, or point jdk.package at "
+        plan.problem = (f"{TOOLS[pkg.kind]} is not installed on this host: install it, or point jdk.package at "
                         f"{OTHER_KINDS[pkg.kind]} of this JDK")
-        plan.changes.append(Change(f"cannot install: {plan.problem}"))
         return plan
     installed = is_installed(pkg, state)
     if pkg.kind == "tarball":
@@ -224,7 +198,6 @@ def decide(spec: JdkSpec, pkg: JdkPackage, state: HostState) -> HostPlan:
         elif state.java_home_other:
             plan.problem = f"java_home {spec.java_home} exists and is not a link: clusterctl will not replace it"
         if plan.problem:
-            plan.changes.append(Change(f"cannot install: {plan.problem}"))
             return plan
         target = link_target(spec, pkg)
         plan.link = state.java_home_link not in (target, pkg.unpacked_home)
@@ -234,8 +207,6 @@ def decide(spec: JdkSpec, pkg: JdkPackage, state: HostState) -> HostPlan:
     if state.profile != wanted:
         plan.profile = (state.profile, wanted)
 
-    if plan.stage == COPY:
-        plan.changes.append(Change(f"stage {pkg.file.name} ({human_bytes(pkg.file.size)}) in {spec.stage_dir}"))
     if plan.install:
         how = {"rpm": "rpm -U", "deb": "dpkg -i", "tarball": f"unpacking into {JAVA_DIR}"}[pkg.kind]
         plan.changes.append(Change(f"install {pkg.label} with {how}"))
@@ -246,99 +217,104 @@ def decide(spec: JdkSpec, pkg: JdkPackage, state: HostState) -> HostPlan:
     return plan
 
 
-def plan(inventory: Inventory, gathered: dict[str, dict[str, Fact]]) -> dict[str, list[Change]]:
-    """Per host: what the JDK step would change (a file to stage shows its size)."""
+def decide_all(inventory: Inventory, gathered: Mapping[str, Facts]) -> dict[str, JdkPlan]:
     spec = require_spec(inventory)
     pkg = describe_package(spec)
     remote = remote_paths(spec)
-    return {h: decide(spec, pkg, HostState.from_facts(f, remote)).changes for h, f in gathered.items()}
+    return {h: decide(spec, pkg, HostState.from_facts(f, remote)) for h, f in gathered.items()}
 
 
-# -- applying ----------------------------------------------------------------------
+# -- the steps -----------------------------------------------------------------------
 
-def install_command(pkg: JdkPackage, staged: str, state: HostState) -> str:
-    """The command that installs the staged package on one host."""
-    if pkg.kind == "rpm":
-        # On Debian rpm's database is empty, so any dependency would be "missing" while dpkg has it.
-        flags = " --force-debian --nodeps" if state.debian_rpm else ""
-        return f"rpm -Uvh{flags} {staged}"
-    if pkg.kind == "deb":
-        return f"DEBIAN_FRONTEND=noninteractive dpkg -i {staged}"
-    return unpack_script(pkg, staged)
+class _JdkStep(Step):
+    phase = "jdk"
+    topic = "jdk."
 
+    def applies(self, inventory: Inventory) -> bool:
+        return inventory.jdk is not None
 
-def unpack_script(pkg: JdkPackage, staged: str) -> str:
-    """Unpack beside the final place, mark it with the tarball's hash, then rename it into place."""
-    top = pkg.top_dir
-    return "\n".join([
-        "set -e",
-        f"part={JAVA_DIR}/.{top}.clusterctl-part",
-        f"mkdir -p {JAVA_DIR} && rm -rf \"$part\" && mkdir \"$part\"",
-        f"tar -xzf {staged} -C \"$part\" --no-same-owner",
-        f"[ -d \"$part/{top}\" ] || {{ echo 'the tarball did not unpack into {top}/' >&2; exit 1; }}",
-        f"echo {pkg.file.sha256} > \"$part/{top}/{TARBALL_MARK}\"",
-        f"if [ -e {JAVA_DIR}/{top} ]; then mv {JAVA_DIR}/{top} \"$part/replaced\"; fi",
-        f"mv \"$part/{top}\" {JAVA_DIR}/{top}",
-        "rm -rf \"$part\"",
-    ])
+    def not_applied(self, inventory: Inventory) -> str:
+        return "the inventory has no [jdk] section"
+
+    def hosts(self, inventory: Inventory) -> list[str]:
+        return list(inventory.jdk.hosts)
+
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return facts(inventory.jdk)
 
 
-def link_command(spec: JdkSpec, pkg: JdkPackage) -> str:
-    home = spec.java_home
-    return (f"mkdir -p {PurePosixPath(home).parent} && ln -sfn {link_target(spec, pkg)} {home}.clusterctl-tmp "
-            f"&& mv -Tf {home}.clusterctl-tmp {home}")
+class JdkStage(_JdkStep, StageStep):
+    """The package under [jdk] stage_dir on every JDK host that can install it."""
+
+    name = STAGE_STEP
+    topic = "staged."
+
+    def package(self, inventory: Inventory) -> Path:
+        return inventory.jdk.package
+
+    def stage_dir(self, inventory: Inventory) -> str:
+        return inventory.jdk.stage_dir
+
+    def default_mode(self, inventory: Inventory) -> str:
+        return inventory.jdk.distribute
+
+    def skip_reason(self, inventory: Inventory, host: str, f: Facts) -> str:
+        return decide_all(inventory, {host: f})[host].problem or ""
 
 
-def run(session: Session, mode: str | None = None) -> dict[str, Outcome]:
-    """Stage, install and check the JDK on the [jdk] hosts; ``mode`` overrides [jdk] distribute.
+class JdkInstall(_JdkStep):
+    """The staged package installed where exactly it is not, java_home, and /etc/profile.d/java.sh."""
 
-    Returns host → Outcome for the whole step: changed if anything was staged
-    or installed, its data the :class:`JavaCheck` of a login shell there;
-    failed hosts (with the step and reason) are in ``session.failures``.
-    """
-    spec = require_spec(session.inventory)
-    pkg = describe_package(spec)
-    remote = remote_paths(spec)
-    gathered = session.gather(STAGE_STEP, spec.hosts, lambda h: facts(h, spec))
-    states = {h: HostState.from_facts(f, remote) for h, f in gathered.items()}
-    plans = {h: decide(spec, pkg, s) for h, s in states.items()}
-    for name, p in plans.items():
-        if p.problem:
-            session.fail(name, INSTALL_STEP, p.problem)
-    able = [h for h in spec.hosts if h in plans and not plans[h].problem]
-    staged = distribute(session, STAGE_STEP, able, spec.package, spec.stage_dir, mode or spec.distribute)
+    name = INSTALL_STEP
 
-    def apply(ctx: HostContext) -> Outcome:
-        name = ctx.host.name
-        p = plans[name]
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, JdkPlan]:
+        return decide_all(inventory, facts)
+
+    def apply_host(self, ctx: HostContext, p: JdkPlan) -> Outcome:
+        spec = ctx.session.inventory.jdk
+        pkg = describe_package(spec)
         if p.empty:
             return Outcome.unchanged(f"{pkg.label} installed")
         done = []
         if p.install:
-            ctx.run(install_command(pkg, remote.final, states[name]), sudo=True)
+            if pkg.kind == "rpm":
+                ctx.run_script(SCRIPT, "rpm", remote_paths(spec).final, int(p.debian_rpm), become=True)
+            elif pkg.kind == "deb":
+                ctx.run_script(SCRIPT, "deb", remote_paths(spec).final, become=True)
+            else:
+                ctx.run_script(SCRIPT, "tarball", remote_paths(spec).final, JAVA_DIR, pkg.top_dir, pkg.file.sha256,
+                               become=True)
             done.append(f"installed {pkg.label}")
         if p.link:
-            ctx.run(link_command(spec, pkg), sudo=True)
+            ctx.run_script(SCRIPT, "link", spec.java_home, link_target(spec, pkg), become=True)
             done.append(f"{spec.java_home} → {link_target(spec, pkg)}")
         if p.profile:
-            ctx.write_file(PROFILE_PATH, p.profile[1], mode="644", sudo=True)
+            ctx.write_file(PROFILE_PATH, p.profile[1], mode="644", owner="root", group="root", become=True)
             done.append(PROFILE_PATH)
-        session.forget_facts(name)
         return Outcome.changed(", ".join(done))
 
-    installed = session.for_each(INSTALL_STEP, [h for h in able if h in staged], apply)
-    changed = {h for outcomes in (staged, installed) for h, o in outcomes.items() if o.state == State.CHANGED}
-    checks = verify(session, run_jvm_on=changed)
-    outcomes: dict[str, Outcome] = {}
-    for name in spec.hosts:
-        if name in session.failures:
-            failure = session.failures[name]
-            outcomes[name] = Outcome.failed(f"{failure.step}: {failure.reason}")
-            continue
-        changed = [o for o in (staged.get(name), installed.get(name)) if o and o.state == State.CHANGED]
-        detail = "; ".join(o.detail for o in changed) or "nothing to do"
-        outcomes[name] = Outcome(State.CHANGED if changed else State.UNCHANGED, detail, checks.get(name))
-    return outcomes
+
+class JdkVerify(_JdkStep):
+    """A login shell's java on every JDK host; ``java -version`` really runs where the JDK changed."""
+
+    name = VERIFY_STEP
+
+    def __init__(self, run_jvm_everywhere: bool = False):
+        self.run_jvm_everywhere = run_jvm_everywhere
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
+        return {h: HostPlan() for h in facts}
+
+    def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
+        changed = None if self.run_jvm_everywhere else run.changed_in(self.phase)
+        checks = verify(run.session, list(plans), run_jvm_on=changed)
+        run.outputs[self.name] = checks
+        return checks.outcomes
+
+
+def steps(mode: str | None = None, run_jvm_everywhere: bool = False) -> list[Step]:
+    """The JDK phase: stage (``mode`` overrides [jdk] distribute), install, check."""
+    return [JdkStage(mode), JdkInstall(), JdkVerify(run_jvm_everywhere)]
 
 
 # -- checking --------------------------------------------------------------------
@@ -379,8 +355,16 @@ class JavaCheck:
         return None
 
 
-def verify(session: Session, run_jvm_on: set[str] | None = None) -> dict[str, JavaCheck]:
-    """A login shell's java on every live [jdk] host; a host where it is wrong is failed.
+class JavaChecks(dict):
+    """host → :class:`JavaCheck`, and the check's outcome on each host (``outcomes``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcomes = HostResults()
+
+
+def verify(session: Session, hosts: list[str], run_jvm_on: set[str] | None = None) -> JavaChecks:
+    """A login shell's java on the live ``hosts``; a host where it is wrong is failed.
 
     ``java -version`` runs on the hosts in ``run_jvm_on`` (all when None); the
     others are checked without starting a JVM, from the gather (cached when
@@ -391,8 +375,9 @@ def verify(session: Session, run_jvm_on: set[str] | None = None) -> dict[str, Ja
     def jvm(name: str) -> bool:
         return run_jvm_on is None or name in run_jvm_on
 
-    gathered = session.gather(VERIFY_STEP, spec.hosts, lambda h: verify_facts(jvm(h.name)))
-    checks = {h: JavaCheck.from_fact(next(iter(f.values()))) for h, f in gathered.items()}
+    gathered = session.gather(VERIFY_STEP, hosts, lambda h: [login_java_query(jvm(h.name))])
+    checks = JavaChecks()
+    checks.update({h: JavaCheck.from_fact(next(iter(f.values()))) for h, f in gathered.items()})
 
     def check(ctx: HostContext) -> Outcome:
         result = checks[ctx.host.name]
@@ -401,9 +386,9 @@ def verify(session: Session, run_jvm_on: set[str] | None = None) -> dict[str, Ja
             return Outcome.failed(problem, result)
         return Outcome.ok(f"java {result.version}", result)
 
-    session.for_each(VERIFY_STEP, list(checks), check)
+    checks.outcomes = session.for_each(VERIFY_STEP, list(checks), check, read_only=True)
     return checks
 
 
-__all__ = ["INSTALL_STEP", "PROFILE_PATH", "STAGE_STEP", "VERIFY_STEP", "HostPlan", "HostState", "JavaCheck",
-           "JdkPackage", "decide", "describe_package", "facts", "plan", "run", "verify"]
+__all__ = ["INSTALL_STEP", "PROFILE_PATH", "STAGE_STEP", "VERIFY_STEP", "HostState", "JavaCheck", "JdkInstall",
+           "JdkPackage", "JdkPlan", "JdkStage", "JdkVerify", "decide", "describe_package", "facts", "steps", "verify"]

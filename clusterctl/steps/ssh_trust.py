@@ -2,117 +2,123 @@
 
 Instead of relaying one authorized_keys file node1 → node2 → … → back, every
 node's key is collected at once and merged into every node's authorized_keys,
-every node learns the others' host keys, and the result is proven by having
-every node SSH to every other one with BatchMode and strict host-key checks.
-Private keys never leave their node.
+and every node learns the others' host keys. Three steps: the key pairs
+(``ssh-keys``), the files (``ssh-trust``), and the proof (``verify-ssh``).
+Private keys never leave their node. The files are decided from the facts of
+every trust host, whichever hosts the run may change: repairing one node
+must not make it forget its peers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
-from ..core.facts import Fact
-from ..core.host_receive import NODE_KEX_OPTION
-from ..core.session import HostContext, Outcome, Session
+from ..core.facts import FactQuery, query
+from ..core.host_receive import NODE_KEX
+from ..core.session import HostContext, HostResults, Outcome
 from ..events import State
 from ..inventory import Host, Inventory
 from ..plan import Change, file_change
+from ..render.hosts_file import parse_hosts_block
 from ..render.managed_block import extract_block
 from ..render.ssh_keys import authorized_keys_merge, key_identity, render_known_hosts
+from .base import Facts, HostPlan, Step, StepRun
 
-STEP = "ssh-trust"
-VERIFY_STEP = "verify-ssh"
-VERIFY_PARALLEL = 4  # per source node; rotation keeps each target under sshd's MaxStartups
+PHASE = "ssh-trust"
+SCRIPT = "ssh_trust.sh"
+AUTHORIZED_KEYS = "~/.ssh/authorized_keys"
+KNOWN_HOSTS = "~/.ssh/known_hosts"
+CHECK_PARALLEL = 4  # logins one source makes at once; rotation spreads them over the targets
+VERIFY_MODES = ("ring", "full")
 
 
 def key_path(key_type: str) -> str:
     return f"~/.ssh/id_{key_type}"
 
 
-def facts(host: Host, key_type: str) -> dict[str, str]:
-    key = key_path(key_type)
-    return {
-        "ssh_trust.pubkey": f"test -f {key} && {{ cat {key}.pub || ssh-keygen -y -f {key}; }}",
-        "ssh_trust.authorized_keys": "cat ~/.ssh/authorized_keys",
-        "ssh_trust.known_hosts": "cat ~/.ssh/known_hosts",
-        "ssh_trust.modes": "id -un; stat -c '%a %U' ~/.ssh ~/.ssh/authorized_keys",
-        # The keys sshd serves, not every key file lying in /etc/ssh: pinning one it
-        # doesn't serve makes OpenSSH's UpdateHostKeys prune it again after each run.
-        "ssh_trust.host_keys": ("keys=$( (sshd -T || /usr/sbin/sshd -T) 2>/dev/null | awk '$1 == \"hostkey\" {print $2}'); "
-                                "if [ -n \"$keys\" ]; then for k in $keys; do cat \"$k.pub\"; done; "
-                                "else cat /etc/ssh/ssh_host_*_key.pub; fi"),
-    }
+def trust_facts(inventory: Inventory) -> list[FactQuery]:
+    return [
+        query("ssh.pubkey", "pubkey", key_path(inventory.ssh_trust.key_type)),
+        query("ssh.authorized_keys", "file", AUTHORIZED_KEYS),
+        query("ssh.known_hosts", "file", KNOWN_HOSTS),
+        query("ssh.user", "whoami"),
+        query("ssh.modes", "stat", "~/.ssh", AUTHORIZED_KEYS),
+        query("ssh.host_keys", "sshd_host_keys"),
+    ]
 
 
-@dataclass
-class HostState:
+def proof_facts(inventory: Inventory) -> list[FactQuery]:
+    """What proving the trust reads: the trust facts, and the names /etc/hosts gives."""
+    return trust_facts(inventory) + [query("hosts.etc_hosts", "file", "/etc/hosts")]
+
+
+@dataclass(frozen=True)
+class TrustState:
     """What one host has now, read from its facts."""
 
     pubkey: str | None
     authorized_keys: str
     known_hosts: str
-    host_keys: list[str]
+    host_keys: tuple[str, ...]
     modes_ok: bool
 
     @classmethod
-    def from_facts(cls, f: dict[str, Fact]) -> HostState:
-        pub = f["ssh_trust.pubkey"]
-        modes = f["ssh_trust.modes"].lines
-        user = modes[0] if modes else ""
+    def from_facts(cls, f: Facts) -> TrustState:
+        pub = f["ssh.pubkey"]
+        user = f["ssh.user"].output.strip()
+        modes = f["ssh.modes"].lines
         return cls(
             pubkey=pub.lines[0].strip() if pub.ok and pub.lines else None,
-            authorized_keys=f["ssh_trust.authorized_keys"].output,
-            known_hosts=f["ssh_trust.known_hosts"].output,
-            host_keys=[line for line in f["ssh_trust.host_keys"].lines if key_identity(line)],
-            modes_ok=modes[1:] == [f"700 {user}", f"600 {user}"],
+            authorized_keys=f["ssh.authorized_keys"].output if f["ssh.authorized_keys"].ok else "",
+            known_hosts=f["ssh.known_hosts"].output if f["ssh.known_hosts"].ok else "",
+            host_keys=tuple(line for line in f["ssh.host_keys"].lines if key_identity(line)),
+            modes_ok=[" ".join(m.split()[:2]) for m in modes] == [f"700 {user}", f"600 {user}"],
         )
 
 
+def states_of(facts: Mapping[str, Facts]) -> dict[str, TrustState]:
+    return {h: TrustState.from_facts(f) for h, f in facts.items()}
+
+
+class _TrustStep(Step):
+    """What the three steps share: the [ssh_trust] hosts, and the facts of their trust."""
+
+    phase = PHASE
+    topic = "ssh."
+
+    def hosts(self, inventory: Inventory) -> list[str]:
+        return list(inventory.ssh_trust.hosts)
+
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return trust_facts(inventory)
+
+
+# -- ssh-keys ------------------------------------------------------------------
+
+class SshKeys(_TrustStep):
+    """A key pair on every trust host that has none."""
+
+    name = "ssh-keys"
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
+        key_type = inventory.ssh_trust.key_type
+        return {h: HostPlan([Change(f"generate {key_type} key pair {key_path(key_type)}")] if s.pubkey is None else [])
+                for h, s in states_of(facts).items()}
+
+    def apply_host(self, ctx: HostContext, plan: HostPlan) -> Outcome:
+        if plan.empty:
+            return Outcome.unchanged()
+        ctx.run_script(SCRIPT, "keygen", ctx.session.inventory.ssh_trust.key_type)
+        return Outcome.changed("key generated")
+
+
+# -- ssh-trust -----------------------------------------------------------------
+
 @dataclass
-class TrustPlan:
-    keygen: list[str] = field(default_factory=list)
-    files: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # host → path → (before, after)
-    fix_modes: list[str] = field(default_factory=list)
-
-    def changes(self, key_type: str) -> dict[str, list[Change]]:
-        out: dict[str, list[Change]] = {}
-        for host in self.files:
-            changes = out.setdefault(host, [])
-            if host in self.keygen:
-                changes.append(Change(f"generate {key_type} key pair {key_path(key_type)}"))
-            for path, (before, after) in self.files[host].items():
-                change = file_change(path, before, after, f"update {path}")
-                if change:
-                    changes.append(change)
-            if host in self.fix_modes:
-                changes.append(Change("set ~/.ssh to 700 and authorized_keys to 600, owned by the user"))
-        return out
-
-
-def decide(inventory: Inventory, states: dict[str, HostState]) -> TrustPlan:
-    """What each trust host needs: a key, missing authorized keys, peer host keys, modes (pure)."""
-    trust = [h for h in inventory.ssh_trust.hosts if h in states]
-    absent = [h for h in inventory.ssh_trust.hosts if h not in states]
-    pubkeys = [states[h].pubkey for h in trust if states[h].pubkey]
-    plan = TrustPlan()
-    for name in trust:
-        state = states[name]
-        peers = {h: (inventory.hosts[h].address, states[h].host_keys) for h in trust}
-        # A host we could not ask this run keeps the entries the block already had for it.
-        kept = pinned_peer_keys(state.known_hosts, inventory.cluster.name)
-        peers.update({h: (inventory.hosts[h].address, kept.get(h, [])) for h in absent})
-        peers = {h: peers[h] for h in inventory.ssh_trust.hosts if h in peers}
-        if state.pubkey is None:
-            plan.keygen.append(name)
-        plan.files[name] = {
-            "~/.ssh/authorized_keys": (state.authorized_keys,
-                                       authorized_keys_merge(state.authorized_keys, pubkeys)),
-            "~/.ssh/known_hosts": (state.known_hosts,
-                                   render_known_hosts(state.known_hosts, inventory.cluster.name, peers)),
-        }
-        if not state.modes_ok:
-            plan.fix_modes.append(name)
-    return plan
+class TrustPlan(HostPlan):
+    files: dict[str, str] = field(default_factory=dict)  # path → wanted content, where it differs
+    fix_modes: bool = False
 
 
 def pinned_peer_keys(known_hosts: str, cluster: str) -> dict[str, list[str]]:
@@ -125,63 +131,65 @@ def pinned_peer_keys(known_hosts: str, cluster: str) -> dict[str, list[str]]:
     return keys
 
 
-def plan(inventory: Inventory, gathered: dict[str, dict[str, Fact]]) -> dict[str, list[Change]]:
-    """Per host: the changes ssh-trust would make now (keys generated this run are not yet known)."""
-    states = {h: HostState.from_facts(f) for h, f in gathered.items()}
-    return decide(inventory, states).changes(inventory.ssh_trust.key_type)
+def decide_trust(inventory: Inventory, states: dict[str, TrustState]) -> dict[str, TrustPlan]:
+    """What each trust host needs: missing authorized keys, peer host keys, modes (pure).
+
+    ``states`` are those of every trust host that answered; a host that did
+    not keeps, on every node, the entries the block already had for it.
+    """
+    trust = [h for h in inventory.ssh_trust.hosts if h in states]
+    absent = [h for h in inventory.ssh_trust.hosts if h not in states]
+    pubkeys = [states[h].pubkey for h in trust if states[h].pubkey]
+    pending = [h for h in trust if states[h].pubkey is None]
+    plans = {}
+    for name in trust:
+        state = states[name]
+        peers = {h: (inventory.hosts[h].address, list(states[h].host_keys)) for h in trust}
+        kept = pinned_peer_keys(state.known_hosts, inventory.cluster.name)
+        peers.update({h: (inventory.hosts[h].address, kept.get(h, [])) for h in absent})
+        peers = {h: peers[h] for h in inventory.ssh_trust.hosts if h in peers}
+        wanted = {AUTHORIZED_KEYS: authorized_keys_merge(state.authorized_keys, pubkeys),
+                  KNOWN_HOSTS: render_known_hosts(state.known_hosts, inventory.cluster.name, peers)}
+        now = {AUTHORIZED_KEYS: state.authorized_keys, KNOWN_HOSTS: state.known_hosts}
+        plan = TrustPlan(files={p: c for p, c in wanted.items() if c != now[p]}, fix_modes=not state.modes_ok)
+        plan.changes = [file_change(path, now[path], content, f"update {path}") for path, content in plan.files.items()]
+        if plan.fix_modes:
+            plan.changes.append(Change("set ~/.ssh to 700 and authorized_keys to 600, owned by the user"))
+        if pending:
+            plan.notes.append(f"and the keys of {', '.join(pending)}, generated by ssh-keys first")
+        plans[name] = plan
+    return plans
 
 
-def gather(session: Session) -> dict[str, HostState]:
-    key_type = session.inventory.ssh_trust.key_type
-    gathered = session.gather(STEP, session.inventory.ssh_trust.hosts, lambda h: facts(h, key_type))
-    return {h: HostState.from_facts(f) for h, f in gathered.items()}
+class SshTrust(_TrustStep):
+    """authorized_keys and known_hosts on every trust host, from every trust host's keys."""
 
+    name = PHASE
 
-def run(session: Session, *, verify_pairs: bool = True) -> VerifyMatrix | None:
-    """Establish trust among the ssh_trust hosts; return the verification matrix."""
-    inventory = session.inventory
-    key_type = inventory.ssh_trust.key_type
-    states = gather(session)
-    generated = set(decide(inventory, states).keygen)
-    if generated:
-        def keygen(ctx: HostContext) -> Outcome:
-            bits = " -b 4096" if key_type == "rsa" else ""
-            ctx.run(f"umask 077 && mkdir -p ~/.ssh && ssh-keygen -q -t {key_type}{bits} -N '' "
-                    f"-C \"$(id -un)@$(hostname)\" -f {key_path(key_type)}")
-            session.forget_facts(ctx.host.name)
-            return Outcome.changed("key generated")
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, TrustPlan]:
+        return decide_trust(inventory, states_of(facts))
 
-        session.for_each(STEP, sorted(generated), keygen, report=False)
-        states = gather(session)
-    final = decide(inventory, states)
-
-    def apply(ctx: HostContext) -> Outcome:
-        name = ctx.host.name
-        done = ["key generated"] if name in generated else []
-        for path, (before, after) in final.files[name].items():
-            if before != after:
-                ctx.write_file(path, after, mode="600")
-                added = len(after.splitlines()) - len(before.splitlines())
-                done.append(f"{path.rsplit('/', 1)[1]} +{added}")
-        if name in final.fix_modes:
-            ctx.run("chmod 700 ~/.ssh && chmod 600 ~/.ssh/authorized_keys && "
-                    "chown \"$(id -un)\" ~/.ssh ~/.ssh/authorized_keys")
+    def apply_host(self, ctx: HostContext, plan: TrustPlan) -> Outcome:
+        done = []
+        for path, content in plan.files.items():
+            ctx.write_file(path, content, mode="600", dir_mode="700")
+            done.append(path.rsplit("/", 1)[1])
+        if plan.fix_modes:
+            ctx.run_script(SCRIPT, "fix-modes")
             done.append("modes fixed")
-        if not done:
-            return Outcome.unchanged()
-        session.forget_facts(name)
-        return Outcome.changed(", ".join(done))
+        return Outcome.changed(", ".join(done)) if done else Outcome.unchanged()
 
-    session.for_each(STEP, list(final.files), apply)
-    return verify(session) if verify_pairs else None
 
+# -- verify-ssh ----------------------------------------------------------------
 
 @dataclass
 class VerifyMatrix:
-    """source → target → None when SSH worked, else the error it gave."""
+    """source → target → None when the pair is proven, else why not."""
 
     hosts: list[str]
     results: dict[str, dict[str, str | None]]
+    logins: int = 0  # real node-to-node logins made for the proof
+    outcomes: HostResults = field(default_factory=HostResults)
 
     @property
     def failed_pairs(self) -> list[tuple[str, str, str]]:
@@ -192,46 +200,119 @@ class VerifyMatrix:
         return not self.failed_pairs and all(len(row) == len(self.hosts) - 1 for row in self.results.values())
 
 
-def verify_script(targets: list[str]) -> str:
-    """Shell for one source node: SSH to each target by name, a few at a time, print 'target rc error'."""
-    # The check is of authentication and host keys, which the key exchange does not change;
-    # curve25519 first costs a third of OpenSSH 9's default per connection, N×N times.
-    probe = ("out=$(ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 "
-             f"{NODE_KEX_OPTION} \"$1\" true 2>&1); "
-             "echo \"$1 $? $(printf %s \"$out\" | tail -n 1)\"")
-    return (f"printf '%s\\n' {' '.join(targets)} | "
-            f"xargs -P {VERIFY_PARALLEL} -n 1 sh -c '{probe}' _")
-
-
 def rotated_targets(hosts: list[str], source: str) -> list[str]:
     """The other hosts, starting after ``source``, so that all sources don't hit one target at once."""
     i = hosts.index(source)
     return hosts[i + 1:] + hosts[:i]
 
 
-def verify(session: Session) -> VerifyMatrix:
-    """Every trust host SSHes to every other one by name; nothing prompts or the pair fails."""
+def pair_problem(inventory: Inventory, source: str, target: str, states: dict[str, TrustState],
+                 resolved: dict[str, dict[str, str]]) -> str | None:
+    """Why ``source`` could not log in to ``target`` by name, judged from their files alone (pure)."""
+    src, dst = states[source], states[target]
+    if src.pubkey is None:
+        return f"{source} has no key pair"
+    present = {key_identity(line) for line in dst.authorized_keys.splitlines()}
+    if key_identity(src.pubkey) not in present:
+        return f"{target}'s authorized_keys lacks {source}'s key"
+    pinned = {key_identity(k) for k in pinned_peer_keys(src.known_hosts, inventory.cluster.name).get(target, [])}
+    served = {key_identity(k) for k in dst.host_keys}
+    if not served or not served <= pinned:
+        return f"{source}'s known_hosts does not pin the host keys {target}'s sshd serves"
+    address = inventory.hosts[target].static_address or inventory.hosts[target].address
+    if resolved.get(source, {}).get(target) != address:
+        return f"{target} does not resolve to {address} in {source}'s /etc/hosts"
+    return None
+
+
+def login_pairs(hosts: list[str], mode: str) -> dict[str, list[str]]:
+    """source → the targets it really logs in to: the next host (a ring), or all of them (pure).
+
+    The ring makes every host a source once and a target once, so each sshd,
+    each private key and each known_hosts is exercised with N logins in all.
+    """
+    if len(hosts) < 2:
+        return {}
+    if mode == "full":
+        return {h: rotated_targets(hosts, h) for h in hosts}
+    return {h: [hosts[(i + 1) % len(hosts)]] for i, h in enumerate(hosts)}
+
+
+def parse_check_output(output: str, targets: list[str]) -> dict[str, str | None]:
+    """target → None when its login worked, else the error, from ssh_trust.sh check's lines (pure)."""
+    row: dict[str, str | None] = {}
+    for line in output.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) >= 2 and "@" in parts[0]:
+            target = parts[0].split("@", 1)[1]
+            row[target] = None if parts[1] == "0" else (parts[2] if len(parts) > 2 and parts[2] else f"exit {parts[1]}")
+    for t in targets:
+        row.setdefault(t, "no answer")
+    return row
+
+
+class SshVerify(_TrustStep):
+    """Proof that every trust host logs in to every other by name without a prompt.
+
+    ``ring`` (the default) proves each pair from the files of both ends and
+    logs in for real along a ring; ``full`` logs in for every pair. Runs when
+    this run changed trust or hosts files, or when asked (``verify``).
+    """
+
+    name = "verify-ssh"
+
+    def __init__(self, mode: str = "ring", always: bool = False):
+        self.mode, self.always = mode, always
+
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return proof_facts(inventory)
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
+        return {h: HostPlan() for h in facts}
+
+    def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
+        if not (self.always or run.verify or run.changed_in(PHASE, "hosts")):
+            return HostResults()
+        matrix = verify(run, self.mode)
+        run.outputs[self.name] = matrix
+        return matrix.outcomes
+
+
+def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
+    """Prove trust among the live trust hosts; each host with an unproven pair as source fails."""
+    session = run.session
     inventory = session.inventory
     hosts = session.live_hosts(inventory.ssh_trust.hosts)
+    facts = session.gather("verify-ssh", hosts, lambda h: proof_facts(inventory))
+    hosts = [h for h in hosts if h in facts]
+    states = states_of(facts)
+    resolved = {h: parse_hosts_block(f["hosts.etc_hosts"].output, inventory.cluster.name) for h, f in facts.items()}
+    pairs = login_pairs(hosts, mode)
+    users = {h: inventory.hosts[h].user for h in hosts}
+    results: dict[str, dict[str, str | None]] = {
+        s: {t: pair_problem(inventory, s, t, states, resolved) for t in rotated_targets(hosts, s)} for s in hosts}
 
-    def probe(ctx: HostContext) -> Outcome:
-        targets = rotated_targets(hosts, ctx.host.name)
-        users = {t: inventory.hosts[t].user for t in targets}
-        result = ctx.run(verify_script([f"{users[t]}@{t}" for t in targets]), check=False)
-        row: dict[str, str | None] = {}
-        for line in result.stdout.splitlines():
-            parts = line.split(" ", 2)
-            if len(parts) >= 2 and "@" in parts[0]:
-                target = parts[0].split("@", 1)[1]
-                row[target] = None if parts[1] == "0" else (parts[2] if len(parts) > 2 else f"exit {parts[1]}")
-        for t in targets:
-            row.setdefault(t, "no answer")
-        bad = [t for t, err in row.items() if err]
+    def login(ctx: HostContext) -> Outcome:
+        source = ctx.host.name
+        targets = [t for t in pairs.get(source, []) if results[source][t] is None]
+        if targets:
+            out = ctx.run_script(SCRIPT, "check", CHECK_PARALLEL, NODE_KEX, *(f"{users[t]}@{t}" for t in targets),
+                                 check=False)
+            results[source].update(parse_check_output(out.stdout, targets))
+        bad = [t for t, err in results[source].items() if err]
         if bad:
-            return Outcome(State.FAILED, f"cannot reach {', '.join(bad)}", row)
-        return Outcome.ok(f"reaches {len(targets)} peers", row)
+            return Outcome(State.FAILED, f"cannot log in to {', '.join(bad)}: {results[source][bad[0]]}")
+        proven = "logged in to" if mode == "full" else f"proven for {len(hosts) - 1} peers, logged in to"
+        return Outcome.ok(f"{proven} {', '.join(targets) or 'none'}")
 
-    outcomes = session.for_each(VERIFY_STEP, hosts, probe)
-    results = {name: o.data for name, o in outcomes.items()}
-    return VerifyMatrix([h for h in hosts if h in results], results)
+    outcomes = session.for_each("verify-ssh", hosts, login, read_only=True)
+    return VerifyMatrix(hosts, {h: results[h] for h in hosts if h in outcomes},
+                        sum(len(v) for v in pairs.values()), outcomes)
 
+
+def steps(verify_mode: str | None = "ring") -> list[Step]:
+    """ssh-trust's steps; ``verify_mode`` None leaves the proof out."""
+    chosen: list[Step] = [SshKeys(), SshTrust()]
+    if verify_mode:
+        chosen.append(SshVerify(verify_mode, always=True))
+    return chosen

@@ -1,41 +1,42 @@
 """The runbook's step 4: a ZooKeeper ensemble on the inventory's servers.
 
-Entry points for the command line and for bootstrap: ``facts``/``plan``
-(what would change, touching nothing), ``install``, ``start``, ``stop``,
-``restart``, ``status`` and ``smoke``. What a node has and needs is decided in
+Steps: ``zk-stage`` (the release tarball, where it is not unpacked yet),
+``zookeeper`` (release, zoo.cfg, java.env, profile, data dirs, myid),
+``zk-start`` (start what is not running, then wait until every server
+serves) and ``zk-smoke``. What a node has and needs is decided in
 :mod:`clusterctl.zk.install`; servers are asked about themselves by
-:mod:`clusterctl.zk.status`.
+:mod:`clusterctl.zk.status`. ``stop``, ``restart`` and ``status`` serve the
+``zk`` commands.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Mapping
 
-from ..core.facts import Fact
-from ..core.session import HostContext, Outcome, Session
-from ..core.transfer import distribute
-from ..errors import NoQuorum, UsageError
-from ..events import State
-from ..inventory import Host, Inventory, ZooKeeperSpec
-from ..plan import Change
+from ..core.facts import FactQuery
+from ..core.session import HostContext, HostResults, Outcome, Session
+from ..errors import EnsembleNotReady, UsageError
+from ..inventory import Host, Inventory
 from ..zk import install as zk_install
 from ..zk.restart import RollResult, rolling_restart
-from ..zk.server import java_home, parse_control_output, start_script, stop_script
+from ..zk.server import control, java_home
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
+from .base import Facts, HostPlan, Step, StepRun
+from .stage import StageStep
 
+PHASE = "zookeeper"
 STEP = "zookeeper"
 STAGE_STEP = "zk-stage"
 START_STEP = "zk-start"
 STOP_STEP = "zk-stop"
+SMOKE_STEP = "zk-smoke"
+INSTALL_SCRIPT = "zk_install.sh"
 DEFAULT_STAGE_DIR = "/opt/apps"  # the runbook's; the JDK step's stage_dir when there is one
 START_TIMEOUT = 60.0
-
-
-def facts(host: Host, spec: ZooKeeperSpec) -> dict[str, str]:
-    return zk_install.facts(spec, zk_install.release_of(spec.package))
 
 
 def servers(inventory: Inventory, names: Iterable[str] | None = None) -> list[str]:
@@ -52,78 +53,122 @@ def servers(inventory: Inventory, names: Iterable[str] | None = None) -> list[st
     return [h for h in spec.hosts if h in wanted]
 
 
-def _decide_all(inventory: Inventory, gathered: dict[str, dict[str, Fact]]) -> dict[str, zk_install.HostPlan]:
-    release = zk_install.release_of(inventory.zookeeper.package)
-    return {h: zk_install.decide(inventory, h, zk_install.HostState.from_facts(f), release)
-            for h, f in gathered.items()}
-
-
-def plan(inventory: Inventory, gathered: dict[str, dict[str, Fact]]) -> dict[str, list[Change]]:
-    """Per server: what install would change (zoo.cfg and the other files as diffs)."""
-    return {h: p.changes(inventory.zookeeper) for h, p in _decide_all(inventory, gathered).items()}
-
-
 def stage_dir(inventory: Inventory) -> str:
     return inventory.jdk.stage_dir if inventory.jdk else DEFAULT_STAGE_DIR
 
 
-def install(session: Session, hosts: Iterable[str] | None = None) -> dict[str, Outcome]:
-    """Install the release, configuration, data dirs and myid on the servers; start nothing."""
-    inventory = session.inventory
-    spec = inventory.zookeeper
-    names = servers(inventory, hosts)
-    gathered = session.gather(STEP, names, lambda h: facts(h, spec))
-    plans = _decide_all(inventory, gathered)
-    for name, p in plans.items():
-        if p.conflict:
-            session.fail(name, STEP, p.conflict)
-    release = zk_install.release_of(spec.package)
-    unpack = [h for h, p in plans.items() if p.unpack and not p.conflict]
-    if unpack:
-        distribute(session, STAGE_STEP, unpack, spec.package, stage_dir(inventory), spec.distribute)
-    staged = f"{stage_dir(inventory)}/{spec.package.name}"
+def release(inventory: Inventory) -> zk_install.Release:
+    return zk_install.release_of(inventory.zookeeper.package)
 
-    def apply(ctx: HostContext) -> Outcome:
-        p = plans[ctx.host.name]
+
+def decide_all(inventory: Inventory, gathered: Mapping[str, Facts]) -> dict[str, zk_install.HostPlan]:
+    rel = release(inventory)
+    return {h: zk_install.decide(inventory, h, zk_install.HostState.from_facts(f), rel) for h, f in gathered.items()}
+
+
+class _ZkStep(Step):
+    phase = PHASE
+    topic = "zk."
+
+    def __init__(self, hosts: Iterable[str] | None = None):
+        self.only = list(hosts) if hosts is not None else None  # NODE arguments of a zk command
+
+    def applies(self, inventory: Inventory) -> bool:
+        return inventory.zookeeper is not None
+
+    def not_applied(self, inventory: Inventory) -> str:
+        return "the inventory has no [zookeeper] section"
+
+    def hosts(self, inventory: Inventory) -> list[str]:
+        return servers(inventory, self.only)
+
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return zk_install.facts(inventory.zookeeper, release(inventory))
+
+
+class ZkStage(_ZkStep, StageStep):
+    """The release tarball staged on the servers that need it unpacked."""
+
+    name = STAGE_STEP
+    topic = "staged."
+
+    def __init__(self, hosts: Iterable[str] | None = None):
+        _ZkStep.__init__(self, hosts)
+        StageStep.__init__(self)
+
+    def package(self, inventory: Inventory) -> Path:
+        return inventory.zookeeper.package
+
+    def stage_dir(self, inventory: Inventory) -> str:
+        return stage_dir(inventory)
+
+    def default_mode(self, inventory: Inventory) -> str:
+        return inventory.zookeeper.distribute
+
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return _ZkStep.facts(self, inventory, host) + StageStep.facts(self, inventory, host)
+
+    def skip_reason(self, inventory: Inventory, host: str, f: Facts) -> str:
+        plan = decide_all(inventory, {host: f})[host]
+        if plan.conflict:
+            return plan.conflict
+        return "" if plan.unpack else "the release is unpacked already"
+
+
+@dataclass
+class InstallPlan(HostPlan):
+    decided: zk_install.HostPlan | None = None
+
+
+class ZkInstall(_ZkStep):
+    """Release, configuration, data dirs and myid on the servers; starts nothing."""
+
+    name = STEP
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, InstallPlan]:
+        plans = {}
+        for host, p in decide_all(inventory, facts).items():
+            plan = InstallPlan(decided=p, problem=p.conflict)
+            if not p.conflict:
+                plan.changes = [c for c in p.changes(inventory.zookeeper) if not c.summary.startswith("restart")]
+                if p.restart_needed:
+                    plan.notes.append(zk_install.restart_notice(p.running.pid))
+            plans[host] = plan
+        return plans
+
+    def apply_host(self, ctx: HostContext, plan: InstallPlan) -> Outcome:
+        p = plan.decided
         if p.empty:
             return Outcome.unchanged(_restart_detail(p))
+        inventory = ctx.session.inventory
+        spec, rel = inventory.zookeeper, release(inventory)
         done = []
         if p.unpack:
-            ctx.run(zk_install.unpack_script(spec, release, staged), sudo=True)
-            done.append(f"unpacked {release.name}")
+            staged = f"{stage_dir(inventory)}/{spec.package.name}"
+            ctx.run_script(INSTALL_SCRIPT, "unpack", staged, spec.install_dir, rel.name, rel.sha256,
+                           zk_install.RELEASE_MARK, become=True)
+            done.append(f"unpacked {rel.name}")
         for path, (_, wanted) in p.files.items():
-            ctx.write_file(path, wanted, mode="644", sudo=True)
+            ctx.write_file(path, wanted, mode="644", owner="root", group="root", become=True)
             done.append(path.rsplit("/", 1)[1])
         if p.relink:
-            ctx.run(zk_install.relink_script(spec, release), sudo=True)
-            done.append(f"{zk_install.home(spec)} → {release.name}")
+            ctx.run_script(INSTALL_SCRIPT, "relink", rel.directory(spec), zk_install.home(spec), become=True)
+            done.append(f"{zk_install.home(spec)} → {rel.name}")
         if p.make_dirs or p.write_myid:
-            ctx.run(zk_install.data_dirs_script(spec, p.server_id), sudo=True)
+            ctx.run_script(INSTALL_SCRIPT, "data-dirs", spec.data_dir, spec.data_log_dir, p.server_id, become=True)
             done.append(f"myid {p.server_id}" if p.write_myid else "data dirs")
-        session.forget_facts(ctx.host.name)
         if p.restart_needed:
             ctx.note(zk_install.restart_notice(p.running.pid))
         return Outcome.changed(", ".join(done) + _restart_detail(p, lead="; "))
-
-    # Refused hosts are failed already; listing them again would show them as skipped.
-    return session.for_each(STEP, [h for h in names if h in plans and not plans[h].conflict], apply)
 
 
 def _restart_detail(p: zk_install.HostPlan, lead: str = "") -> str:
     return f"{lead}restart needed (running pid {p.running.pid})" if p.restart_needed else ""
 
 
-class EnsembleNotReady(NoQuorum):
-    """Started, but no leader with a quorum in time; carries the last status for the display."""
-
-    def __init__(self, message: str, status: EnsembleStatus):
-        super().__init__(message)
-        self.status = status
-
-
 @dataclass(frozen=True)
 class StartResult:
-    outcomes: dict[str, Outcome]
+    outcomes: HostResults
     started: list[str]
     waited: Waited
     elapsed: float  # seconds from issuing the starts to the last status
@@ -138,42 +183,53 @@ class StartResult:
                 f"{self.waited.status.quorum.describe()}")
 
 
-def _running(session: Session, names: list[str]) -> dict[str, int | None]:
-    """host → pid of its running server, or None; from the (possibly cached) facts."""
-    spec = session.inventory.zookeeper
-    gathered = session.gather(STEP, names, lambda h: facts(h, spec))
-    return {h: (s.server.pid if s.server else None)
-            for h, s in ((h, zk_install.HostState.from_facts(f)) for h, f in gathered.items())}
+@dataclass
+class StartPlan(HostPlan):
+    pid: int | None = None  # the running server's, if one runs
 
 
-def start(session: Session, hosts: Iterable[str] | None = None, *, timeout: float = START_TIMEOUT) -> StartResult:
+class ZkStart(_ZkStep):
     """Start the servers that are not running, then wait until every one of them serves clients.
 
     Serving means leader, follower or observer, in two probes in a row under
     the same leader, caught up with it. A server that does not within
     ``timeout`` seconds is a failed host (naming what it reports); raises
-    NoQuorum when the ensemble has no leader with a quorum by then.
+    EnsembleNotReady (exit 3) when the ensemble has no leader with a quorum by then.
     """
-    inventory = session.inventory
-    spec = inventory.zookeeper
-    names = servers(inventory, hosts)
-    running = _running(session, names)
-    java = java_home(inventory)
 
-    def apply(ctx: HostContext) -> Outcome:
-        pid = running[ctx.host.name]
-        if pid is not None:
-            return Outcome.unchanged(f"running (pid {pid})")
-        result = ctx.run(start_script(spec, java))
-        session.forget_facts(ctx.host.name)
-        state, new_pid = parse_control_output(result.stdout)
+    name = START_STEP
+    phase = "zk-start"
+
+    def __init__(self, hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT):
+        super().__init__(hosts)
+        self.timeout = timeout
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, StartPlan]:
+        plans = {}
+        for host, f in facts.items():
+            server = zk_install.HostState.from_facts(f).server
+            plans[host] = StartPlan(pid=server.pid if server else None)
+        return plans
+
+    def apply(self, run: StepRun, plans: dict[str, StartPlan]) -> HostResults:
+        result = start(run.session, plans, self.timeout)
+        run.outputs[self.name] = result
+        return result.outcomes
+
+    def apply_host(self, ctx: HostContext, plan: StartPlan) -> Outcome:
+        if plan.pid is not None:
+            return Outcome.unchanged(f"running (pid {plan.pid})")
+        state, pid = control(ctx, "start", ctx.session.inventory.zookeeper, java_home(ctx.session.inventory))
         if state == "running":
-            return Outcome.unchanged(f"running (pid {new_pid})")
-        return Outcome.changed(f"started (pid {new_pid})")
+            return Outcome.unchanged(f"running (pid {pid})")
+        return Outcome.changed(f"started (pid {pid})")
 
+
+def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> StartResult:
+    """Carry out ZkStart's plans, then wait (see :class:`ZkStart`)."""
+    step = ZkStart(timeout=timeout)
     began = time.monotonic()
-    outcomes = session.for_each(START_STEP, [h for h in names if h in running], apply)
-    started = [h for h, o in outcomes.items() if o.state == State.CHANGED]
+    outcomes = session.for_each(START_STEP, plans, lambda ctx: step.apply_host(ctx, plans[ctx.host.name]))
 
     def hopeless(status: EnsembleStatus) -> bool:
         # Voters on hosts that failed this run will not come up unless they already serve.
@@ -181,48 +237,69 @@ def start(session: Session, hosts: Iterable[str] | None = None, *, timeout: floa
         return len(able) < status.quorum.needed
 
     # Every server it was asked to start, running before or not: exit 0 means each of them serves clients.
-    asked = [h for h in names if h not in session.failures]
+    asked = [h for h in plans if h not in session.failures]
     waited = wait_until_serving(session, asked, timeout, hopeless=hopeless)
     if not waited.met and waited.status.settled:
         for h, why in lagging(waited.status, asked, None).items():
             session.fail(h, START_STEP, f"not serving {time.monotonic() - began:.0f}s after start: {why}")
-    result = StartResult(outcomes, started, waited, time.monotonic() - began)
+    result = StartResult(outcomes, outcomes.changed, waited, time.monotonic() - began)
     if not waited.status.settled:
-        failed = sorted(h for h in names if h in session.failures)
+        failed = sorted(h for h in session.inventory.zookeeper.hosts if h in session.failures)
         why = f" ({', '.join(failed)} failed earlier this run)" if failed else ""
         raise EnsembleNotReady(f"the ensemble has no quorum {result.elapsed:.0f}s after start{why}: "
                                f"{result.elected}", waited.status)
-    leader = waited.status.leader
-    session.reporter.note(leader.host, START_STEP, result.elected)
+    session.reporter.note(waited.status.leader.host, START_STEP, result.elected)
     return result
 
 
-def stop(session: Session, hosts: Iterable[str] | None = None) -> dict[str, Outcome]:
+class ZkSmoke(_ZkStep):
+    """The smoke test, when this run changed something (or when asked)."""
+
+    name = SMOKE_STEP
+    phase = "smoke"
+
+    def __init__(self, always: bool = False):
+        super().__init__()
+        self.always = always
+
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return []
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
+        return {h: HostPlan() for h in facts}
+
+    def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
+        if not (self.always or run.verify or run.changed_in()):
+            return HostResults()
+        return smoke_test(run.session)
+
+
+def stop(session: Session, hosts: Iterable[str] | None = None) -> HostResults:
     """Stop the servers (SIGTERM, as zkServer.sh stop) and wait until each has exited."""
-    spec = session.inventory.zookeeper
+    inventory = session.inventory
 
     def apply(ctx: HostContext) -> Outcome:
-        result = ctx.run(stop_script(spec))
-        session.forget_facts(ctx.host.name)
-        state, pid = parse_control_output(result.stdout)
+        state, pid = control(ctx, "stop", inventory.zookeeper, java_home(inventory))
+        session.forget_facts(ctx.host.name, "zk.")
         return Outcome.changed(f"stopped (pid {pid})") if state == "stopped" else Outcome.unchanged("not running")
 
-    return session.for_each(STOP_STEP, servers(session.inventory, hosts), apply)
+    return session.for_each(STOP_STEP, servers(inventory, hosts), apply)
 
 
 def restart(session: Session, *, rolling: bool = False, timeout: float = START_TIMEOUT) -> RollResult | StartResult:
-    """Every server: one at a time keeping the quorum (``rolling``), else all stopped then all started."""
+    """The targeted servers: one at a time keeping the quorum (``rolling``), else all stopped then all started."""
     if rolling:
         return rolling_restart(session, timeout=timeout)
     stop(session)
-    return start(session, timeout=timeout)
+    step = ZkStart(timeout=timeout)
+    return start(session, step.plans(session), timeout)
 
 
 def status(session: Session) -> EnsembleStatus:
-    """Each server's role as it says itself, and the quorum verdict."""
     return probe(session, detail=True)
 
 
-def smoke(session: Session) -> dict[str, Outcome]:
-    """Write a znode through one server, read it back through all others, remove it."""
-    return smoke_test(session)
+def steps(hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT, smoke: bool = False) -> list[Step]:
+    """The ZooKeeper phases: stage, install, start (and the smoke test when ``smoke``)."""
+    chosen: list[Step] = [ZkStage(hosts), ZkInstall(hosts), ZkStart(hosts, timeout)]
+    return chosen + [ZkSmoke()] if smoke else chosen

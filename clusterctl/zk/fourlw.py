@@ -3,14 +3,14 @@
 A four-letter word is four ASCII bytes sent on a fresh TCP connection to the
 client port; the server writes its answer and closes. Parsing the answers is
 pure; :func:`ask` is the only code here that touches the network. The same
-exchange is also available as a small Python program to run on a node, for
-when the controller cannot reach the client port itself.
+exchange is also available as a small Python program to run on a node
+(remote/ask_fourlw.py), for when the controller cannot reach the client port
+itself.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 import socket
 from dataclasses import dataclass
 
@@ -54,36 +54,16 @@ def ask(address: str, port: int, word: str, timeout: float = ASK_TIMEOUT) -> str
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def remote_ask_command(port: int, words: list[str], timeout: float = ASK_TIMEOUT) -> str:
-    """A shell command for the node itself: ask its own client port, print {word: answer} as JSON.
+REMOTE_SCRIPT = "ask_fourlw.py"
 
-    A word that could not be asked maps to {"error": ..., "refused": bool},
-    mirroring :class:`FourLetterWordError`.
-    """
-    program = (
-        "import json, socket, sys\n"
-        "port, timeout, words = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]\n"
-        "out = {}\n"
-        "for word in words:\n"
-        "    try:\n"
-        "        with socket.create_connection(('127.0.0.1', port), timeout=timeout) as c:\n"
-        "            c.settimeout(timeout); c.sendall(word.encode()); data = b''\n"
-        "            while True:\n"
-        "                chunk = c.recv(65536)\n"
-        "                if not chunk: break\n"
-        "                data += chunk\n"
-        "        out[word] = data.decode('utf-8', 'replace')\n"
-        "    except (ConnectionRefusedError, ConnectionResetError) as e:\n"
-        "        out[word] = {'error': str(e), 'refused': True}\n"
-        "    except OSError as e:\n"
-        "        out[word] = {'error': str(e) or type(e).__name__, 'refused': False}\n"
-        "print(json.dumps(out))\n"
-    )
-    return " ".join(["python3", "-c", shlex.quote(program), str(port), f"{timeout:g}", *words])
+
+def remote_ask_args(port: int, words: list[str], timeout: float = ASK_TIMEOUT) -> list[str]:
+    """The arguments of remote/ask_fourlw.py, which asks the node's own client port and prints JSON."""
+    return [str(port), f"{timeout:g}", *words]
 
 
 def parse_remote_answers(output: str) -> dict[str, str | FourLetterWordError]:
-    """The answers :func:`remote_ask_command` printed, failures as FourLetterWordError values."""
+    """The answers remote/ask_fourlw.py printed, failures as FourLetterWordError values."""
     answers: dict[str, str | FourLetterWordError] = {}
     for word, value in json.loads(output).items():
         if isinstance(value, dict):

@@ -10,19 +10,18 @@ never overwritten.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..core.facts import Fact
+from ..core.facts import Fact, FactQuery, query
 from ..core.transfer import local_file
 from ..inventory import Inventory, ZooKeeperSpec
 from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
 from ..render.profile import render_profile_snippet
 from ..render.zoo_cfg import render_java_env, render_zoo_cfg
-from .server import home, running_pid_snippet
+from .server import home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
 RELEASE_MARK = ".clusterctl-release"  # in the release dir: the sha256 of the tarball it was unpacked from
@@ -53,25 +52,21 @@ def release_of(package: Path) -> Release:
     return Release(package, _top_directory(package, package.stat().st_mtime_ns), local.sha256)
 
 
-def facts(spec: ZooKeeperSpec, release: Release) -> dict[str, str]:
-    """What a server node has now, as gather snippets (one round trip with every other step's)."""
-    q = shlex.quote
+def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
+    """What a server node has now (one round trip with every other step's)."""
     target = release.directory(spec)
     link = home(spec)
-    return {
-        "zk.release": (f"if [ -f {q(target)}/{RELEASE_MARK} ]; then cat {q(target)}/{RELEASE_MARK}; "
-                       f"elif [ -e {q(target)} ]; then echo {UNMARKED}; fi"),
-        "zk.link": f"if [ -L {q(link)} ]; then readlink {q(link)}; elif [ -e {q(link)} ]; then echo {NOT_A_LINK}; fi",
-        "zk.zoo_cfg": f"cat {q(target)}/conf/zoo.cfg",
-        "zk.java_env": f"cat {q(target)}/conf/java.env",
-        "zk.profile": f"cat {PROFILE_PATH}",
-        "zk.myid": f"cat {q(spec.data_dir)}/myid",
-        "zk.dirs": f"test -d {q(spec.data_dir)} && test -d {q(spec.data_log_dir)}",
+    return [
+        query("zk.release", "release_mark", target, RELEASE_MARK),
+        query("zk.link", "link", link),
+        query("zk.zoo_cfg", "file", f"{target}/conf/zoo.cfg"),
+        query("zk.java_env", "file", f"{target}/conf/java.env"),
+        query("zk.profile", "file", PROFILE_PATH),
+        query("zk.myid", "file", f"{spec.data_dir}/myid"),
+        query("zk.dirs", "dirs", spec.data_dir, spec.data_log_dir),
         # pid, seconds it has run, seconds since its configuration last changed
-        "zk.server": (f"pid=$({running_pid_snippet(spec)}) && echo \"$pid $(ps -o etimes= -p \"$pid\") "
-                      f"$(( $(date +%s) - $(stat -c %Y {q(link)} {q(link)}/conf/zoo.cfg {q(link)}/conf/java.env "
-                      f"2>/dev/null | sort -n | tail -n 1) ))\""),
-    }
+        query("zk.server", "zk_server", pid_file(spec), link, f"{link}/conf/zoo.cfg", f"{link}/conf/java.env"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -102,9 +97,11 @@ class HostState:
         if f["zk.server"].ok and len(fields) == 3 and all(x.lstrip("-").isdigit() for x in fields):
             pid, ran, config_age = map(int, fields)
             server = RunningServer(pid, stale=config_age < ran)
+        release = f["zk.release"].output.strip()
+        link = f["zk.link"].output.strip()
         return cls(
-            release_sha256=f["zk.release"].output.strip(),
-            link_target=f["zk.link"].output.strip(),
+            release_sha256=release[5:] if release.startswith("mark ") else (UNMARKED if release else ""),
+            link_target=link[5:] if link.startswith("link ") else (NOT_A_LINK if link else ""),
             zoo_cfg=text("zk.zoo_cfg"),
             java_env=text("zk.java_env"),
             profile=text("zk.profile"),
@@ -212,39 +209,3 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release) 
     plan.make_dirs = not state.dirs_exist
     plan.write_myid = state.myid is None
     return plan
-
-
-def unpack_script(spec: ZooKeeperSpec, release: Release, staged: str) -> str:
-    """Unpack beside the final place, mark it with the tarball's hash, then move it in whole."""
-    q = shlex.quote
-    target = release.directory(spec)
-    return (
-        f"set -e; mkdir -p {q(spec.install_dir)}\n"
-        f"tmp=$(mktemp -d {q(spec.install_dir)}/.clusterctl-unpack.XXXXXX); trap 'rm -rf \"$tmp\"' EXIT\n"
-        f"tar -xzf {q(staged)} -C \"$tmp\" --no-same-owner\n"
-        f"test -x \"$tmp\"/{q(release.name)}/bin/zkServer.sh\n"
-        f"echo {release.sha256} > \"$tmp\"/{q(release.name)}/{RELEASE_MARK}\n"
-        # A tree already there (unpacked by hand, or from another tarball of that name) is kept aside.
-        f"if [ -e {q(target)} ]; then mv {q(target)} {q(target)}.replaced-$(date +%Y%m%d-%H%M%S); fi\n"
-        f"mv \"$tmp\"/{q(release.name)} {q(target)}\n"
-    )
-
-
-def relink_script(spec: ZooKeeperSpec, release: Release) -> str:
-    """Point the ZOOKEEPER_HOME link at the release with one rename, so it is never missing."""
-    q = shlex.quote
-    link = home(spec)
-    return (f"ln -sfn {q(release.directory(spec))} {q(link)}.clusterctl-tmp && "
-            f"mv -Tf {q(link)}.clusterctl-tmp {q(link)}")
-
-
-def data_dirs_script(spec: ZooKeeperSpec, server_id: int) -> str:
-    """Create the data dirs and myid; with noclobber, so a myid written meanwhile is never replaced."""
-    q = shlex.quote
-    myid = f"{spec.data_dir}/myid"
-    return (
-        f"mkdir -p {q(spec.data_dir)} {q(spec.data_log_dir)}\n"
-        f"if [ -e {q(myid)} ]; then cur=$(cat {q(myid)}); [ \"$cur\" = {server_id} ] && exit 0; "
-        f"echo \"{myid} holds $cur, not {server_id}: refusing to overwrite it\" >&2; exit 3; fi\n"
-        f"(set -C; echo {server_id} > {q(myid)})\n"
-    )

@@ -12,18 +12,14 @@ import time
 from dataclasses import dataclass, field
 
 from ..core.session import HostContext, Outcome, Session
-from ..errors import ClusterctlError, NoQuorum
-from .server import java_home, start_script, stop_script
+from ..errors import ClusterctlError, NoMarginToRestart, NoQuorum
+from .server import control, java_home
 from .status import EnsembleStatus, ServerStatus, describe, lagging, probe, wait_until_serving
 
 STEP = "zk-restart"
 SERVER_TIMEOUT = 120.0  # seconds for one server to come back in sync
 
 _ROLL_RANK = {"down": 0, "looking": 0, "unknown": 0, "observer": 1, "follower": 2, "standalone": 3, "leader": 3}
-
-
-class NoMarginToRestart(ClusterctlError):
-    """The ensemble would lose its quorum if one more voter went away."""
 
 
 def rolling_order(status: EnsembleStatus) -> list[str]:
@@ -60,8 +56,7 @@ def restart_one(session: Session, host: str, timeout: float) -> Outcome | None:
 
     def work(ctx: HostContext) -> Outcome:
         started = time.monotonic()
-        ctx.run(stop_script(spec))
-        ctx.run(start_script(spec, java))
+        control(ctx, "restart", spec, java)
         back = wait_until_serving(session, [host], timeout)
         if not back.met:
             raise ClusterctlError(f"not back within {timeout:.0f}s: {host} is {describe(back.status.server(host))}; "
@@ -73,10 +68,13 @@ def restart_one(session: Session, host: str, timeout: float) -> Outcome | None:
 
 
 def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT) -> RollResult:
-    """Restart every server in :func:`rolling_order`; stop at the first that does not come back."""
+    """Restart the targeted servers (all, or --hosts) in :func:`rolling_order`; stop at the first that fails.
+
+    The margin is that of the whole ensemble, which every restart must keep.
+    """
     before = probe(session)
     check_margin(before)
-    result = RollResult(rolling_order(before), before=before)
+    result = RollResult(session.targets(rolling_order(before)), before=before)
     for host in result.order:
         outcome = restart_one(session, host, timeout)
         if outcome is None:

@@ -1,14 +1,13 @@
 """Starting and stopping one ZooKeeper server on its node, the way zkServer.sh does it.
 
 zkServer.sh keeps the server's pid in ``<dataDir>/zookeeper_server.pid``; that
-file is how clusterctl tells a running server too. Shell text is built here
-(pure); the step modules run it through the session.
+file is how clusterctl tells a running server too. The shell is
+remote/zk_server.sh; this module names its arguments.
 """
 
 from __future__ import annotations
 
-import shlex
-
+from ..core.session import HostContext
 from ..inventory import Inventory, ZooKeeperSpec
 
 DEFAULT_JAVA_HOME = "/usr/java/default"
@@ -29,44 +28,16 @@ def java_home(inventory: Inventory) -> str:
     return inventory.jdk.java_home if inventory.jdk else DEFAULT_JAVA_HOME
 
 
-def running_pid_snippet(spec: ZooKeeperSpec) -> str:
-    """Shell that prints the server's pid and exits 0 when it runs, else exits non-zero."""
-    pid = shlex.quote(pid_file(spec))
-    return (f'pid=$(cat {pid} 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null '
-            f'&& grep -qa QuorumPeerMain "/proc/$pid/cmdline" && echo "$pid"')
+SCRIPT = "zk_server.sh"
 
 
-def start_script(spec: ZooKeeperSpec, java: str) -> str:
-    """Start the server unless it runs; print 'running PID' or 'started PID'.
-
-    JAVA_HOME is set here because a non-login SSH session never reads
-    /etc/profile.d. On failure the tail of the server's console log says why.
-    """
-    zk = shlex.quote(home(spec))
-    return (
-        f'if pid=$({running_pid_snippet(spec)}); then echo "running $pid"; exit 0; fi\n'
-        f"cd / && export JAVA_HOME={shlex.quote(java)}\n"
-        f"if ! out=$({zk}/bin/zkServer.sh start 2>&1); then\n"
-        f'  echo "$out" >&2; tail -n 15 {zk}/logs/zookeeper-*-server-*.out >&2 2>/dev/null; exit 1\n'
-        f"fi\n"
-        f'echo "started $(cat {shlex.quote(pid_file(spec))})"\n'
-    )
-
-
-def stop_script(spec: ZooKeeperSpec) -> str:
-    """Stop the server if it runs and wait until it has exited; print 'stopped PID' or 'not running'.
-
-    zkServer.sh stop sends SIGTERM and returns at once; waiting for the exit
-    is what lets a restart bind the ports again and a rolling restart count.
-    """
-    pid = shlex.quote(pid_file(spec))
-    return (
-        f'if ! pid=$({running_pid_snippet(spec)}); then rm -f {pid}; echo "not running"; exit 0; fi\n'
-        f'kill "$pid"\n'
-        f"for _ in $(seq {STOP_GRACE_SECONDS * 10}); do kill -0 \"$pid\" 2>/dev/null || break; sleep 0.1; done\n"
-        f'if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; sleep 0.2; fi\n'
-        f'rm -f {pid}; echo "stopped $pid"\n'
-    )
+def control(ctx: HostContext, action: str, spec: ZooKeeperSpec, java: str) -> tuple[str, int | None]:
+    """Start, stop or restart the server on ``ctx``'s host; ('running'|'started'|'stopped'|'not running', pid)."""
+    args = {"start": (home(spec), java, pid_file(spec)),
+            "stop": (pid_file(spec), STOP_GRACE_SECONDS),
+            "restart": (home(spec), java, pid_file(spec), STOP_GRACE_SECONDS)}[action]
+    result = ctx.run_script(SCRIPT, action, *args, become=True)
+    return parse_control_output(result.stdout)
 
 
 def parse_control_output(output: str) -> tuple[str, int | None]:

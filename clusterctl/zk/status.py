@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ..core.session import HostContext, Outcome, Session
+from ..errors import Interrupted
 from ..inventory import ZkServer, ZooKeeperSpec
 from ..quorum import has_quorum, quorum_size
-from .fourlw import (FourLetterWordError, Srvr, UnexpectedAnswer, ask, format_zxid, parse_mntr,
-                     parse_remote_answers, parse_srvr, remote_ask_command, zxid_counter)
+from .fourlw import (REMOTE_SCRIPT, FourLetterWordError, Srvr, UnexpectedAnswer, ask, format_zxid, parse_mntr,
+                     parse_remote_answers, parse_srvr, remote_ask_args, zxid_counter)
 
 STEP = "zk-status"
 ROLES = ("leader", "follower", "observer", "standalone", "looking", "down", "unknown")
@@ -173,7 +174,7 @@ def ask_server(ctx: HostContext, port: int, words: list[str]) -> tuple[dict[str,
     if not isinstance(first, FourLetterWordError) or first.refused:
         return answers, "client port"
     try:
-        result = ctx.run(remote_ask_command(port, words), check=False, timeout=15)
+        result = ctx.run_script(REMOTE_SCRIPT, *remote_ask_args(port, words), check=False, timeout=15)
         if result.ok:
             return parse_remote_answers(result.stdout), "ssh"
         reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.exited}"]
@@ -197,7 +198,7 @@ def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
         answers, via = ask_server(ctx, spec.client_port, words)
         return Outcome.ok(data=server_status(servers[ctx.host.name], answers, via))
 
-    outcomes = session.for_each(STEP, session.live_hosts(servers), one, report=False)
+    outcomes = session.for_each(STEP, session.live_hosts(servers), one, report=False, read_only=True)
     statuses = []
     for host, server in servers.items():
         if host in outcomes:
@@ -228,6 +229,8 @@ def wait_for(session: Session, condition: Callable[[EnsembleStatus], bool], time
     """
     start = clock()
     while True:
+        if session is not None and session.stopping.is_set():
+            raise Interrupted("the wait for the ensemble was interrupted")
         status = probe(session)
         elapsed = clock() - start
         if condition(status):

@@ -16,7 +16,6 @@ from tests.lab_helpers import inside, run_steps, running_lab
 from clusterctl.steps import zookeeper
 
 pytestmark = pytest.mark.e2e
-ALL = bootstrap.select_steps([], [])
 
 
 def node_state(lab) -> dict[str, str]:
@@ -40,22 +39,28 @@ def planned_then_bootstrapped(lab):
     before = node_state(lab)
     plan = subprocess.run([sys.executable, "-m", "clusterctl", "plan", "-i", str(inventory)],
                           capture_output=True, text=True, timeout=120)
+    diff = subprocess.run([sys.executable, "-m", "clusterctl", "plan", "--diff", "-i", str(inventory)],
+                          capture_output=True, text=True, timeout=120)
     after_plan = node_state(lab)
     boot = subprocess.run([sys.executable, "-m", "clusterctl", "bootstrap", "-i", str(inventory)],
                           capture_output=True, text=True, timeout=600)
-    return inventory, before, plan, after_plan, boot
+    return inventory, before, (plan, diff), after_plan, boot
 
 
 def test_plan_on_a_fresh_lab_lists_every_change_and_touches_nothing(planned_then_bootstrapped):
-    _, before, plan, after_plan, _ = planned_then_bootstrapped
-    assert plan.returncode == 0, plan.stdout + plan.stderr
+    _, before, (plan, diff), after_plan, _ = planned_then_bootstrapped
+    assert plan.returncode == 0 and diff.returncode == 0, plan.stdout + plan.stderr
     assert after_plan == before
+    rows = {tuple(line.split()[:2]) for line in plan.stdout.splitlines()}
     for node in ("node1", "node2", "node3", "node4"):
-        assert f"{node} hosts" in plan.stdout and f"{node} ssh-trust" in plan.stdout and f"{node} jdk" in plan.stdout
+        assert {(node, "hosts"), (node, "ssh-keys"), (node, "ssh-trust"), (node, "jdk-stage"),
+                (node, "jdk-install")} <= rows, plan.stdout
     for node in ("node2", "node3", "node4"):
-        assert f"{node} zookeeper" in plan.stdout
-    assert "+++ /etc/hosts (planned)" in plan.stdout
-    assert "server.1=node2:2888:3888" in plan.stdout
+        assert (node, "zookeeper") in rows
+    assert "network: no host has an interface key" in plan.stdout, "a step left out is said, not silent"
+    assert "+++ /etc/hosts (planned)" not in plan.stdout, "diffs only with --diff"
+    assert "+++ /etc/hosts (planned)" in diff.stdout
+    assert "server.1=node2:2888:3888" in diff.stdout
 
 
 def test_bootstrap_ends_with_a_smoke_tested_ensemble(lab, planned_then_bootstrapped):
@@ -73,7 +78,7 @@ def test_bootstrap_ends_with_a_smoke_tested_ensemble(lab, planned_then_bootstrap
 
 def test_second_run_reports_no_changes(lab, planned_then_bootstrapped):
     inventory = planned_then_bootstrapped[0]
-    status, recorder, _ = run_steps(inventory, lambda s: bootstrap.run(s, ALL))
+    status, recorder, _ = run_steps(inventory, bootstrap.select_steps())
     assert status == ExitStatus.OK
     states = set(recorder.final_states().values())
     assert State.CHANGED not in states and State.FAILED not in states
@@ -95,7 +100,7 @@ def test_node_killed_during_the_jdk_step_leaves_others_finished_and_next_run_com
             killed.set()
             threading.Thread(target=lab.stop_node, args=("node3",), kwargs={"crash": True}).start()
 
-    status, recorder, _ = run_steps(inventory, lambda s: (s.reporter.add(kill_on_bytes), bootstrap.run(s, ALL)))
+    status, recorder, _ = run_steps(inventory, lambda s: s.reporter.add(kill_on_bytes), bootstrap.select_steps())
     assert killed.is_set()
     assert status == ExitStatus.HOST_FAILURE
     final = recorder.final_states()
@@ -106,7 +111,7 @@ def test_node_killed_during_the_jdk_step_leaves_others_finished_and_next_run_com
     lab.start_node("node3")
     staged = inside(lab, "node3", "ls -A /opt/apps 2>/dev/null || true").split()
     assert not any(name.endswith(".rpm") for name in staged), "no truncated package under the final name"
-    status, recorder, _ = run_steps(inventory, lambda s: bootstrap.run(s, ALL))
+    status, recorder, _ = run_steps(inventory, bootstrap.select_steps())
     assert status == ExitStatus.OK, [e.detail for e in recorder.events if e.state == State.FAILED]
     assert "17.0.15" in inside(lab, "node3", "bash -lc 'java -version' 2>&1")
     assert recorder.final_states()["node1", "jdk-install"] == State.UNCHANGED

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from clusterctl.core.transfer import distribute, local_file
+from clusterctl.core.transfer import local_file
 from clusterctl.events import Recorder, State
 from clusterctl.steps import hosts_file, jdk, ssh_trust
+from clusterctl.steps.stage import StageFile
 
 from tests.lab_helpers import inside, run_steps, running_lab
 
@@ -37,7 +38,7 @@ def lab():
 @pytest.fixture(scope="module")
 def trusted(lab):
     """The previous runbook step: /etc/hosts and node-to-node SSH trust."""
-    status, _, _ = run_steps(lab.inventory_path, hosts_file.run, ssh_trust.run)
+    status, _, _ = run_steps(lab.inventory_path, [hosts_file.HostsFile(), *ssh_trust.steps()])
     assert status == 0
     return lab
 
@@ -58,7 +59,7 @@ def step_states(recorder: Recorder, step: str) -> dict[str, State]:
 
 
 def stage_with(mode: str, tarball):
-    return lambda session: distribute(session, "stage", NODES, tarball, STAGE, mode)
+    return StageFile(tarball, STAGE, NODES, mode)
 
 
 # -- staging in each mode -------------------------------------------------------------
@@ -107,12 +108,12 @@ def installed(request, trusted, artifacts, tmp_path_factory) -> Installed:
     lab, kind = trusted, request.param
     on_all(lab, UNINSTALL)
     inventory = inventory_for(lab, tmp_path_factory, artifacts[KINDS[kind]])
-    status, first, _ = run_steps(inventory, jdk.run)
+    status, first, _ = run_steps(inventory, jdk.steps())
     assert status == 0, [e for e in first.events if e.state == State.FAILED]
     stat = f"stat -c '%i %Y %y' {STAGE}/{artifacts[KINDS[kind]].name}"
     before = on_all(lab, stat)
     login_java = on_all(lab, "bash -lc 'echo $JAVA_HOME; command -v java; java -version 2>&1'")
-    second_status, second, _ = run_steps(inventory, jdk.run)
+    second_status, second, _ = run_steps(inventory, jdk.steps())
     return Installed(kind, first, second, second_status, before, on_all(lab, stat), login_java)
 
 
@@ -148,7 +149,7 @@ def test_second_run_asks_each_node_once(installed):
 def test_jdk_verify_command_prints_the_version_table(trusted, artifacts, tmp_path_factory):
     lab = trusted
     inventory = inventory_for(lab, tmp_path_factory, artifacts["jdk_tarball"])
-    run_steps(inventory, jdk.run)
+    run_steps(inventory, jdk.steps())
     result = subprocess.run([sys.executable, "-m", "clusterctl", "jdk", "verify", "-i", str(inventory)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -161,7 +162,7 @@ def test_a_node_without_rpm_fails_alone_and_gets_nothing_staged(trusted, artifac
     inside(lab, "node3", "mv /usr/bin/rpm /usr/bin/rpm.hidden")
     try:
         inventory = inventory_for(lab, tmp_path_factory, artifacts["jdk_rpm"])
-        status, recorder, _ = run_steps(inventory, jdk.run)
+        status, recorder, _ = run_steps(inventory, jdk.steps())
     finally:
         inside(lab, "node3", "mv /usr/bin/rpm.hidden /usr/bin/rpm")
     assert status == 1

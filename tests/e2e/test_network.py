@@ -45,7 +45,7 @@ def addresses(lab, node):
 def test_unreachable_new_address_rolls_back(lab, tmp_path):
     path = inventory_with(lab, tmp_path, "node2", "10.231.250.5")  # no route from the controller
     before = addresses(lab, "node2")
-    status, recorder, _ = run_steps(path, lambda s: network.run(s, timeout=6))
+    status, recorder, _ = run_steps(path, network.Network(6))
     assert status == ExitStatus.HOST_FAILURE
     failed = [e for e in recorder.events if e.state == State.FAILED]
     assert failed and "rolled back" in failed[-1].detail
@@ -55,13 +55,13 @@ def test_unreachable_new_address_rolls_back(lab, tmp_path):
 
 def test_reachable_new_address_is_kept_and_rendered_as_ifcfg(lab, tmp_path):
     path = inventory_with(lab, tmp_path, "node1", "10.231.83.111")
-    status, recorder, _ = run_steps(path, lambda s: network.run(s, timeout=10))
+    status, recorder, _ = run_steps(path, network.Network(10))
     assert status == ExitStatus.OK, [e.detail for e in recorder.events if e.state == State.FAILED]
     assert recorder.final_states()["node1", "network"] == State.CHANGED
     assert addresses(lab, "node1") == ["10.231.83.111/24"]
     cfg = inside(lab, "node1", "cat /etc/sysconfig/network-scripts/ifcfg-eth0")
     assert "IPADDR=10.231.83.111" in cfg and "BOOTPROTO=static" in cfg and "PREFIX=24" in cfg
     again = inventory_with(lab, tmp_path, "node1", "10.231.83.111", via_old=False)
-    status, recorder, _ = run_steps(again, lambda s: network.run(s, timeout=10))
+    status, recorder, _ = run_steps(again, network.Network(10))
     assert status == ExitStatus.OK
     assert recorder.final_states()["node1", "network"] == State.UNCHANGED

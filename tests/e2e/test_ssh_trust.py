@@ -18,6 +18,15 @@ pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3", "node4"]
 
 
+def trust(mode: str = "ring") -> list:
+    """What `clusterctl ssh-trust` runs: the hosts file, key pairs, trust files and their proof."""
+    return [hosts_file.HostsFile(), *ssh_trust.steps(mode)]
+
+
+def proof(results) -> ssh_trust.VerifyMatrix:
+    return results[-1].outputs[ssh_trust.SshVerify.name]
+
+
 @pytest.fixture(scope="module")
 def lab():
     with running_lab("te2e", "10.231.81.0/24", 4) as lab:
@@ -75,11 +84,11 @@ def test_private_keys_never_leave_their_node(lab, trusted):
 def test_second_run_changes_nothing(lab, trusted):
     inventory, _ = trusted
     before = inside(lab, "node2", "stat -c '%i %Y' /root/.ssh/authorized_keys /root/.ssh/known_hosts /etc/hosts")
-    status, recorder, results = run_steps(inventory, hosts_file.run, ssh_trust.run)
+    status, recorder, results = run_steps(inventory, trust())
     assert status == ExitStatus.OK
     states = recorder.final_states()
     assert {s for (h, step), s in states.items() if step in ("hosts", "ssh-trust")} == {State.UNCHANGED}
-    assert results[1].ok
+    assert proof(results).ok
     assert inside(lab, "node2", "stat -c '%i %Y' /root/.ssh/authorized_keys /root/.ssh/known_hosts /etc/hosts") \
         == before
 
@@ -89,8 +98,8 @@ def test_existing_authorized_keys_lines_are_kept(lab, trusted):
     foreign = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIForeignKeyForTestingOnly000000000000000000 ops@elsewhere"
     inside(lab, "node3", f"echo '{foreign}' >> /root/.ssh/authorized_keys")
     inside(lab, "node3", "rm /root/.ssh/id_ed25519 /root/.ssh/id_ed25519.pub")
-    status, recorder, results = run_steps(inventory, hosts_file.run, ssh_trust.run)
-    assert status == ExitStatus.OK and results[1].ok
+    status, recorder, results = run_steps(inventory, trust())
+    assert status == ExitStatus.OK and proof(results).ok
     assert recorder.final_states()["node3", "ssh-trust"] == State.CHANGED
     assert foreign in inside(lab, "node3", "cat /root/.ssh/authorized_keys")
     new_key = inside(lab, "node3", "cat /root/.ssh/id_ed25519.pub").split()[1]
@@ -113,20 +122,20 @@ def test_changed_host_key_is_refused_and_nothing_is_done_there(lab, trusted):
     # the operator accepts the rebuilt host, as ssh-keygen -R would; the next run repairs every node
     kh = lab.state_dir / "known_hosts"
     subprocess.run(["ssh-keygen", "-R", lab.address("node4"), "-f", str(kh)], capture_output=True, check=True)
-    status, _, results = run_steps(inventory, hosts_file.run, ssh_trust.run)
-    assert status == ExitStatus.OK and results[1].ok
+    status, _, results = run_steps(inventory, trust())
+    assert status == ExitStatus.OK and proof(results).ok
 
 
 def test_first_contact_with_only_a_password():
     with running_lab("te2p", "10.231.82.0/24", 2, authorize_lab_key=False) as lab:
         inventory = lab.state_dir / "inventory.toml"
-        status, _, _ = run_steps(inventory, hosts_file.run)
+        status, _, _ = run_steps(inventory, hosts_file.HostsFile())
         assert status == ExitStatus.HOST_FAILURE, "no key authorised yet, no password: refused"
-        status, _, results = run_steps(inventory, hosts_file.run, ssh_trust.run, password=lab.password)
-        assert status == ExitStatus.OK and results[1].ok
+        status, _, results = run_steps(inventory, trust(), password=lab.password)
+        assert status == ExitStatus.OK and proof(results).ok
         lab_key = (lab.key_path.with_suffix(".pub")).read_text().split()[1]
         assert lab_key in inside(lab, "node1", "cat /root/.ssh/authorized_keys")
-        status, _, _ = run_steps(inventory, hosts_file.run, ssh_trust.run)
+        status, _, _ = run_steps(inventory, trust())
         assert status == ExitStatus.OK, "the controller's key was installed: no password needed any more"
 
 

@@ -96,7 +96,7 @@ def ensemble_lab(name: str, subnet: str, nodes: int, servers: dict[str, str], pa
     with running_lab(name, subnet, nodes, inventory_extra=inventory_sections(
             packages, "\n".join(f"{h} = {v}" for h, v in servers.items()))) as lab:
         inventory = lab.inventory_path
-        status, _, _ = run_steps(inventory, hosts_file.run, jdk.run)
+        status, _, _ = run_steps(inventory, [hosts_file.HostsFile(), *jdk.steps()])
         assert status == ExitStatus.OK, "hosts file and JDK on every node"
         yield Ensemble(lab, inventory, list(servers))
 
@@ -146,7 +146,7 @@ class TestRunbookEnsemble:
         assert inside(runbook.lab, "node1", "test -e /opt/zookeeper && echo yes || echo no").strip() == "no"
 
     def test_second_install_changes_nothing_and_asks_each_server_once(self, runbook, installed):
-        status, recorder, _ = run_steps(runbook.inventory, zookeeper.install)
+        status, recorder, _ = run_steps(runbook.inventory, [zookeeper.ZkStage(), zookeeper.ZkInstall()])
         assert status == ExitStatus.OK
         assert {s for (h, step), s in recorder.final_states().items() if step == "zookeeper"} == {State.UNCHANGED}
         commands = [e for e in recorder.events if e.kind == "command"]
@@ -252,7 +252,7 @@ class TestRunbookEnsemble:
         original = runbook.inventory.read_text()
         runbook.inventory.write_text(original.replace("sync_limit = 5", "sync_limit = 6"))
         try:
-            plan = runbook.cli("plan", args=("--only", "zookeeper"))
+            plan = runbook.cli("plan", args=("--only", "zookeeper", "--diff"))
             assert "+syncLimit=6" in plan.stdout and "-syncLimit=5" in plan.stdout
             result = runbook.cli("zk", "install")
             assert result.returncode == 0
@@ -342,7 +342,7 @@ FIVE = {"node1": "1", "node2": "2", "node3": "3", "node4": "4", "node5": "5",
 @pytest.fixture(scope="class")
 def five(packages):
     with ensemble_lab("tz5", "10.231.97.0/24", 6, FIVE, packages) as env:
-        status, _, _ = run_steps(env.inventory, zookeeper.install, zookeeper.start)
+        status, _, _ = run_steps(env.inventory, zookeeper.steps())
         assert status == ExitStatus.OK
         yield env
 

@@ -18,7 +18,8 @@ from clusterctl.inventory import JdkSpec, load_inventory
 from clusterctl.package_files import (PackageFileError, PackageIdentity, read_deb_identity, read_rpm_identity,
                                       tarball_top_dir)
 from clusterctl.steps import jdk
-from clusterctl.steps.jdk import HostState, JavaCheck, JdkPackage, decide, desired_profile, install_command
+from clusterctl.steps.jdk import HostState, JavaCheck, JdkPackage, decide, desired_profile
+from tests.fakes import run_locally
 
 SHA = "a" * 64
 MTIME = "2026-01-01 10:00:00.000000001 +0000"
@@ -51,7 +52,6 @@ def test_a_fresh_host_gets_the_package_staged_installed_and_the_profile():
     plan = decide(SPEC, RPM, FRESH)
     assert (plan.stage, plan.install, plan.link, plan.problem) == (COPY, True, False, None)
     assert summaries(plan) == [
-        "stage jdk-17.0.15_linux-x64_bin.rpm (61.0 MB) in /opt/apps",
         "install jdk-17-17.0.15-1.x86_64 with rpm -U",
         "write /etc/profile.d/java.sh (JAVA_HOME, PATH)",
     ]
@@ -120,17 +120,23 @@ def test_a_java_home_that_is_a_real_directory_is_left_alone():
     assert "is not a link" in plan.problem
 
 
-def test_rpm_on_debian_gets_force_debian_and_nodeps_only_there():
-    assert install_command(RPM, "/opt/apps/x.rpm", FRESH) == "rpm -Uvh --force-debian --nodeps /opt/apps/x.rpm"
-    assert install_command(RPM, "/opt/apps/x.rpm", replace(FRESH, debian_rpm=False)) == "rpm -Uvh /opt/apps/x.rpm"
+def test_a_tarball_is_unpacked_aside_marked_and_renamed_into_place(tmp_path):
+    tarball = make_tarball(tmp_path / "jdk.tar.gz")
+    java_dir = tmp_path / "usr-java"
+    (java_dir / "jdk-17.0.15").mkdir(parents=True)  # one there already is replaced whole
+    (java_dir / "jdk-17.0.15" / "old").write_text("old")
+    done = run_locally("jdk.sh", "tarball", tarball, java_dir, "jdk-17.0.15", SHA)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in java_dir.iterdir()) == ["jdk-17.0.15"], "no partial left beside it"
+    assert (java_dir / "jdk-17.0.15" / ".clusterctl-package.sha256").read_text() == SHA + "\n"
+    assert (java_dir / "jdk-17.0.15" / "bin" / "java").exists() and not (java_dir / "jdk-17.0.15" / "old").exists()
 
 
-def test_a_tarball_is_unpacked_aside_and_renamed_into_place():
-    script = install_command(TARBALL, "/opt/apps/jdk.tar.gz", FRESH)
-    lines = script.splitlines()
-    assert "tar -xzf /opt/apps/jdk.tar.gz -C \"$part\" --no-same-owner" in lines
-    assert lines.index('mv "$part/jdk-17.0.15" /usr/java/jdk-17.0.15') > lines.index(
-        f'echo {SHA} > "$part/jdk-17.0.15/.clusterctl-package.sha256"')
+def test_a_tarball_without_its_directory_is_refused_and_leaves_nothing(tmp_path):
+    tarball = make_tarball(tmp_path / "jdk.tar.gz", top="other")
+    done = run_locally("jdk.sh", "tarball", tarball, tmp_path / "usr-java", "jdk-17.0.15", SHA)
+    assert done.returncode == 1 and b"did not unpack into jdk-17.0.15/" in done.stderr
+    assert list((tmp_path / "usr-java").iterdir()) == []
 
 
 # -- plan() from raw facts --------------------------------------------------------------
@@ -149,10 +155,10 @@ def test_plan_reads_raw_facts(tmp_path):
     inventory_file = tmp_path / "cluster.toml"
     inventory_file.write_text(f'[hosts.node1]\naddress = "10.0.0.1"\n[jdk]\npackage = "{package}"\n')
     inventory = load_inventory(inventory_file)
-    snippets = jdk.facts(inventory.hosts["node1"], inventory.jdk)
-    raw = {name: Fact("", 1) for name in snippets}
+    raw = {q.name: Fact("", 1) for q in jdk.facts(inventory.jdk)}
     raw["jdk.tool"] = Fact("/usr/bin/tar\n/usr/bin/gzip\n", 0)
-    changes = jdk.plan(inventory, {"node1": raw})["node1"]
+    changes = [c for step in (jdk.JdkStage(), jdk.JdkInstall())
+               for c in step.decide(inventory, {"node1": raw})["node1"].changes]
     size = package.stat().st_size
     assert [c.summary for c in changes] == [
         f"stage jdk-17.0.15_linux-x64_bin.tar.gz ({size} B) in /opt/apps",

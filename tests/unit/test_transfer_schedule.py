@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-import subprocess
 
 import pytest
 from hypothesis import given, strategies as st
 
-from clusterctl.core.facts import Fact, gather_script, parse_facts
-from clusterctl.core.host_receive import (HostReport, RemotePaths, TransferError, chain_outcomes, host_command,
-                                          parse_reports)
+from clusterctl.core.facts import Fact, gather_args, parse_facts
+from clusterctl.core.host_receive import (HostReport, RemotePaths, chain_outcomes, parse_reports, receive_args)
 from clusterctl.core.transfer import (COPY, KEEP, STAMP, Copy, LocalFile, StagedFile, relay_edges, relay_rounds,
-                                      staged_facts, staging_action)
+                                      staged_query, staging_action)
+from clusterctl.errors import TransferError
+from tests.fakes import run_locally
 
 names = st.integers(0, 70).map(lambda n: [f"node{k}" for k in range(1, n + 1)])
 
@@ -135,7 +135,7 @@ def test_names_that_would_need_quoting_between_hosts_are_refused():
     with pytest.raises(TransferError):
         RemotePaths("/opt/my apps", "jdk.rpm")
     with pytest.raises(TransferError):
-        host_command(RemotePaths("/opt/apps", "jdk.rpm"), "a" * 64, "recv", "root@node1;reboot")
+        receive_args(RemotePaths("/opt/apps", "jdk.rpm"), "a" * 64, "recv", "root@node1;reboot")
 
 
 # -- the host script and the gather snippet, run here with bash ---------------------------
@@ -145,14 +145,12 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 def recv_locally(tmp_path, data: bytes, want: str):
     remote = RemotePaths(str(tmp_path / "stage"), "pkg.tar.gz")
-    result = subprocess.run(["bash", "-c", host_command(remote, want, "recv", "me")], input=data,
-                            capture_output=True, timeout=60)
+    result = run_locally("receive.sh", *receive_args(remote, want, "recv", "me"), payload=data)
     return remote, parse_reports(result.stdout.decode())
 
 
 def gathered_state(remote: RemotePaths, size: int) -> StagedFile:
-    script = gather_script(staged_facts(remote, size))
-    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60).stdout
+    out = run_locally("facts.sh", *gather_args([staged_query(remote, size)])).stdout.decode()
     return StagedFile.from_fact(parse_facts(out)[remote.fact_name])
 
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from clusterctl.zk.fourlw import (FourLetterWordError, UnexpectedAnswer, ask, format_zxid, parse_mntr,
-                                  parse_remote_answers, parse_srvr, remote_ask_command, zxid_counter,
+                                  parse_remote_answers, parse_srvr, remote_ask_args, zxid_counter,
                                   zxid_epoch)
 
 SRVR_LEADER = (
@@ -189,9 +189,8 @@ def test_zxids_print_as_zookeeper_prints_them_and_split_into_epoch_and_counter(z
 
 
 def test_the_remote_program_prints_answers_as_json(tmp_path):
-    import subprocess
-    out = subprocess.run(["sh", "-c", remote_ask_command(_closed_port(), ["srvr"], timeout=1)],
-                         capture_output=True, text=True, check=True).stdout
+    from tests.fakes import run_locally
+    out = run_locally("ask_fourlw.py", *remote_ask_args(_closed_port(), ["srvr"], timeout=1)).stdout.decode()
     answers = parse_remote_answers(out)
     assert isinstance(answers["srvr"], FourLetterWordError) and answers["srvr"].refused
 

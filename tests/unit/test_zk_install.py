@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from clusterctl.core.facts import Fact, gather_script, parse_facts
+from clusterctl.core.facts import Fact, gather_args, parse_facts
 from clusterctl.inventory import Inventory, load_inventory
 from clusterctl.render.zoo_cfg import render_java_env, render_zoo_cfg
-from clusterctl.zk.install import (NOT_A_LINK, PROFILE_PATH, UNMARKED, HostState, Release, data_dirs_script,
-                                   decide, myid_conflict, profile_snippet, relink_script, unpack_script)
+from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, HostState, Release, decide, home, myid_conflict,
+                                   profile_snippet)
+from tests.fakes import run_locally
 
 INVENTORY = """
 [cluster]
@@ -49,8 +50,8 @@ def facts(**overrides: Fact) -> dict[str, Fact]:
     """The facts of a node as clusterctl left it (node3), with ``overrides``."""
     spec = INV.zookeeper
     converged = {
-        "zk.release": Fact(RELEASE.sha256 + "\n", 0),
-        "zk.link": Fact(RELEASE_DIR + "\n", 0),
+        "zk.release": Fact(f"mark {RELEASE.sha256}\n", 0),
+        "zk.link": Fact(f"link {RELEASE_DIR}\n", 0),
         "zk.zoo_cfg": Fact(render_zoo_cfg(spec, INV, "node3"), 0),
         "zk.java_env": Fact(render_java_env(spec), 0),
         "zk.profile": Fact(profile_snippet(spec), 0),
@@ -133,46 +134,57 @@ def test_a_node_holding_another_servers_myid_is_refused_and_nothing_else_is_plan
 
 
 def test_a_real_directory_where_the_link_goes_is_refused():
-    plan = plan_for(facts(**{"zk.link": Fact(NOT_A_LINK + "\n", 0)}))
+    plan = plan_for(facts(**{"zk.link": Fact("other\n", 0)}))
     assert "not a symbolic link" in plan.conflict
 
 
-def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True)
-
-
 def test_the_data_dirs_script_writes_myid_once_and_refuses_another(tmp_path):
-    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "data_dir": str(tmp_path / "data"),
-                                      "data_log_dir": str(tmp_path / "log")})
-    assert sh(data_dirs_script(spec, 2), tmp_path).returncode == 0
-    assert (tmp_path / "data" / "myid").read_text() == "2\n" and (tmp_path / "log").is_dir()
-    assert sh(data_dirs_script(spec, 2), tmp_path).returncode == 0
-    refused = sh(data_dirs_script(spec, 5), tmp_path)
-    assert refused.returncode == 3 and "refusing" in refused.stderr
-    assert (tmp_path / "data" / "myid").read_text() == "2\n"
+    data, log = tmp_path / "data", tmp_path / "log"
+    assert run_locally("zk_install.sh", "data-dirs", data, log, 2).returncode == 0
+    assert (data / "myid").read_text() == "2\n" and log.is_dir()
+    assert run_locally("zk_install.sh", "data-dirs", data, log, 2).returncode == 0
+    refused = run_locally("zk_install.sh", "data-dirs", data, log, 5)
+    assert refused.returncode == 3 and b"refusing" in refused.stderr
+    assert (data / "myid").read_text() == "2\n"
 
 
 def test_the_link_is_swapped_in_place(tmp_path):
-    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path)})
     (tmp_path / RELEASE.name).mkdir()
     (tmp_path / "zookeeper").symlink_to(tmp_path / "old")
-    assert sh(relink_script(spec, RELEASE), tmp_path).returncode == 0
+    assert run_locally("zk_install.sh", "relink", tmp_path / RELEASE.name, tmp_path / "zookeeper").returncode == 0
     assert (tmp_path / "zookeeper").readlink() == tmp_path / RELEASE.name
     assert sorted(p.name for p in tmp_path.iterdir()) == [RELEASE.name, "zookeeper"]
 
 
-def test_the_fact_snippets_read_a_node_as_host_state(tmp_path):
-    from clusterctl.zk.install import facts as fact_snippets
+def test_the_facts_read_a_bare_node_as_host_state(tmp_path):
+    from clusterctl.zk.install import facts as fact_queries
     spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt"),
                                       "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log")})
-    out = sh(gather_script(fact_snippets(spec, RELEASE)), tmp_path).stdout
+    out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
     state = HostState.from_facts(parse_facts(out))
     assert state.release_sha256 == "" and state.link_target == "" and state.myid is None
     assert state.zoo_cfg is None and not state.dirs_exist and state.server is None
 
 
+def test_the_facts_read_an_installed_node_as_host_state(tmp_path):
+    from clusterctl.zk.install import facts as fact_queries
+    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt"),
+                                      "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log")})
+    release_dir = tmp_path / "opt" / RELEASE.name
+    (release_dir / "conf").mkdir(parents=True)
+    (release_dir / RELEASE_MARK).write_text(RELEASE.sha256 + "\n")
+    (release_dir / "conf" / "zoo.cfg").write_text("tickTime=2000\n")
+    (tmp_path / "opt" / "zookeeper").symlink_to(release_dir)
+    run_locally("zk_install.sh", "data-dirs", tmp_path / "data", tmp_path / "log", 2)
+    out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
+    state = HostState.from_facts(parse_facts(out))
+    assert state.release_sha256 == RELEASE.sha256 and state.link_target == str(release_dir)
+    assert state.myid == "2" and state.zoo_cfg == "tickTime=2000\n" and state.dirs_exist
+    assert home(spec) == str(tmp_path / "opt" / "zookeeper")
+
+
 def test_a_release_directory_unpacked_by_hand_is_replaced_but_kept_aside():
-    plan = plan_for(facts(**{"zk.release": Fact(UNMARKED + "\n", 0)}))
+    plan = plan_for(facts(**{"zk.release": Fact("unmarked\n", 0)}))
     assert plan.unpack and plan.replaces
     assert "kept as /opt/apache-zookeeper-3.8.0-bin.replaced-<time>" in plan.changes(INV.zookeeper)[0].summary
 
@@ -185,10 +197,10 @@ def test_unpacking_moves_the_whole_tree_in_marked_and_keeps_an_old_one(tmp_path)
     (top / "bin" / "zkServer.sh").chmod(0o755)
     with tarfile.open(tmp_path / "release.tar.gz", "w:gz") as tar:
         tar.add(top, arcname=RELEASE.name)
-    spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt")})
     (tmp_path / "opt" / RELEASE.name / "conf").mkdir(parents=True)
     (tmp_path / "opt" / RELEASE.name / "conf" / "zoo.cfg").write_text("by hand\n")
-    done = sh(unpack_script(spec, RELEASE, str(tmp_path / "release.tar.gz")), tmp_path)
+    done = run_locally("zk_install.sh", "unpack", tmp_path / "release.tar.gz", tmp_path / "opt", RELEASE.name,
+                       RELEASE.sha256, RELEASE_MARK)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "opt" / RELEASE.name / ".clusterctl-release").read_text().strip() == RELEASE.sha256
     [kept] = (tmp_path / "opt").glob(f"{RELEASE.name}.replaced-*")

@@ -114,8 +114,8 @@ class FakeContext:
         self.remote = remote
         self.commands: list[str] = []
 
-    def run(self, command: str, **kwargs):
-        self.commands.append(command)
+    def run_script(self, name: str, *args, **kwargs):
+        self.commands.append(" ".join([name, *map(str, args)]))
         if isinstance(self.remote, Exception):
             raise self.remote
         return type("Result", (), {"ok": True, "stdout": self.remote, "stderr": "", "exited": 0})()
@@ -134,7 +134,7 @@ def test_a_client_port_out_of_reach_is_asked_on_the_node_over_ssh(monkeypatch):
     ctx = FakeContext(json.dumps({"srvr": SRVR_FOLLOWER}))
     answers, via = ask_server(ctx, 2181, ["srvr"])
     assert via == "ssh" and answers["srvr"] == SRVR_FOLLOWER
-    assert ctx.commands and ctx.commands[0].startswith("python3 -c ")
+    assert ctx.commands == ["ask_fourlw.py 2181 2 srvr"]
     assert server_status(NODE2, answers, via).role == "follower"
 
 

@@ -1,0 +1,100 @@
+"""One remote command on one SSH exec channel: stdin streamed in, stdout and stderr read as they come.
+
+This is the bottom of the execution core: every remote command of a run goes
+through :func:`execute`, on the run's one connection to the host.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import paramiko
+
+OPEN_TIMEOUT = 10.0
+READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How one remote command ended: its exit status (-1 when none came back) and its output."""
+
+    exited: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exited == 0
+
+
+class ChannelLost(Exception):
+    """The connection went away (or stalled past its timeout) before the command ended."""
+
+
+class ChannelAborted(Exception):
+    """The run asked to stop and the command was cut off."""
+
+
+def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
+            sent: Callable[[int], None] | None = None, abort: threading.Event | None = None) -> CommandResult:
+    """Run ``command`` with ``stdin`` (chunks, then EOF) and return its exit status and output.
+
+    Output is read while stdin is still being sent, so a command that talks
+    back never blocks on a full window. ``sent`` is told the number of bytes
+    sent so far after each chunk. Raises ChannelLost when the connection drops
+    or nothing moves for ``timeout`` seconds, ChannelAborted when ``abort`` is
+    set (the remote side then sees its input end early).
+    """
+    out, err = bytearray(), bytearray()
+    try:
+        channel = transport.open_session(timeout=OPEN_TIMEOUT)
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise ChannelLost(str(exc) or type(exc).__name__) from None
+    try:
+        channel.settimeout(timeout)
+        channel.exec_command(command)
+
+        def drain() -> None:
+            while channel.recv_ready():
+                out.extend(channel.recv(READ_CHUNK))
+            while channel.recv_stderr_ready():
+                err.extend(channel.recv_stderr(READ_CHUNK))
+
+        total = 0
+        for chunk in stdin or ():
+            if abort is not None and abort.is_set():
+                raise ChannelAborted()
+            channel.sendall(chunk)
+            total += len(chunk)
+            drain()
+            if sent is not None:
+                sent(total)
+        channel.shutdown_write()
+        quiet_since = time.monotonic()
+        while not channel.closed and not (channel.eof_received and not channel.recv_ready()
+                                          and not channel.recv_stderr_ready()):
+            if abort is not None and abort.is_set():
+                raise ChannelAborted()
+            readable, _, _ = select.select([channel], [], [], 0.2)
+            if readable:
+                before = len(out) + len(err)
+                drain()
+                if len(out) + len(err) != before:
+                    quiet_since = time.monotonic()
+            elif not transport.is_active():
+                raise ChannelLost("the connection was closed")
+            elif time.monotonic() - quiet_since > timeout:
+                raise ChannelLost(f"no answer for {timeout:.0f}s")
+        drain()
+        if not channel.status_event.wait(OPEN_TIMEOUT):
+            raise ChannelLost("no exit status came back")
+        exited = channel.exit_status
+    except (OSError, EOFError, paramiko.SSHException) as exc:  # reset, closed, timed out, transport gone
+        raise ChannelLost(str(exc) or type(exc).__name__) from None
+    finally:
+        channel.close()
+    return CommandResult(exited, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))

@@ -1,0 +1,23 @@
+"""The clusterctl command's entry point: the signals first, then the program.
+
+An interrupt while the program is still loading has nothing to clean up; it
+ends with one line and the interrupt's exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def _interrupted_while_loading(signum: int, frame) -> None:
+    os.write(2, b"clusterctl: interrupted before anything was done\n")
+    os._exit(128 + signum)
+
+
+def run_main() -> None:
+    signal.signal(signal.SIGINT, _interrupted_while_loading)
+    signal.signal(signal.SIGTERM, _interrupted_while_loading)
+    from .cli import main
+    sys.exit(main())

@@ -1,0 +1,58 @@
+# Laying out one ZooKeeper server's files on its node.
+#
+#   bash -s -- unpack STAGED INSTALL_DIR RELEASE SHA256 MARK   the release under INSTALL_DIR/RELEASE
+#   bash -s -- relink TARGET LINK                              LINK (ZOOKEEPER_HOME) → TARGET
+#   bash -s -- data-dirs DATA_DIR DATA_LOG_DIR SERVER_ID       both directories, and myid
+set -eu
+
+# Unpack beside the final place, mark it with the tarball's hash, then move it in whole.
+# A tree already there (unpacked by hand, or from another tarball of that name) is kept aside.
+unpack() {
+    local staged=$1 install_dir=$2 release=$3 sha=$4 mark=$5
+    mkdir -p -- "$install_dir"
+    # Global, not local: the EXIT trap that removes it runs after this function has returned.
+    tmp=$(mktemp -d "$install_dir/.clusterctl-unpack.XXXXXX")
+    trap 'rm -rf -- "$tmp"' EXIT
+    trap 'exit 129' HUP
+    trap 'exit 143' TERM
+    tar -xzf "$staged" -C "$tmp" --no-same-owner
+    test -x "$tmp/$release/bin/zkServer.sh"
+    echo "$sha" > "$tmp/$release/$mark"
+    if [ -e "$install_dir/$release" ]; then
+        mv -- "$install_dir/$release" "$install_dir/$release.replaced-$(date +%Y%m%d-%H%M%S)"
+    fi
+    mv -- "$tmp/$release" "$install_dir/$release"
+}
+
+# One rename, so ZOOKEEPER_HOME is never missing.
+relink() {
+    local target=$1 link=$2
+    ln -sfn -- "$target" "$link.clusterctl-tmp"
+    mv -Tf -- "$link.clusterctl-tmp" "$link"
+}
+
+# With noclobber, so a myid written meanwhile is never replaced.
+data_dirs() {
+    local data=$1 log=$2 id=$3 current
+    mkdir -p -- "$data" "$log"
+    if [ -e "$data/myid" ]; then
+        current=$(cat -- "$data/myid")
+        [ "$current" = "$id" ] && return 0
+        echo "$data/myid holds $current, not $id: refusing to overwrite it" >&2
+        return 3
+    fi
+    (set -C; echo "$id" > "$data/myid")
+}
+
+main() {
+    local action=$1
+    shift
+    case $action in
+        unpack) unpack "$@" ;;
+        relink) relink "$@" ;;
+        data-dirs) data_dirs "$@" ;;
+        *) echo "zk_install.sh: unknown action $action" >&2; return 2 ;;
+    esac
+}
+
+main "$@"

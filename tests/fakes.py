@@ -1,0 +1,120 @@
+"""Test doubles for the execution core: fake hosts that serve facts and record what steps run.
+
+:class:`FakeRemote` stands where SSH would: a step driven through a
+:class:`Session` built by :func:`fake_session` asks facts (served from the
+case's data) and runs remote scripts (recorded, answered with canned
+results), so a step's decide/apply is tested as data: facts in, scripts and
+files out. :func:`run_locally` runs one of the package's remote scripts on
+this machine, the way a host runs it (``bash -s -- ARGS`` with the script on
+stdin), to test the script itself against real files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from clusterctl import remote
+from clusterctl.core.channel import CommandResult
+from clusterctl.core.facts import SCRIPT as FACTS_SCRIPT, Fact, frame
+from clusterctl.events import Recorder, Reporter
+from clusterctl.inventory import Host, Inventory
+from clusterctl.core.session import Session
+
+
+@dataclass(frozen=True)
+class Call:
+    """One remote script a step ran on a fake host."""
+
+    host: str
+    script: str
+    args: tuple[str, ...]
+    payload: bytes = b""
+    sudo: bool = False
+
+    @property
+    def action(self) -> str:
+        return self.args[0] if self.args else ""
+
+    def written(self) -> tuple[str, str] | None:
+        """(path, content) when this call is the write primitive's, checked against its own length and hash."""
+        if self.script != "write_file.sh":
+            return None
+        path, _mode, _owner, _group, size, sha256, _dir_mode = self.args
+        assert int(size) == len(self.payload) and hashlib.sha256(self.payload).hexdigest() == sha256
+        return path, self.payload.decode()
+
+
+def _split_stdin(stdin: bytes) -> tuple[str, bytes]:
+    """(script name, payload) from what the core sent: a package script's text, then the payload."""
+    for name in remote.names():
+        text = remote.load(name).text
+        if stdin.startswith(text):
+            return name, stdin[len(text):]
+    raise AssertionError(f"stdin does not start with a remote script: {stdin[:80]!r}")
+
+
+@dataclass
+class FakeRemote:
+    """Hosts that answer facts from ``facts`` (host → name → Fact) and record every other script."""
+
+    facts: dict[str, dict[str, Fact]]
+    answer: Callable[[Call], CommandResult] = lambda call: CommandResult(0, "", "")
+    calls: list[Call] = field(default_factory=list)
+
+    def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
+                sent=None) -> CommandResult:
+        words = shlex.split(command)
+        sudo = words[:2] == ["sudo", "-n"]
+        words = words[2:] if sudo else words
+        interpreter = words[:3] if words[:1] == ["bash"] else words[:2]
+        args = tuple(words[len(interpreter):])
+        data = b"".join(stdin or ())
+        name, payload = _split_stdin(data)
+        if sent is not None:
+            sent(len(data))
+        if name == FACTS_SCRIPT:
+            return CommandResult(0, self._facts_for(host.name, args), "")
+        call = Call(host.name, name, args, payload, sudo)
+        self.calls.append(call)
+        return self.answer(call)
+
+    def _facts_for(self, host: str, args: tuple[str, ...]) -> str:
+        known = self.facts.get(host, {})
+        asked, i = {}, 0
+        while i + 3 <= len(args):
+            name, count = args[i], int(args[i + 2])
+            asked[name] = known.get(name, Fact("", 1))
+            i += 3 + count
+        return frame(asked)
+
+    def close(self) -> None:
+        pass
+
+    def drop(self, name: str) -> None:
+        pass
+
+    def by_host(self, host: str) -> list[Call]:
+        return [c for c in self.calls if c.host == host]
+
+
+def fake_session(inventory: Inventory, facts: dict[str, dict[str, Fact]], *,
+                 answer: Callable[[Call], CommandResult] | None = None,
+                 limit: Iterable[str] | None = None) -> tuple[Session, FakeRemote, Recorder]:
+    """A real Session whose hosts are fake: (session, the fake remote, a recorder of every event)."""
+    fake = FakeRemote(facts) if answer is None else FakeRemote(facts, answer)
+    recorder = Recorder()
+    session = Session(inventory, Reporter([recorder]), limit=limit, remote_factory=lambda s: fake)
+    return session, fake, recorder
+
+
+def run_locally(name: str, *args: object, payload: bytes = b"", env: dict[str, str] | None = None,
+                cwd=None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the package's remote script ``name`` here, as a host runs it: script then payload on stdin."""
+    script = remote.load(name)
+    return subprocess.run(shlex.split(script.command_line([str(a) for a in args])), input=script.text + payload,
+                          capture_output=True, timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
