@@ -26,7 +26,7 @@ from rich.table import Table
 
 from .core.session import DEFAULT_FORKS, Session
 from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, default_log_path
-from .errors import ExitStatus, UsageError
+from .errors import ExitStatus, HostsFailed, Interrupted, UsageError
 from .events import Recorder, Reporter, State
 from .inventory import Inventory, inventory_path, load_inventory
 
@@ -170,6 +170,9 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
                     yield run
             else:
                 yield run
+    except Interrupted:
+        # What an interrupt cut short is in the summary; the exit status is the signal's.
+        raise HostsFailed(run.exit_status or ExitStatus.INTERRUPTED) from None
     finally:
         session.close()
         if run.interrupted_by is not None:

@@ -44,7 +44,7 @@ class Call:
         """(path, content) when this call is the write primitive's, checked against its own length and hash."""
         if self.script != "write_file.sh":
             return None
-        path, _mode, _owner, _group, size, sha256, _dir_mode = self.args
+        path, _mode, _owner, _group, size, sha256, _dir_mode = self.args[:7]
         assert int(size) == len(self.payload) and hashlib.sha256(self.payload).hexdigest() == sha256
         return path, self.payload.decode()
 

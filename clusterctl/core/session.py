@@ -188,15 +188,20 @@ class HostContext:
         return result
 
     def write_file(self, path: str, content: str | bytes, *, mode: str = "644", owner: str = "-",
-                   group: str = "-", dir_mode: str = "-", become: bool = False) -> None:
-        """Replace ``path`` with ``content``, all or nothing (see remote/write_file.sh).
+                   group: str = "-", dir_mode: str = "-", become: bool = False, create_only: bool = False) -> bool:
+        """Replace ``path`` with ``content``, all or nothing (see remote/write_file.sh); True when written.
 
         Owner and mode are set before the file takes the name; ``-`` keeps the
-        current file's owner or group (the writer's for a new file).
+        current file's owner or group (the writer's for a new file). With
+        ``create_only`` an existing file is left as it is and False returned.
         """
         data = content.encode() if isinstance(content, str) else content
-        self.run_script("write_file.sh", path, mode, owner, group, len(data), hashlib.sha256(data).hexdigest(),
-                        dir_mode, payload=data, become=become)
+        args = [path, mode, owner, group, len(data), hashlib.sha256(data).hexdigest(), dir_mode]
+        result = self.run_script("write_file.sh", *args, *(["new"] if create_only else []), payload=data,
+                                 become=become, check=not create_only)
+        if create_only and result.exited not in (0, 3):
+            raise RemoteCommandError("write_file.sh", result)
+        return result.exited == 0
 
     def progress(self, done: int, total: int) -> None:
         self.session.reporter.progress(self.host.name, self.step, done, total)

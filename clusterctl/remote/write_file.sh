@@ -1,6 +1,6 @@
 # The one way clusterctl writes a file on a host: all or nothing.
 #
-#   bash -s -- PATH MODE OWNER GROUP SIZE SHA256 DIR_MODE   < this script, then exactly SIZE bytes
+#   bash -s -- PATH MODE OWNER GROUP SIZE SHA256 DIR_MODE [new]   < this script, then exactly SIZE bytes
 #
 # The bytes land in a temporary file beside PATH, which gets its owner and mode,
 # is checked against SIZE and SHA256 and flushed to disk before one rename puts
@@ -9,6 +9,8 @@
 # fails, the temporary file is removed and PATH is exactly what it was.
 # OWNER/GROUP "-" keeps the current file's (the writer's for a new file).
 # DIR_MODE is the mode of the directory if it has to be created ("-": 755).
+# With "new" the file is only created, never replaced: if PATH exists (even one
+# made a moment ago by someone else) nothing changes and the exit status is 3.
 # A path starting with ~/ is under the connecting user's home.
 set -u
 
@@ -28,7 +30,7 @@ sha256_of() {
 }
 
 main() {
-    local path=$1 mode=$2 owner=$3 group=$4 size=$5 want=$6 dir_mode=$7
+    local path=$1 mode=$2 owner=$3 group=$4 size=$5 want=$6 dir_mode=$7 how=${8:-replace}
     case $path in \~/*) path="$HOME/${path#\~/}" ;; esac
     local dir name got spec
     dir=$(dirname -- "$path")
@@ -62,7 +64,16 @@ main() {
     fi
     chmod -- "$mode" "$tmp" || fail "cannot set mode $mode"
     sync -- "$tmp" 2>/dev/null || sync
-    mv -f -- "$tmp" "$path" || fail "cannot rename into $path"
+    if [ "$how" = new ]; then
+        # A hard link is created only where no file is: atomic, unlike a test and then a rename.
+        if ! ln -- "$tmp" "$path" 2>/dev/null; then
+            echo "write_file: $path exists: not replaced" >&2
+            exit 3
+        fi
+        rm -f -- "$tmp"
+    else
+        mv -f -- "$tmp" "$path" || fail "cannot rename into $path"
+    fi
     trap - EXIT
     sync -- "$dir" 2>/dev/null || sync
 }

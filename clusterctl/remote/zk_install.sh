@@ -2,7 +2,7 @@
 #
 #   bash -s -- unpack STAGED INSTALL_DIR RELEASE SHA256 MARK   the release under INSTALL_DIR/RELEASE
 #   bash -s -- relink TARGET LINK                              LINK (ZOOKEEPER_HOME) → TARGET
-#   bash -s -- data-dirs DATA_DIR DATA_LOG_DIR SERVER_ID       both directories, and myid
+#   bash -s -- data-dirs DATA_DIR DATA_LOG_DIR                 both directories
 set -eu
 
 # Unpack beside the final place, mark it with the tarball's hash, then move it in whole.
@@ -31,17 +31,8 @@ relink() {
     mv -Tf -- "$link.clusterctl-tmp" "$link"
 }
 
-# With noclobber, so a myid written meanwhile is never replaced.
 data_dirs() {
-    local data=$1 log=$2 id=$3 current
-    mkdir -p -- "$data" "$log"
-    if [ -e "$data/myid" ]; then
-        current=$(cat -- "$data/myid")
-        [ "$current" = "$id" ] && return 0
-        echo "$data/myid holds $current, not $id: refusing to overwrite it" >&2
-        return 3
-    fi
-    (set -C; echo "$id" > "$data/myid")
+    mkdir -p -- "$1" "$2"
 }
 
 main() {

@@ -197,7 +197,7 @@ class VerifyMatrix:
 
     @property
     def ok(self) -> bool:
-        return not self.failed_pairs and all(len(row) == len(self.hosts) - 1 for row in self.results.values())
+        return not self.failed_pairs and bool(self.results)
 
 
 def rotated_targets(hosts: list[str], source: str) -> list[str]:
@@ -225,17 +225,23 @@ def pair_problem(inventory: Inventory, source: str, target: str, states: dict[st
     return None
 
 
-def login_pairs(hosts: list[str], mode: str) -> dict[str, list[str]]:
+def login_pairs(hosts: list[str], mode: str, concerned: set[str] | None = None) -> dict[str, list[str]]:
     """source → the targets it really logs in to: the next host (a ring), or all of them (pure).
 
     The ring makes every host a source once and a target once, so each sshd,
     each private key and each known_hosts is exercised with N logins in all.
+    With ``concerned`` (the hosts a --hosts run changes) only pairs with one
+    of them at either end are kept.
     """
     if len(hosts) < 2:
         return {}
     if mode == "full":
-        return {h: rotated_targets(hosts, h) for h in hosts}
-    return {h: [hosts[(i + 1) % len(hosts)]] for i, h in enumerate(hosts)}
+        pairs = {h: rotated_targets(hosts, h) for h in hosts}
+    else:
+        pairs = {h: [hosts[(i + 1) % len(hosts)]] for i, h in enumerate(hosts)}
+    if concerned is not None:
+        pairs = {s: [t for t in ts if s in concerned or t in concerned] for s, ts in pairs.items()}
+    return {s: ts for s, ts in pairs.items() if ts}
 
 
 def parse_check_output(output: str, targets: list[str]) -> dict[str, str | None]:
@@ -287,10 +293,14 @@ def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
     hosts = [h for h in hosts if h in facts]
     states = states_of(facts)
     resolved = {h: parse_hosts_block(f["hosts.etc_hosts"].output, inventory.cluster.name) for h, f in facts.items()}
-    pairs = login_pairs(hosts, mode)
+    # A --hosts run proves the pairs it could have changed: those with a changed host at either end.
+    concerned = None if session.limit is None else set(session.targets(hosts))
+    pairs = login_pairs(hosts, mode, concerned)
     users = {h: inventory.hosts[h].user for h in hosts}
     results: dict[str, dict[str, str | None]] = {
-        s: {t: pair_problem(inventory, s, t, states, resolved) for t in rotated_targets(hosts, s)} for s in hosts}
+        s: {t: pair_problem(inventory, s, t, states, resolved) for t in rotated_targets(hosts, s)
+            if concerned is None or s in concerned or t in concerned} for s in hosts}
+    results = {s: row for s, row in results.items() if row}
 
     def login(ctx: HostContext) -> Outcome:
         source = ctx.host.name
@@ -305,7 +315,7 @@ def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
         proven = "logged in to" if mode == "full" else f"proven for {len(hosts) - 1} peers, logged in to"
         return Outcome.ok(f"{proven} {', '.join(targets) or 'none'}")
 
-    outcomes = session.for_each("verify-ssh", hosts, login, read_only=True)
+    outcomes = session.for_each("verify-ssh", list(results), login, read_only=True)
     return VerifyMatrix(hosts, {h: results[h] for h in hosts if h in outcomes},
                         sum(len(v) for v in pairs.values()), outcomes)
 

@@ -18,8 +18,9 @@ from typing import Iterable, Mapping
 
 from ..core.facts import FactQuery
 from ..core.session import HostContext, HostResults, Outcome, Session
-from ..errors import EnsembleNotReady, UsageError
+from ..errors import EnsembleNotReady, Refused, UsageError
 from ..inventory import Host, Inventory
+from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
 from ..zk.restart import RollResult, rolling_restart
 from ..zk.server import control, java_home
@@ -154,9 +155,16 @@ class ZkInstall(_ZkStep):
         if p.relink:
             ctx.run_script(INSTALL_SCRIPT, "relink", rel.directory(spec), zk_install.home(spec), become=True)
             done.append(f"{zk_install.home(spec)} → {rel.name}")
-        if p.make_dirs or p.write_myid:
-            ctx.run_script(INSTALL_SCRIPT, "data-dirs", spec.data_dir, spec.data_log_dir, p.server_id, become=True)
-            done.append(f"myid {p.server_id}" if p.write_myid else "data dirs")
+        if p.make_dirs:
+            ctx.run_script(INSTALL_SCRIPT, "data-dirs", spec.data_dir, spec.data_log_dir, become=True)
+            done.append("data dirs")
+        if p.write_myid:
+            # Created, never replaced: a myid written meanwhile belongs to the server that wrote it.
+            if not ctx.write_file(f"{spec.data_dir}/myid", render_myid(p.server_id), mode="644", become=True,
+                                  create_only=True):
+                raise Refused(f"{spec.data_dir}/myid appeared while installing; it was left as it is: run again "
+                              f"to see whether it is this server's")
+            done.append(f"myid {p.server_id}")
         if p.restart_needed:
             ctx.note(zk_install.restart_notice(p.running.pid))
         return Outcome.changed(", ".join(done) + _restart_detail(p, lead="; "))

@@ -15,7 +15,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from ..core.session import HostContext, Outcome, Session
+from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import ClusterctlError
 from .status import describe, probe
 
@@ -59,19 +59,24 @@ def read_back(zk: KazooClient, path: str, expected: bytes) -> str | None:
     return None
 
 
-def smoke(session: Session) -> dict[str, Outcome]:
-    """Write through one serving server, read back through all others, remove; per-host outcomes.
+def smoke(session: Session) -> HostResults:
+    """Write through one serving server, read back through the others, remove; per-host outcomes.
 
-    A host that reads something else, or nothing, fails (exit status 1).
+    The others are the servers the run targets (all, or those of --hosts);
+    the writer is one of them when one serves, and reads its own write back
+    when it is the only one. A host that reads something else, or nothing,
+    fails (exit status 1).
     """
     spec = session.inventory.zookeeper
     port = spec.client_port
     status = probe(session)
+    targets = session.targets(s.host for s in status.servers)
     serving = [s for s in status.servers if s.serving]
     if not serving:
         raise ClusterctlError(f"no server is serving; {status.quorum.describe()}")
     # Prefer writing through a learner: the write then also crosses the leader's forwarding path.
-    writer = next((s for s in serving if s.role in ("follower", "observer")), serving[0])
+    candidates = [s for s in serving if s.host in targets] or serving
+    writer = next((s for s in candidates if s.role in ("follower", "observer")), candidates[0])
     path = PATH_PREFIX + secrets.token_hex(6)
     token = secrets.token_hex(16).encode()
 
@@ -91,11 +96,11 @@ def smoke(session: Session) -> dict[str, Outcome]:
             return Outcome.failed(f"reading {path}: {type(exc).__name__} {exc}".strip())
         return Outcome.failed(problem) if problem else Outcome.ok(f"read it back as {known.role}")
 
-    outcomes = session.for_each(STEP, [writer.host], write)
-    if writer.host not in outcomes:
+    outcomes = session.for_each(STEP, [writer.host], write, read_only=True)
+    if not outcomes.get(writer.host) or not outcomes[writer.host].succeeded:
         return outcomes
     try:
-        readers = [s.host for s in status.servers if s.host != writer.host]
+        readers = [h for h in targets if h != writer.host] or [writer.host]
         outcomes.update(session.for_each(STEP, readers, read))
     finally:
         remove(session, writer.host, path)

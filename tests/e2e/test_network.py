@@ -8,6 +8,8 @@ detected, and the ifcfg backend applies it with ip, its fallback on minimal host
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -65,3 +67,27 @@ def test_reachable_new_address_is_kept_and_rendered_as_ifcfg(lab, tmp_path):
     status, recorder, _ = run_steps(again, network.Network(10))
     assert status == ExitStatus.OK
     assert recorder.final_states()["node1", "network"] == State.UNCHANGED
+
+
+def test_net_plan_and_apply_with_hosts_touch_the_named_host_alone(lab, tmp_path):
+    # Both hosts have addressing keys (the addresses they have now), so both need an ifcfg file.
+    text = (lab.state_dir / "inventory.toml").read_text()
+    for node in lab.nodes:
+        now = addresses(lab, node)[0].split("/")[0]
+        text = text.replace(f'[hosts.{node}]\naddress = "{lab.address(node)}"\n',
+                            f'[hosts.{node}]\naddress = "{now}"\ninterface = "eth0"\nprefix = 24\n')
+    path = tmp_path / "both.toml"
+    path.write_text(text)
+    for node in lab.nodes:
+        inside(lab, node, "rm -f /etc/sysconfig/network-scripts/ifcfg-eth0")
+    plan = subprocess.run([sys.executable, "-m", "clusterctl", "net", "plan", "--hosts", "node2", "-i", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert re.search(r"^node2\s+network\s+configure", plan.stdout, re.M) and "node1" not in plan.stdout
+    before = addresses(lab, "node1")
+    status, recorder, _ = run_steps(path, network.Network(10), hosts=["node2"])
+    assert status == ExitStatus.OK, [e.detail for e in recorder.events if e.state == State.FAILED]
+    assert {h for (h, _), s in recorder.final_states().items() if s == State.CHANGED} == {"node2"}
+    assert inside(lab, "node1", "ls /etc/sysconfig/network-scripts").strip() == ""
+    assert addresses(lab, "node1") == before
+    assert "IPADDR=" in inside(lab, "node2", "cat /etc/sysconfig/network-scripts/ifcfg-eth0")

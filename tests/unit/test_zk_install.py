@@ -138,14 +138,19 @@ def test_a_real_directory_where_the_link_goes_is_refused():
     assert "not a symbolic link" in plan.conflict
 
 
-def test_the_data_dirs_script_writes_myid_once_and_refuses_another(tmp_path):
+def test_myid_is_created_once_and_another_is_never_written_over_it(tmp_path):
+    import hashlib
     data, log = tmp_path / "data", tmp_path / "log"
-    assert run_locally("zk_install.sh", "data-dirs", data, log, 2).returncode == 0
-    assert (data / "myid").read_text() == "2\n" and log.is_dir()
-    assert run_locally("zk_install.sh", "data-dirs", data, log, 2).returncode == 0
-    refused = run_locally("zk_install.sh", "data-dirs", data, log, 5)
-    assert refused.returncode == 3 and b"refusing" in refused.stderr
-    assert (data / "myid").read_text() == "2\n"
+    assert run_locally("zk_install.sh", "data-dirs", data, log).returncode == 0 and data.is_dir() and log.is_dir()
+
+    def create(text: bytes):
+        return run_locally("write_file.sh", data / "myid", "644", "-", "-", len(text), hashlib.sha256(text).hexdigest(),
+                           "-", "new", payload=text)
+
+    assert create(b"2\n").returncode == 0
+    refused = create(b"5\n")
+    assert refused.returncode == 3 and b"not replaced" in refused.stderr
+    assert (data / "myid").read_text() == "2\n" and sorted(p.name for p in data.iterdir()) == ["myid"]
 
 
 def test_the_link_is_swapped_in_place(tmp_path):
@@ -175,7 +180,8 @@ def test_the_facts_read_an_installed_node_as_host_state(tmp_path):
     (release_dir / RELEASE_MARK).write_text(RELEASE.sha256 + "\n")
     (release_dir / "conf" / "zoo.cfg").write_text("tickTime=2000\n")
     (tmp_path / "opt" / "zookeeper").symlink_to(release_dir)
-    run_locally("zk_install.sh", "data-dirs", tmp_path / "data", tmp_path / "log", 2)
+    run_locally("zk_install.sh", "data-dirs", tmp_path / "data", tmp_path / "log")
+    (tmp_path / "data" / "myid").write_text("2\n")
     out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
     state = HostState.from_facts(parse_facts(out))
     assert state.release_sha256 == RELEASE.sha256 and state.link_target == str(release_dir)
