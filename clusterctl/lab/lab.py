@@ -290,6 +290,8 @@ class Lab:
     def _boot(self, nodes: list[str], init: NodeInit, password_file: Path | None = None) -> None:
         """Start ``nodes`` (each in a fresh cgroup) and return when every one is up."""
         for node in nodes:
+            # A node that powered itself off (say 'systemctl poweroff' inside) left its cgroups behind.
+            remove_cgroup_tree(self.topology.node_cgroup(node))
             cgroup = create_node_cgroup(self.topology.node_cgroup(node))
             start_node_process(self.topology.netns(node), self.topology.node_dir(node), node, init, cgroup,
                                password_file=password_file)
