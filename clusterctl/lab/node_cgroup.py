@@ -65,9 +65,8 @@ def remove_cgroup_tree(cgroup: PurePosixPath) -> None:
     top = mount_point / cgroup if mount_point else None
     if top is None or not top.is_dir():
         return
-    below = sorted((Path(d) for d, _, _ in os.walk(top)), key=lambda p: len(p.parts), reverse=True)
-    for directory in below:
-        _remove_cgroup(directory)
+    for directory, _, _ in os.walk(top, topdown=False):  # children before their parents
+        _remove_cgroup(Path(directory))
 
 
 def remove_if_empty(cgroup: PurePosixPath) -> None:
@@ -78,13 +77,6 @@ def remove_if_empty(cgroup: PurePosixPath) -> None:
             (mount_point / cgroup).rmdir()
     except OSError:
         pass
-
-
-def cgroups_below(cgroup: PurePosixPath) -> list[Path]:
-    """The cgroup directories at or below ``cgroup`` that exist now."""
-    mount_point = _tree()
-    top = mount_point / cgroup if mount_point else None
-    return [Path(d) for d, _, _ in os.walk(top)] if top and top.is_dir() else []
 
 
 def _remove_cgroup(directory: Path) -> None:

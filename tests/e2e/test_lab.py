@@ -3,6 +3,7 @@ it survives reboots and crashes with its disk; down leaves nothing behind."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -13,7 +14,6 @@ import paramiko
 import pytest
 
 from clusterctl.lab import Lab, LabError
-from clusterctl.lab.node_cgroup import cgroups_below
 from tests.lab_helpers import inside, running_lab
 
 pytestmark = pytest.mark.e2e
@@ -56,19 +56,30 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
+def mounts() -> list[tuple[str, str, str]]:
+    """(mount point, filesystem type, source) of every mount in this mount namespace."""
+    fields = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return [(f[4], f[f.index("-", 6) + 1], f[f.index("-", 6) + 2]) for f in fields]
+
+
+def lab_cgroups(name: str) -> list[Path]:
+    """The cgroup directories of lab ``name`` (clusterctl-lab/NAME and below) in this machine's cgroup2 tree."""
+    tops = [Path(point, "clusterctl-lab", name) for point, kind, _ in mounts() if kind == "cgroup2"]
+    return [Path(d) for top in tops if top.is_dir() for d, _, _ in os.walk(top)]
+
+
 def leftovers(lab: Lab) -> dict[str, list[str]]:
     """Everything of ``lab`` still on this machine, by kind."""
     name, state_dir = lab.name, lab.state_dir
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     return {
         "netns": [n for n in re.findall(r"^(\S+)", netns, re.M) if n.startswith(f"clab-{name}-")],
         "links": [link.name for link in Path("/sys/class/net").iterdir()
                   if link.name == f"clb-{name}" or link.name.startswith(f"clv-{name}-")],
         # By mount point, and by the label each node's disk is mounted with, wherever it went.
-        "mounts": [m[4] for m in mounts if m[4].startswith(str(state_dir))
-                   or f"clusterctl-lab-{name}-" in m[m.index("-", 6) + 2]],
-        "cgroups": [str(path) for path in cgroups_below(lab.topology.cgroup)],
+        "mounts": [point for point, _, source in mounts()
+                   if point.startswith(str(state_dir)) or source.startswith(f"clusterctl-lab-{name}-")],
+        "cgroups": [str(path) for path in lab_cgroups(name)],
         "state": [str(state_dir)] if state_dir.exists() else [],
     }
 
@@ -372,7 +383,7 @@ def test_the_command_line_reboots_and_crashes_nodes(lab):
 def test_down_leaves_nothing_behind(lab):
     supervisors = [s.pid for s in lab.status()]
     init_pids = [int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0]) for pid in supervisors]
-    node_pids = [int(pid) for cgroup in cgroups_below(lab.topology.cgroup)
+    node_pids = [int(pid) for cgroup in lab_cgroups(NAME)
                  for pid in (cgroup / "cgroup.procs").read_text().split()]  # as this machine numbers them
     assert len(node_pids) > 3 * len(NODES)  # systemd, journald, sshd, ... on each
     lab.down()
