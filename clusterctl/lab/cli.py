@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import shutil
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -22,6 +24,16 @@ _state_root_option = click.option("--state-root", envvar="CLUSTERCTL_LAB_STATE_R
                                   default=str(DEFAULT_STATE_ROOT), type=click.Path(file_okay=False))
 
 
+def _exit(status: int) -> NoReturn:
+    """End the process with ``status``, however this group was started.
+
+    Not click's Exit: clusterctl's entry point runs click with
+    standalone_mode=False, where click hands an Exit's code back as a return
+    value, and the entry point does not pass it on.
+    """
+    sys.exit(status)
+
+
 def _lab_errors(command):
     """Turn a LabError into one line on stderr and exit status 2, also when this group runs on its own."""
 
@@ -31,7 +43,7 @@ def _lab_errors(command):
             return command(*args, **kwargs)
         except LabError as exc:
             click.echo(f"clusterctl lab: {exc}", err=True)
-            raise click.exceptions.Exit(ExitStatus.USAGE) from None
+            _exit(ExitStatus.USAGE)
 
     return wrapper
 
@@ -136,7 +148,7 @@ def exec_command(node: str, command: tuple[str, ...], name: str, state_root: str
     """
     argv = list(command) or ["/bin/bash", "--login"]
     result = Lab.load(name, state_root).exec(node, argv, capture_output=False)
-    raise click.exceptions.Exit(result.returncode)
+    _exit(result.returncode)
 
 
 @lab_group.command()

@@ -71,7 +71,7 @@ class _BootWatch:
     def __init__(self, node: BootingNode):
         self.node = node
         self.init_finished = node.init is NodeInit.NONE
-        # systemd's own answer to 'is startup over?', asked once inside the node.
+        # systemd's own answer to 'is startup over?', asked inside the node while it boots.
         self._startup: subprocess.Popen | None = None
 
     @property
@@ -94,20 +94,24 @@ class _BootWatch:
     def _systemd_finished(self, supervisor: int) -> bool:
         """Whether systemd reports startup over and the system running; LabError if it ended otherwise."""
         init = node_init_pid(supervisor)
+        if init is None:
+            return False
         if self._startup is None:
             # Before its exec, pid 1 is still the boot script; systemd answers once its socket is there.
-            if init is None or _comm(init) != "systemd" or not Path(f"/proc/{init}/root/run/systemd/private").exists():
+            if _comm(init) != "systemd" or not Path(f"/proc/{init}/root/run/systemd/private").exists():
                 return False
             self._startup = _run_in_node(init, ["systemctl", "is-system-running", "--wait"])
         if self._startup.poll() is None:
             return False
-        state = self._startup.stdout.read().decode(errors="replace").strip()
+        state = self._startup.communicate()[0].decode(errors="replace").strip()
+        self._startup = None
         if state == "running":
             return True
-        failed = _run_in_node(init, ["systemctl", "--failed", "--plain", "--no-legend"]) if init else None
-        units = ", ".join(line.split()[0] for line in failed.communicate()[0].decode().splitlines()
-                          if line.strip()) if failed else ""
-        raise LabError(f"{self.node.name} booted but systemd reports {state or 'nothing'}"
+        if state in ("", "offline"):
+            return False  # it could not reach systemd: the socket can be there a moment before systemd listens
+        failed = _run_in_node(init, ["systemctl", "--failed", "--plain", "--no-legend"]).communicate()[0]
+        units = ", ".join(line.split()[0] for line in failed.decode(errors="replace").splitlines() if line.strip())
+        raise LabError(f"{self.node.name} booted but systemd reports {state}"
                        + (f" (failed: {units})" if units else "")
                        + f": look with 'clusterctl lab exec {self.node.name} -- systemctl --failed'")
 

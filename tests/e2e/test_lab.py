@@ -21,7 +21,7 @@ NAME, SUBNET = "tlsd", "10.231.140.0/24"
 SPARE_NAME, SPARE_SUBNET = "tlspare", "10.231.141.0/24"  # for labs the tests build and break themselves
 NODES = ["node1", "node2", "node3"]
 SMALL_DISK = {"node3": "64m"}  # to fill up
-LAB_CLI = [sys.executable, "-c", "from clusterctl.lab.cli import lab_group; lab_group()"]
+LAB_CLI = [sys.executable, "-m", "clusterctl", "lab"]  # as users run it: through clusterctl's entry point
 
 
 @pytest.fixture(scope="module")
