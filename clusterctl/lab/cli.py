@@ -95,7 +95,7 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 
     Up means booted through its init (systemd: startup finished, no unit
     failed) with sshd answering. A lab that is already up with the same shape
-    (nodes, subnet, init, disk sizes) is used as it is: its stopped nodes boot
+    (nodes, subnet, init, disk sizes, lab key) is used as it is: its stopped nodes boot
     and its inventory is written again. Another shape is refused (exit 2).
     """
     lab = Lab(name, subnet, state_root)
