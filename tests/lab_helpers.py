@@ -12,7 +12,11 @@ from clusterctl.lab import Lab
 
 @contextmanager
 def running_lab(name: str, subnet: str, nodes: int, **up_kwargs):
-    """A lab brought up for a block and always torn down after it."""
+    """A lab brought up for a block and always torn down after it.
+
+    ``up_kwargs`` go to :meth:`Lab.up`: say init="none" for nodes without a
+    service manager, or disk_sizes={"node3": "64m"}.
+    """
     lab = Lab(name=name, subnet=subnet)
     lab.down()  # a previous crashed run may have left it
     try:

@@ -34,6 +34,12 @@ HIDDEN_GLOBS = ("/usr/share/java/zookeeper*.jar",)
 # An alternative (and the command links to it) is hidden when it points under one of these.
 HIDDEN_SOFTWARE_ROOTS = ("/usr/lib/jvm/", "/etc/zookeeper/", "/usr/share/zookeeper/")
 COMMAND_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin")
+# This machine's own choice of services to start at boot (the links in /etc/systemd/system/*.wants)
+# is not a fresh server's: of it a node keeps only sshd and the stock remote-fs.target. The rest
+# (a database server, apt and scrub timers, a getty on the console, time sync) is this
+# machine's, or cannot work in a namespace.
+SYSTEMD_ENABLEMENT_DIR = "/etc/systemd/system"
+ENABLED_UNITS_KEPT = ("multi-user.target.wants/ssh.service", "multi-user.target.wants/remote-fs.target")
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
 
@@ -58,8 +64,9 @@ def find_bare_host_changes(lower: Path = Path("/"), also_hide: tuple[Path, ...] 
     Besides the fixed lists: whatever is at the top of the root but not on a
     fresh host; every alternative pointing at a JDK or ZooKeeper, its dpkg
     record, and every command link to it (java, javac, ... in /usr/bin), so
-    that 'command -v java' fails on a node. ``also_hide`` are more absolute
-    paths (the lab's own state, holding its private key).
+    that 'command -v java' fails on a node; the services this machine enables
+    at boot, but sshd. ``also_hide`` are more absolute paths (the lab's own
+    state, holding its private key).
     """
     hidden = [f"/{entry.name}" for entry in sorted(lower.iterdir()) if entry.name not in STANDARD_TOP_LEVEL]
     hidden += [p for p in HIDDEN_PATHS if os.path.lexists(_below(lower, p))]
@@ -82,6 +89,7 @@ def find_bare_host_changes(lower: Path = Path("/"), also_hide: tuple[Path, ...] 
                 target = os.readlink(entry)
                 if target in hidden_alternatives or target.startswith(HIDDEN_SOFTWARE_ROOTS):
                     hidden.append(f"{directory}/{entry.name}")
+    hidden += _enabled_units_not_kept(lower)
     for path in also_hide:
         if str(path) != "/" and os.path.lexists(_below(lower, str(path))):
             hidden.append(str(path))
@@ -89,6 +97,14 @@ def find_bare_host_changes(lower: Path = Path("/"), also_hide: tuple[Path, ...] 
     covers = [*EMPTIED_DIRS, *hidden]
     hidden = [p for p in hidden if not any(p.startswith(cover + "/") for cover in covers)]
     return BareHostChanges(emptied_dirs=EMPTIED_DIRS, hidden_paths=tuple(dict.fromkeys(hidden)))
+
+
+def _enabled_units_not_kept(lower: Path) -> list[str]:
+    """The enablement links of this machine's units that a node hides (all but ENABLED_UNITS_KEPT)."""
+    enablement = _below(lower, SYSTEMD_ENABLEMENT_DIR)
+    links = sorted(enablement.glob("*.wants/*")) + sorted(enablement.glob("*.requires/*"))
+    return [f"{SYSTEMD_ENABLEMENT_DIR}/{link.parent.name}/{link.name}" for link in links
+            if f"{link.parent.name}/{link.name}" not in ENABLED_UNITS_KEPT]
 
 
 def write_node_layer(upper: Path, changes: BareHostChanges, node: NodeIdentity,

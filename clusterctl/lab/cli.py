@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import shutil
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -12,12 +14,24 @@ from rich.table import Table
 
 from ..errors import ExitStatus
 from . import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET, Lab, LabError
+from .lab import DEFAULT_DISK_SIZE, DEFAULT_INIT
+from .node_process import NodeInit
 
 _name_option = click.option("--name", envvar="CLUSTERCTL_LAB", default=DEFAULT_NAME, show_default=True,
                             help="Lab name (or $CLUSTERCTL_LAB).")
 # Hidden: for tests and for running several checkouts side by side.
 _state_root_option = click.option("--state-root", envvar="CLUSTERCTL_LAB_STATE_ROOT", hidden=True,
                                   default=str(DEFAULT_STATE_ROOT), type=click.Path(file_okay=False))
+
+
+def _exit(status: int) -> NoReturn:
+    """End the process with ``status``, however this group was started.
+
+    Not click's Exit: clusterctl's entry point runs click with
+    standalone_mode=False, where click hands an Exit's code back as a return
+    value, and the entry point does not pass it on.
+    """
+    sys.exit(status)
 
 
 def _lab_errors(command):
@@ -29,7 +43,7 @@ def _lab_errors(command):
             return command(*args, **kwargs)
         except LabError as exc:
             click.echo(f"clusterctl lab: {exc}", err=True)
-            raise click.exceptions.Exit(ExitStatus.USAGE) from None
+            _exit(ExitStatus.USAGE)
 
     return wrapper
 
@@ -38,9 +52,20 @@ def _lab_errors(command):
 def lab_group() -> None:
     """Real Linux hosts node1..nodeN on this machine, made from kernel namespaces (needs root).
 
-    Each node has its own address, hostname, processes and copy-on-write disk,
-    and an sshd that lets root in with the lab key or the lab password.
+    Each node has its own address, hostname, processes, cgroups and
+    copy-on-write disk, boots an init (systemd, unless '--init none'), and runs
+    an sshd that lets root in with the lab key or the lab password.
     """
+
+
+def _parse_node_disks(context, parameter, values: tuple[str, ...]) -> dict[str, str]:
+    sizes = {}
+    for value in values:
+        node, equals, size = value.partition("=")
+        if not equals or not node or not size:
+            raise click.BadParameter(f"{value!r} is not NODE=SIZE (like node3=64m)", context, parameter)
+        sizes[node] = size
+    return sizes
 
 
 @lab_group.command()
@@ -51,15 +76,28 @@ def lab_group() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also copy the inventory here.")
 @click.option("--no-lab-key", is_flag=True,
               help="Do not authorize the lab key on the nodes: first contact needs the password.")
-@click.option("--disk-size", default="6g", show_default=True, help="Size limit of each node's disk (tmpfs).")
+@click.option("--init", "init", type=click.Choice([kind.value for kind in NodeInit]), default=DEFAULT_INIT.value,
+              show_default=True,
+              help="The nodes' pid 1: systemd (sshd runs as ssh.service), or none: a minimal init that only "
+                   "runs sshd, for the quickest boot.")
+@click.option("--disk-size", default=DEFAULT_DISK_SIZE, show_default=True,
+              help="Size limit of each node's disk (a tmpfs on this machine).")
+@click.option("--node-disk", "node_disks", multiple=True, callback=_parse_node_disks, metavar="NODE=SIZE",
+              help="Another size for one node's disk (say node3=64m, to fill it up); repeatable.")
 @click.option("--artifacts", "artifacts_dir", type=click.Path(file_okay=False, exists=True),
               help="Mirror the runbook: add [jdk] and [zookeeper] sections using the packages built here "
                    "by 'clusterctl artifacts'.")
 @_state_root_option
 @_lab_errors
-def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool, disk_size: str,
-       artifacts_dir: str | None, state_root: str) -> None:
-    """Bring up a lab and write its inventory."""
+def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool, init: str, disk_size: str,
+       node_disks: dict[str, str], artifacts_dir: str | None, state_root: str) -> None:
+    """Bring up a lab and write its inventory; return when every node is up.
+
+    Up means booted through its init (systemd: startup finished, no unit
+    failed) with sshd answering. A lab that is already up with the same shape
+    (nodes, subnet, init, disk sizes, lab key) is used as it is: its stopped nodes boot
+    and its inventory is written again. Another shape is refused (exit 2).
+    """
     lab = Lab(name, subnet, state_root)
     extra = ""
     if artifacts_dir:
@@ -67,12 +105,13 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
         from .runbook import pick_packages, render_runbook_sections
         jdk, zookeeper = pick_packages(ensure_artifacts(Path(artifacts_dir).resolve()))
         extra = render_runbook_sections(lab.topology.node_names(nodes), jdk, zookeeper)
-    inventory = lab.up(nodes=nodes, authorize_lab_key=not no_lab_key, tmpfs_size=disk_size, inventory_extra=extra)
+    inventory = lab.up(nodes=nodes, authorize_lab_key=not no_lab_key, disk_size=disk_size, disk_sizes=node_disks,
+                       init=init, inventory_extra=extra)
     if output:
         shutil.copyfile(inventory, output)
-    click.echo(f"lab '{name}' is up: {nodes} node{'s' if nodes > 1 else ''} on {lab.subnet}")
+    click.echo(f"lab '{name}' is up: {nodes} node{'s' if nodes > 1 else ''} on {lab.subnet}, init {lab.init}")
     for node in lab.nodes:
-        click.echo(f"  {node:<8} {lab.address(node)}")
+        click.echo(f"  {node:<8} {lab.address(node):<15} disk {lab.disk_size(node)}")
     click.echo(f"inventory: {inventory}" + (f" (copied to {output})" if output else ""))
     click.echo(f"password:  export CLUSTERCTL_SSH_PASSWORD=\"$(cat {lab.password_path})\"")
     first = lab.nodes[0]
@@ -87,7 +126,7 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 def status(name: str, state_root: str) -> None:
     """Show each node: address, whether it runs, whether its sshd answers."""
     lab = Lab.load(name, state_root)
-    table = Table(title=f"lab {name} ({lab.subnet})")
+    table = Table(title=f"lab {name} ({lab.subnet}, init {lab.init})")
     for column in ("node", "address", "state", "pid", "sshd"):
         table.add_column(column)
     for node in lab.status():
@@ -109,7 +148,7 @@ def exec_command(node: str, command: tuple[str, ...], name: str, state_root: str
     """
     argv = list(command) or ["/bin/bash", "--login"]
     result = Lab.load(name, state_root).exec(node, argv, capture_output=False)
-    raise click.exceptions.Exit(result.returncode)
+    _exit(result.returncode)
 
 
 @lab_group.command()
@@ -119,7 +158,11 @@ def exec_command(node: str, command: tuple[str, ...], name: str, state_root: str
 @_state_root_option
 @_lab_errors
 def stop(node: str, crash: bool, name: str, state_root: str) -> None:
-    """Shut NODE down: its processes end (SIGTERM, then SIGKILL), its disk stays."""
+    """Shut NODE down: its processes end, its disk stays.
+
+    A clean shutdown first (systemd powers off; the minimal init sends
+    SIGTERM to every process), SIGKILL if that takes too long.
+    """
     Lab.load(name, state_root).stop_node(node, crash=crash)
     click.echo(f"{node} stopped")
 
@@ -130,9 +173,38 @@ def stop(node: str, crash: bool, name: str, state_root: str) -> None:
 @_state_root_option
 @_lab_errors
 def start(node: str, name: str, state_root: str) -> None:
-    """Boot a stopped NODE again on the disk it had."""
+    """Boot a stopped NODE again on the disk it had, through the init the lab was brought up with."""
     Lab.load(name, state_root).start_node(node)
     click.echo(f"{node} started")
+
+
+def _add_power_cycle_command(name: str, crash: bool, help: str) -> None:
+    """Add 'lab reboot' or 'lab crash': both power-cycle nodes, with or without a clean shutdown first."""
+
+    @lab_group.command(name=name, help=help)
+    @click.argument("nodes", nargs=-1)
+    @click.option("--all", "every_node", is_flag=True, help="Every node of the lab.")
+    @_name_option
+    @_state_root_option
+    @_lab_errors
+    def power_cycle(nodes: tuple[str, ...], every_node: bool, name: str, state_root: str) -> None:
+        lab = Lab.load(name, state_root)
+        if every_node == bool(nodes):
+            raise LabError("name the nodes to power-cycle, or give --all (not both)")
+        targets = lab.nodes if every_node else list(nodes)
+        lab.reboot(targets, crash=crash)
+        click.echo(f"{', '.join(targets)} {'crashed' if crash else 'rebooted'} and up again")
+
+
+_add_power_cycle_command("reboot", crash=False, help="""Reboot NODES (or --all); return when they are up again.
+
+    A clean shutdown first, as 'lab stop' does; then, with every process of
+    the node gone and its disk kept, it boots again through its init.""")
+_add_power_cycle_command("crash", crash=True, help="""Crash NODES (or --all) and boot them; return when they are up again.
+
+    Every process of the node is killed at once (SIGKILL of its pid 1 ends
+    its pid namespace), as in a power cut; its disk stays and it boots
+    again through its init.""")
 
 
 @lab_group.command()

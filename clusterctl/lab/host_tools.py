@@ -14,6 +14,7 @@ REQUIRED_TOOLS = {
     "ip": "iproute2",
     "unshare": "util-linux",
     "nsenter": "util-linux",
+    "setpriv": "util-linux",
     "pivot_root": "util-linux",
     "mount": "mount",
     "umount": "mount",

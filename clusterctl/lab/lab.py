@@ -1,11 +1,11 @@
 """A lab: real Linux hosts node1..nodeN on this machine, built from kernel namespaces.
 
 Each node has its own network namespace on a private bridge, its own mount
-namespace over a copy-on-write view of this machine's root, its own hostname and
-pid namespace, and a real sshd that lets root in with the lab key or the lab
-password. Everything the lab creates is named from its name and subnet
-(see :mod:`.topology`) and recorded under its state directory, so any later
-process can use it or take it down.
+namespace over a copy-on-write view of this machine's root, its own hostname,
+pid namespace and cgroup tree, an init (systemd by default) and a real sshd
+that lets root in with the lab key or the lab password. Everything the lab
+creates is named from its name and subnet (see :mod:`.topology`) and recorded
+under its state directory, so any later process can use it or take it down.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,16 +24,19 @@ from .errors import LabError
 from .host_tools import run_tool
 from .inventory import render_lab_inventory
 from .network import create_bridge, create_node_network, remove_network
+from .node_boot import BootingNode, sshd_answers, wait_until_up
+from .node_cgroup import create_node_cgroup, remove_cgroup_tree, remove_if_empty
 from .node_disk import check_disk_size, mount_node_disk, mounts_below, unmount_below
-from .node_process import (CONSOLE_LOG, NODE_ENV, NODE_INIT_FILE, exec_argv, node_init_pid,
-                           start_node_process, stop_node_processes, supervisor_pid, write_node_init)
+from .node_process import (NODE_ENV, NodeInit, check_init, exec_argv, node_init_pid, start_node_process,
+                           stop_node_processes, supervisor_pid)
 from .preconditions import check_host, check_links_free, check_root, check_subnet_free
-from .state import LabRecord, read_record, write_record
-from .topology import DEFAULT_STATE_ROOT, LabTopology, check_lab_name, parse_subnet
+from .state import LabRecord, read_record, shape_differences, write_record
+from .topology import CGROUP_PARENT, DEFAULT_STATE_ROOT, LabTopology, check_lab_name, parse_subnet
 
 DEFAULT_NAME = "demo"
 DEFAULT_SUBNET = "10.231.0.0/24"
-BOOT_TIMEOUT = 30.0  # seconds for every node's sshd to answer; a healthy 16-node lab needs about one
+DEFAULT_INIT = NodeInit.SYSTEMD
+DEFAULT_DISK_SIZE = "6g"
 
 
 @dataclass(frozen=True)
@@ -111,18 +113,29 @@ class Lab:
 
     # Bringing it up and down.
 
-    def up(self, nodes: int = 4, authorize_lab_key: bool = True, tmpfs_size: str = "6g",
+    def up(self, nodes: int = 4, authorize_lab_key: bool = True, disk_size: str = DEFAULT_DISK_SIZE,
+           disk_sizes: Mapping[str, str] | None = None, init: str = DEFAULT_INIT,
            inventory_extra: str = "") -> Path:
         """Build and boot the lab; return the path of the inventory it wrote (state dir/inventory.toml).
 
-        Returns once every node's sshd answers. A lab of this name that is
-        already up (or half-built) is an error: take it down first. If
-        anything fails, what was built so far is taken down again.
+        Every node's disk holds ``disk_size`` unless ``disk_sizes`` (node ->
+        size) says otherwise; every node boots ``init`` (systemd or none).
+        Returns once every node is up (see :func:`.node_boot.wait_until_up`).
+        If the lab is already up with this very shape (nodes, subnet, init,
+        disk sizes, lab key), it is used as it is: stopped nodes are booted and
+        the inventory is written again. Another shape, or a half-built lab, is
+        an error: take it down first. If building fails, what was built so far
+        is taken down again.
         """
-        check_host()
+        init = check_init(init)
+        check_host(init)
         names = self.topology.node_names(nodes)
-        check_disk_size(tmpfs_size)
-        self._check_absent()
+        wanted = LabRecord(self.name, self.subnet, tuple(names), check_disk_size(disk_size), authorize_lab_key,
+                           init.value, self._check_disk_sizes(disk_sizes or {}, names))
+        existing = read_record(self.state_dir)
+        if existing is not None:
+            return self._converge(existing, wanted, inventory_extra)
+        self._check_no_leftovers()
         check_subnet_free(self.topology)
         check_links_free(self.topology)
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -131,27 +144,27 @@ class Lab:
         except FileExistsError:
             raise LabError(f"lab '{self.name}' is being brought up by another process") from None
         try:
-            write_record(self.state_dir, LabRecord(self.name, self.subnet, tuple(names), tmpfs_size,
-                                                   authorize_lab_key))
-            self._build(names, authorize_lab_key, tmpfs_size)
-            self.inventory_path.write_text(render_lab_inventory(
-                self.name, {node: self.address(node) for node in names}, self.key_path,
-                self.known_hosts_path, self.password_path, authorize_lab_key, inventory_extra))
+            write_record(self.state_dir, wanted)
+            self._build(wanted)
+            self._write_inventory(wanted, inventory_extra)
         except BaseException:
             self.down()
             raise
         return self.inventory_path
 
     def down(self) -> None:
-        """Stop every node and remove all the lab made: processes, mounts, namespaces, links, state.
+        """Stop every node and remove all the lab made: processes, mounts, cgroups, namespaces, links, state.
 
         Safe to call on a lab that is already down, half-built, or has crashed nodes.
         """
         check_root()
         state_dir = self.state_dir
         node_dirs = sorted(p for p in state_dir.glob("node*") if p.is_dir()) if state_dir.is_dir() else []
+        # Power off: the disks go next, so a clean shutdown would save nothing.
         stop_node_processes(node_dirs)
         unmount_below(state_dir)
+        remove_cgroup_tree(self.topology.cgroup)
+        remove_if_empty(CGROUP_PARENT)
         remove_network(self.topology)
         if mounts_below(state_dir):
             raise LabError(f"{state_dir} still has mounts after unmounting; see 'findmnt -R {state_dir}'")
@@ -166,8 +179,18 @@ class Lab:
         for node in self.nodes:
             pid = supervisor_pid(self.topology.node_dir(node))
             address = str(self.topology.address(node))
-            result.append(NodeStatus(node, address, pid, pid is not None and _sshd_answers(address)))
+            result.append(NodeStatus(node, address, pid, pid is not None and sshd_answers(address)))
         return result
+
+    @property
+    def init(self) -> NodeInit:
+        """How the lab's nodes boot (recorded at up)."""
+        return NodeInit(self._record().init)
+
+    def disk_size(self, node: str) -> str:
+        """The size of ``node``'s disk (recorded at up)."""
+        self._check_node(node)
+        return self._record().disk_size_of(node)
 
     def exec(self, node: str, argv: list[str], input: bytes | None = None, check: bool = False,
              timeout: float | None = None, capture_output: bool = True) -> subprocess.CompletedProcess:
@@ -202,75 +225,120 @@ class Lab:
     def stop_node(self, node: str, crash: bool = False) -> None:
         """Shut ``node`` down: its processes end, its disk stays. No-op if it is stopped.
 
-        Its processes get SIGTERM (SIGKILL after a few seconds), or with
+        A clean shutdown as its init does one (systemd powers off: units
+        stop, then what is left gets SIGTERM), SIGKILL after a bound; or with
         ``crash`` SIGKILL at once, like a power cut.
         """
+        self.stop_nodes([node], crash=crash)
+
+    def stop_nodes(self, nodes: Iterable[str], crash: bool = False) -> None:
+        """Shut ``nodes`` down together, as :meth:`stop_node` does one."""
         check_root()
-        self._check_node(node)
-        stop_node_processes([self.topology.node_dir(node)], graceful=not crash)
+        record = self._record()
+        nodes = self._check_nodes(nodes)
+        stop_node_processes([self.topology.node_dir(node) for node in nodes],
+                            shutdown=None if crash else NodeInit(record.init))
+        for node in nodes:
+            remove_cgroup_tree(self.topology.node_cgroup(node))
 
     def start_node(self, node: str) -> None:
-        """Boot a stopped node again on the disk it had; return when its sshd answers. No-op if running."""
+        """Boot a stopped node again on the disk it had; return when it is up. No-op if running."""
+        self.start_nodes([node])
+
+    def start_nodes(self, nodes: Iterable[str]) -> None:
+        """Boot the stopped ones of ``nodes`` together, as :meth:`start_node` does one."""
         check_root()
-        self._check_node(node)
-        node_dir = self.topology.node_dir(node)
-        if supervisor_pid(node_dir) is not None:
-            return
-        if node_dir / "fs" not in mounts_below(node_dir):
-            raise LabError(f"the disk of {node} is gone (was this machine restarted?): "
-                           f"run 'clusterctl lab down --name {self.name}' and up again")
-        start_node_process(self.state_dir / NODE_INIT_FILE, self.topology.netns(node), node_dir, node)
-        self._wait_for_sshd([node])
+        record = self._record()
+        stopped = [node for node in self._check_nodes(nodes)
+                   if supervisor_pid(self.topology.node_dir(node)) is None]
+        for node in stopped:
+            if self.topology.node_dir(node) / "fs" not in mounts_below(self.topology.node_dir(node)):
+                raise LabError(f"the disk of {node} is gone (was this machine restarted?): "
+                               f"run 'clusterctl lab down --name {self.name}' and up again")
+        self._boot(stopped, NodeInit(record.init))
+
+    def reboot(self, nodes: Iterable[str], crash: bool = False) -> None:
+        """Power-cycle ``nodes`` together: shut down (cleanly, or with ``crash`` at once), boot; return when up.
+
+        Every process of a node ends, its disk stays, and it boots again
+        through its init, as after a reboot (or a power cut) of a real host.
+        A stopped node is just booted.
+        """
+        nodes = self._check_nodes(nodes)
+        self.stop_nodes(nodes, crash=crash)
+        self.start_nodes(nodes)
 
     # The parts of up.
 
-    def _build(self, names: list[str], authorize_lab_key: bool, disk_size: str) -> None:
+    def _build(self, record: LabRecord) -> None:
         run_tool(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"clusterctl-lab-{self.name}",
                   "-f", str(self.key_path)])
         _write_private(self.password_path, secrets.token_urlsafe(18) + "\n")
         _write_private(self.known_hosts_path, "")
-        init_script = write_node_init(self.state_dir)
-        public_key = self.key_path.with_suffix(".pub").read_text() if authorize_lab_key else None
+        public_key = self.key_path.with_suffix(".pub").read_text() if record.lab_key_authorized else None
         # The state root is on this machine's root filesystem, which the nodes see: hide it (lab key, password).
         changes = find_bare_host_changes(also_hide=(self.topology.state_root,))
         create_bridge(self.topology)
-        for node in names:
+        for node in record.nodes:
             create_node_network(self.topology, node)
             node_dir = self.topology.node_dir(node)
-            disk = mount_node_disk(node_dir, disk_size, label=f"clusterctl-lab-{self.name}-{node}")
+            disk = mount_node_disk(node_dir, record.disk_size_of(node), label=f"clusterctl-lab-{self.name}-{node}")
             address = str(self.topology.address(node))
             write_node_layer(disk / "upper", changes, NodeIdentity(node, address, public_key))
-        for node in names:
-            start_node_process(init_script, self.topology.netns(node), self.topology.node_dir(node), node,
-                               password_file=self.password_path)
-        self._wait_for_sshd(names)
+        self._boot(list(record.nodes), NodeInit(record.init), password_file=self.password_path)
 
-    def _wait_for_sshd(self, names: list[str]) -> None:
-        """Return when every node's sshd answers; raise LabError if a node dies or BOOT_TIMEOUT passes."""
-        deadline = time.monotonic() + BOOT_TIMEOUT
-        waiting = list(names)
-        while waiting:
-            for node in list(waiting):
-                if supervisor_pid(self.topology.node_dir(node)) is None:
-                    raise LabError(f"{node} failed to boot: {self._console_tail(node)}")
-                if _sshd_answers(str(self.topology.address(node))):
-                    waiting.remove(node)
-            if waiting and time.monotonic() > deadline:
-                raise LabError(f"sshd did not answer on {', '.join(waiting)} within {BOOT_TIMEOUT:.0f}s; "
-                               f"see {self.topology.node_dir(waiting[0]) / CONSOLE_LOG}")
-            if waiting:
-                time.sleep(0.02)
+    def _boot(self, nodes: list[str], init: NodeInit, password_file: Path | None = None) -> None:
+        """Start ``nodes`` (each in a fresh cgroup) and return when every one is up."""
+        for node in nodes:
+            # A node that powered itself off (say 'systemctl poweroff' inside) left its cgroups behind.
+            remove_cgroup_tree(self.topology.node_cgroup(node))
+            cgroup = create_node_cgroup(self.topology.node_cgroup(node))
+            start_node_process(self.topology.netns(node), self.topology.node_dir(node), node, init, cgroup,
+                               password_file=password_file)
+        wait_until_up([BootingNode(node, self.topology.node_dir(node), str(self.topology.address(node)), init)
+                       for node in nodes])
+
+    def _converge(self, existing: LabRecord, wanted: LabRecord, inventory_extra: str) -> Path:
+        """Use the lab that is up if it has the wanted shape: boot its stopped nodes, write its inventory."""
+        differences = shape_differences(existing, wanted)
+        if differences:
+            raise LabError(f"lab '{self.name}' is already up with another shape ({'; '.join(differences)}): "
+                           f"take it down first with 'clusterctl lab down --name {self.name}'")
+        self.start_nodes(existing.nodes)
+        self._write_inventory(existing, inventory_extra)
+        return self.inventory_path
+
+    def _write_inventory(self, record: LabRecord, inventory_extra: str) -> None:
+        self.inventory_path.write_text(render_lab_inventory(
+            self.name, {node: self.address(node) for node in record.nodes}, self.key_path,
+            self.known_hosts_path, self.password_path, record.lab_key_authorized, inventory_extra))
 
     # Checks.
 
-    def _check_absent(self) -> None:
-        record = read_record(self.state_dir)
-        if record is not None:
-            raise LabError(f"lab '{self.name}' is already up ({len(record.nodes)} nodes on {record.subnet}): "
-                           f"use it, or take it down first with 'clusterctl lab down --name {self.name}'")
+    def _check_no_leftovers(self) -> None:
         if self.state_dir.exists():
             raise LabError(f"lab '{self.name}' has leftover state in {self.state_dir}: "
                            f"run 'clusterctl lab down --name {self.name}' first")
+
+    @staticmethod
+    def _check_disk_sizes(disk_sizes: Mapping[str, str], names: list[str]) -> dict[str, str]:
+        unknown = sorted(set(disk_sizes) - set(names))
+        if unknown:
+            raise LabError(f"a disk size is given for {', '.join(unknown)}, which the lab will not have "
+                           f"(nodes: {names[0]}..{names[-1]})")
+        return {node: check_disk_size(disk_sizes[node]) for node in names if node in disk_sizes}
+
+    def _record(self) -> LabRecord:
+        record = read_record(self.state_dir)
+        if record is None:
+            raise LabError(f"lab '{self.name}' is not up: bring it up with 'clusterctl lab up --name {self.name}'")
+        return record
+
+    def _check_nodes(self, nodes: Iterable[str]) -> list[str]:
+        nodes = list(dict.fromkeys(nodes))
+        for node in nodes:
+            self._check_node(node)
+        return nodes
 
     def _check_node(self, node: str) -> None:
         nodes = self.nodes
@@ -285,22 +353,6 @@ class Lab:
         if init_pid is None:
             raise LabError(f"{node} is not running: start it with 'clusterctl lab start {node}'")
         return init_pid
-
-    def _console_tail(self, node: str) -> str:
-        try:
-            lines = (self.topology.node_dir(node) / CONSOLE_LOG).read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        return " | ".join(lines[-3:]) or "no output"
-
-
-def _sshd_answers(address: str, port: int = 22) -> bool:
-    """Whether an SSH server at ``address`` sends its banner within a fraction of a second."""
-    try:
-        with socket.create_connection((address, port), timeout=0.5) as connection:
-            return connection.recv(4) == b"SSH-"
-    except OSError:
-        return False
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -42,7 +42,7 @@ def mounts_below(directory: Path) -> list[Path]:
     prefix = str(directory).rstrip("/") + "/"
     points = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = _unescape(line.split()[4])
+        point = unescape_mount_field(line.split()[4])
         if point == prefix.rstrip("/") or point.startswith(prefix):
             points.append(Path(point))
     return sorted(set(points), key=lambda p: len(p.parts), reverse=True)
@@ -56,6 +56,6 @@ def unmount_below(directory: Path) -> None:
         run_tool(["umount", "--lazy", str(point)])
 
 
-def _unescape(field: str) -> str:
+def unescape_mount_field(field: str) -> str:
     """Undo mountinfo's octal escapes (\\040 for a space, ...)."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)

@@ -2,7 +2,8 @@
 
 A node is one process tree: ``ip netns exec NS unshare --mount --uts --pid
 --fork`` (the supervisor, whose pid is recorded) and its child, the node's pid
-1. The supervisor is the only process the lab starts itself; everything else is
+1, which builds the node's root (node-init.sh) and then becomes its init. The
+supervisor is the only process the lab starts itself; everything else is
 found from its recorded pid, which is checked against the process start time
 so a reused pid is never signalled.
 """
@@ -13,7 +14,8 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
 
 from .errors import LabError
 from .host_tools import tool_path
@@ -33,76 +35,53 @@ NODE_ENV = {
 # subprocess's own bookkeeping (a bare os.waitpid would confuse it).
 _started: dict[int, subprocess.Popen] = {}
 
-NODE_INIT_FILE = "node-init.sh"
-NODE_INIT_SCRIPT = r"""#!/bin/bash
-# Written by clusterctl lab. The first pid 1 of a lab node, run by bash in new
-# mount, UTS and pid namespaces inside the node's network namespace.
-# Arguments: the node's disk directory (upper/, work/, merged/), its hostname
-# and, on first boot only, a file holding the root password to set.
-set -eu
-disk=$1 hostname=$2 password_file=${3:-}
-root=$disk/merged
-mount --make-rprivate /
-mount -t overlay overlay -o "lowerdir=/,upperdir=$disk/upper,workdir=$disk/work" "$root"
-mount -t proc proc "$root/proc"
-mount --rbind /sys "$root/sys"
-mount --rbind /dev "$root/dev"
-# Its own shared memory and ptys rather than the machine's; /run and /tmp start empty at each boot.
-mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$root/dev/shm"
-mount -t devpts -o newinstance,nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts "$root/dev/pts"
-mount -t tmpfs -o nosuid,nodev,mode=0755 run "$root/run"
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmp "$root/tmp"
-hostname "$hostname"
-if [ -n "$password_file" ]; then
-    printf 'root:%s\n' "$(cat "$password_file")" | chroot "$root" /usr/sbin/chpasswd
-fi
-mkdir -m 0755 "$root/run/sshd"
-mkdir -m 1777 "$root/run/lock"
-cat > "$root/run/clusterctl-lab-init" <<'INIT'
-# The node's init: runs sshd, adopts and reaps orphaned daemons, stops everything on SIGTERM.
-stop() {
-    kill -TERM -1 2>/dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-        kill -0 -1 2>/dev/null || exit 0
-        sleep 0.1
-    done
-    exit 0
-}
-trap stop TERM INT
-/usr/sbin/sshd -D -e &
-# 'wait' returns when its jobs end; a sleeping job keeps it blocked (no busy loop) once sshd is gone.
-while :; do
-    wait
-    sleep infinity &
-done
-INIT
-# Leave only the node's own mounts in its view: the machine's tree is detached.
-cd "$root"
-pivot_root . .
-umount -l .
-cd /
-exec /bin/bash /run/clusterctl-lab-init
-"""
+# The node's boot script and the init of a node booted without a service manager (package files).
+NODE_INIT_SCRIPT = Path(__file__).with_name("node-init.sh")
+MINIMAL_INIT_SCRIPT = Path(__file__).with_name("minimal-init.sh")
+SYSTEMD = "/lib/systemd/systemd"  # what node-init.sh execs as the node's init: the machine's own, through the overlay
+SHUTDOWN_GRACE = 15.0  # seconds a clean shutdown may take before the node's processes are killed
+KILL_WAIT = 5.0  # seconds for killed processes to be gone
 
 
-def write_node_init(state_dir: Path) -> Path:
-    """Write the node init script into the lab's state directory and return its path."""
-    path = state_dir / NODE_INIT_FILE
-    path.write_text(NODE_INIT_SCRIPT)
-    return path
+class NodeInit(StrEnum):
+    """What runs as a node's pid 1."""
+
+    SYSTEMD = "systemd"  # the distribution's service manager: sshd runs as ssh.service
+    NONE = "none"  # a bash loop that runs sshd itself: the quickest boot, no service manager
+
+    @property
+    def shutdown_signal(self) -> int:
+        """The signal that asks this init for a clean shutdown.
+
+        systemd as a container's pid 1 powers off on SIGRTMIN+4 (SIGTERM would
+        make it re-execute itself); the minimal init stops on SIGTERM.
+        """
+        return signal.SIGRTMIN + 4 if self is NodeInit.SYSTEMD else signal.SIGTERM
 
 
-def start_node_process(init_script: Path, netns: str, node_dir: Path, hostname: str,
+def check_init(init: str) -> NodeInit:
+    """The init named ``init``, or LabError naming the choices."""
+    try:
+        return NodeInit(init)
+    except ValueError:
+        choices = ", ".join(kind.value for kind in NodeInit)
+        raise LabError(f"unknown node init {init!r}: choose one of {choices}") from None
+
+
+def start_node_process(netns: str, node_dir: Path, hostname: str, init: NodeInit, cgroup: PurePosixPath,
                        password_file: Path | None = None) -> int:
     """Boot the node whose disk is mounted at ``node_dir``/fs; record and return the supervisor's pid.
 
-    Returns as soon as the processes are started; the node's pid 1 mounts its
-    root and starts sshd on its own.
+    ``cgroup`` is the node's empty cgroup, as a path from the top of this
+    machine's cgroup2 tree. Returns as soon as the processes are started; the
+    node's first pid 1 builds its root and then execs ``init``, which starts
+    sshd.
     """
     disk = node_dir / "fs"
     argv = [tool_path("ip"), "netns", "exec", netns,
             tool_path("unshare"), "--mount", "--uts", "--pid", "--fork", "--kill-child",
-            "/bin/bash", str(init_script), str(disk), hostname]
+            "/bin/bash", str(NODE_INIT_SCRIPT), str(disk), hostname, init.value, str(cgroup),
+            str(MINIMAL_INIT_SCRIPT)]
     if password_file is not None:
         argv.append(str(password_file))
     with open(node_dir / CONSOLE_LOG, "ab") as console:
@@ -133,22 +112,24 @@ def node_init_pid(supervisor: int) -> int | None:
     return int(children[0]) if children else None
 
 
-def stop_node_processes(node_dirs: list[Path], graceful: bool = True, grace: float = 5.0) -> None:
+def stop_node_processes(node_dirs: list[Path], shutdown: NodeInit | None = None,
+                        grace: float = SHUTDOWN_GRACE) -> None:
     """Stop the nodes in ``node_dirs`` together and return once every one is gone; stopped nodes are skipped.
 
-    Graceful: SIGTERM to each pid 1, which passes it on to every process of
-    its node, and SIGKILL after ``grace`` seconds. Otherwise SIGKILL at once,
-    like pulling the plug.
+    With ``shutdown``, each pid 1 is asked for a clean shutdown the way that
+    init understands, and SIGKILL follows after ``grace`` seconds. Without,
+    SIGKILL at once, like pulling the plug. Either way the end of a pid 1 ends
+    every process of its node.
     """
     supervisors = [pid for pid in map(supervisor_pid, node_dirs) if pid is not None]
     remaining = supervisors
-    if graceful:
+    if shutdown is not None:
         for supervisor in supervisors:
-            _signal_node(supervisor, signal.SIGTERM)
+            _signal_node(supervisor, shutdown.shutdown_signal)
         remaining = _wait_exited(supervisors, grace)
     for supervisor in remaining:
         _signal_node(supervisor, signal.SIGKILL)
-    remaining = _wait_exited(remaining, grace)
+    remaining = _wait_exited(remaining, KILL_WAIT)
     if remaining:
         raise LabError(f"node processes {remaining} survived SIGKILL; look at them with 'ps -p', "
                        "then run down again")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from .errors import LabError
 from .host_tools import check_required_tools, run_tool
+from .node_cgroup import cgroup2_mount
+from .node_process import SYSTEMD, NodeInit
 from .state import STATE_FILE, read_record
 from .topology import LabTopology
 
@@ -21,12 +23,16 @@ def check_root() -> None:
         raise LabError("the lab needs root (it creates namespaces, links and mounts): run it with sudo")
 
 
-def check_host() -> None:
-    """This machine can build a lab: Linux, root, overlayfs, and the needed tools."""
+def check_host(init: NodeInit) -> None:
+    """This machine can build a lab whose nodes boot ``init``: Linux, root, overlayfs, cgroup2, the needed tools."""
     check_root()
     if "overlay" not in Path("/proc/filesystems").read_text():
         raise LabError("the kernel has no overlay filesystem: load it with 'modprobe overlay'")
+    cgroup2_mount()
     check_required_tools()
+    if init is NodeInit.SYSTEMD and not os.access(SYSTEMD, os.X_OK):
+        raise LabError(f"{SYSTEMD} is missing on this machine: install the systemd package, "
+                       "or boot the nodes with '--init none'")
 
 
 def host_networks() -> list[tuple[str, ipaddress.IPv4Interface]]:

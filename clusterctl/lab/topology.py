@@ -10,11 +10,12 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import LabError
 
 DEFAULT_STATE_ROOT = Path("/run/clusterctl/lab")
+CGROUP_PARENT = PurePosixPath("clusterctl-lab")  # in this machine's cgroup2 tree, shared by all labs
 FIRST_HOST_OFFSET = 10  # node k gets the subnet's address .10+k; .1 is the controller's bridge
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 _IFNAME_MAX = 15  # IFNAMSIZ - 1
@@ -112,3 +113,12 @@ class LabTopology:
 
     def node_dir(self, node: str) -> Path:
         return self.state_dir / node
+
+    @property
+    def cgroup(self) -> PurePosixPath:
+        """The lab's cgroup, relative to the root of this machine's cgroup2 tree; one child per node."""
+        return CGROUP_PARENT / self.name
+
+    def node_cgroup(self, node: str) -> PurePosixPath:
+        self.node_index(node)
+        return self.cgroup / node

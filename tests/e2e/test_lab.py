@@ -1,7 +1,9 @@
-"""A lab node is a real, bare, isolated Linux host that root reaches over SSH; down leaves nothing behind."""
+"""A lab node is a real, bare, isolated Linux host that boots through systemd and that root reaches over SSH;
+it survives reboots and crashes with its disk; down leaves nothing behind."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -15,14 +17,16 @@ from clusterctl.lab import Lab, LabError
 from tests.lab_helpers import inside, running_lab
 
 pytestmark = pytest.mark.e2e
-NAME, SUBNET = "tlab", "10.231.91.0/24"
-SPARE_NAME, SPARE_SUBNET = "lx", "10.231.90.0/24"  # for labs the tests build and break themselves
+NAME, SUBNET = "tlsd", "10.231.140.0/24"
+SPARE_NAME, SPARE_SUBNET = "tlspare", "10.231.141.0/24"  # for labs the tests build and break themselves
 NODES = ["node1", "node2", "node3"]
+SMALL_DISK = {"node3": "64m"}  # to fill up
+LAB_CLI = [sys.executable, "-m", "clusterctl", "lab"]  # as users run it: through clusterctl's entry point
 
 
 @pytest.fixture(scope="module")
 def lab():
-    with running_lab(NAME, SUBNET, len(NODES)) as lab:
+    with running_lab(NAME, SUBNET, len(NODES), disk_sizes=SMALL_DISK) as lab:
         yield lab
 
 
@@ -52,17 +56,47 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
-def leftovers(name: str, state_dir: Path) -> dict[str, list[str]]:
-    """Everything of lab ``name`` still on this machine, by kind."""
+def mounts() -> list[tuple[str, str, str]]:
+    """(mount point, filesystem type, source) of every mount in this mount namespace."""
+    fields = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return [(f[4], f[f.index("-", 6) + 1], f[f.index("-", 6) + 2]) for f in fields]
+
+
+def lab_cgroups(name: str) -> list[Path]:
+    """The cgroup directories of lab ``name`` (clusterctl-lab/NAME and below) in this machine's cgroup2 tree."""
+    tops = [Path(point, "clusterctl-lab", name) for point, kind, _ in mounts() if kind == "cgroup2"]
+    return [Path(d) for top in tops if top.is_dir() for d, _, _ in os.walk(top)]
+
+
+def leftovers(lab: Lab) -> dict[str, list[str]]:
+    """Everything of ``lab`` still on this machine, by kind."""
+    name, state_dir = lab.name, lab.state_dir
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     return {
         "netns": [n for n in re.findall(r"^(\S+)", netns, re.M) if n.startswith(f"clab-{name}-")],
         "links": [link.name for link in Path("/sys/class/net").iterdir()
                   if link.name == f"clb-{name}" or link.name.startswith(f"clv-{name}-")],
-        "mounts": [m for m in mounts if m.startswith(str(state_dir))],
+        # By mount point, and by the label each node's disk is mounted with, wherever it went.
+        "mounts": [point for point, _, source in mounts()
+                   if point.startswith(str(state_dir)) or source.startswith(f"clusterctl-lab-{name}-")],
+        "cgroups": [str(path) for path in lab_cgroups(name)],
         "state": [str(state_dir)] if state_dir.exists() else [],
     }
+
+
+NOTHING_LEFT = {"netns": [], "links": [], "mounts": [], "cgroups": [], "state": []}
+
+
+def boot_id(lab: Lab, node: str) -> str:
+    return inside(lab, node, "cat /proc/sys/kernel/random/boot_id").strip()
+
+
+def system_state(lab: Lab, node: str) -> str:
+    return lab.exec(node, ["systemctl", "is-system-running"]).stdout.decode().strip()
+
+
+def lab_cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*LAB_CLI, *arguments], capture_output=True, text=True, timeout=120)
 
 
 def test_up_returns_the_inventory_it_wrote(lab):
@@ -75,8 +109,8 @@ def test_up_returns_the_inventory_it_wrote(lab):
 
 def test_every_node_is_up_with_sshd_answering(lab):
     assert [(s.name, s.address, s.sshd_up, s.pid is not None) for s in lab.status()] == [
-        ("node1", "10.231.91.11", True, True), ("node2", "10.231.91.12", True, True),
-        ("node3", "10.231.91.13", True, True)]
+        ("node1", "10.231.140.11", True, True), ("node2", "10.231.140.12", True, True),
+        ("node3", "10.231.140.13", True, True)]
 
 
 def test_each_node_has_its_own_hostname_and_address(lab):
@@ -87,14 +121,14 @@ def test_each_node_has_its_own_hostname_and_address(lab):
 
 def test_nodes_have_no_route_out_of_the_lab(lab):
     routes = inside(lab, "node1", "ip -4 route").splitlines()
-    assert len(routes) == 1 and routes[0].startswith("10.231.91.0/24 dev eth0 ")
+    assert len(routes) == 1 and routes[0].startswith("10.231.140.0/24 dev eth0 ")
 
 
 def test_nodes_reach_each_other_and_the_controller_on_the_bridge(lab):
-    assert inside(lab, "node1", "exec 3<>/dev/tcp/10.231.91.12/22 && head -c 4 <&3") == "SSH-"
-    with socket.create_server(("10.231.91.1", 0)) as listener:
+    assert inside(lab, "node1", "exec 3<>/dev/tcp/10.231.140.12/22 && head -c 4 <&3") == "SSH-"
+    with socket.create_server(("10.231.140.1", 0)) as listener:
         port = listener.getsockname()[1]
-        inside(lab, "node3", f"exec 3<>/dev/tcp/10.231.91.1/{port}")
+        inside(lab, "node3", f"exec 3<>/dev/tcp/10.231.140.1/{port}")
 
 
 def test_a_node_starts_as_a_bare_host(lab):
@@ -158,8 +192,38 @@ def test_a_file_written_in_one_node_is_invisible_to_the_others_and_to_the_host(l
 
 def test_processes_of_a_node_are_its_own(lab):
     pids = inside(lab, "node2", "ps -eo pid=,comm=")
-    assert re.search(r"^\s*1 bash$", pids, re.M)
+    assert re.search(r"^\s*1 systemd$", pids, re.M)
     assert "sshd" in pids and "process_api" not in pids and "unshare" not in pids
+
+
+def test_systemd_boots_every_node_to_running_with_sshd_as_ssh_service(lab):
+    for node in NODES:
+        assert inside(lab, node, "ps -p 1 -o comm=") == "systemd\n"
+        assert system_state(lab, node) == "running"
+        assert inside(lab, node, "systemctl --failed --plain --no-legend") == ""
+        assert inside(lab, node, "systemctl is-active ssh.service") == "active\n"
+        assert inside(lab, node, "systemctl show -P MainPID ssh.service") == inside(lab, node, "cat /run/sshd.pid")
+
+
+def test_a_node_runs_no_database_server_nor_this_machines_timers(lab):
+    assert inside(lab, "node1", "systemctl is-active postgresql.service; true") == "inactive\n"
+    assert inside(lab, "node1", "pgrep -l postgres; true") == ""
+    timers = inside(lab, "node1", "systemctl list-timers --all --plain --no-legend")
+    assert "apt-daily" not in timers and "e2scrub" not in timers
+
+
+def test_systemd_restarts_a_service_that_dies(lab):
+    inside(lab, "node1", "cat > /etc/systemd/system/tl-restarted.service <<'UNIT'\n"
+                         "[Service]\nExecStart=/bin/sleep infinity\nRestart=on-failure\nRestartSec=100ms\n"
+                         "UNIT\nsystemctl daemon-reload && systemctl start tl-restarted.service")
+    first = inside(lab, "node1", "systemctl show -P MainPID tl-restarted.service").strip()
+    inside(lab, "node1", f"kill -KILL {first}")
+    restarted = inside(lab, "node1", f"""for _ in $(seq 50); do
+        pid=$(systemctl show -P MainPID tl-restarted.service)
+        [ "$pid" != 0 ] && [ "$pid" != {first} ] && break; sleep 0.1
+    done; echo "$pid"; systemctl show -P NRestarts tl-restarted.service""").split()
+    assert restarted[0] not in ("0", first) and restarted[1] == "1"
+    inside(lab, "node1", "systemctl stop tl-restarted.service")
 
 
 DAEMON = ("nohup bash -c 'trap \"touch /var/tmp/stopped-cleanly; exit\" TERM; while :; do sleep 0.1; done' "
@@ -175,7 +239,7 @@ def test_a_stopped_and_restarted_node_keeps_its_disk_but_not_its_processes(lab):
         lab.exec("node3", ["true"])
     lab.start_node("node3")
     assert inside(lab, "node3", "cat /var/tmp/reboot-marker") == "kept\n"
-    assert inside(lab, "node3", "ls /tmp") == ""
+    assert inside(lab, "node3", "ls /tmp/reboot-marker 2>/dev/null; true") == ""
     assert "sleep" not in inside(lab, "node3", "ps -eo comm=")
     assert {s.name: s.sshd_up for s in lab.status()}["node3"]
 
@@ -189,6 +253,57 @@ def test_a_stop_lets_daemons_finish_and_a_crash_does_not(lab):
     lab.stop_node("node1", crash=True)
     lab.start_node("node1")
     assert inside(lab, "node1", "ls /var/tmp/stopped-cleanly 2>/dev/null; true") == ""
+
+
+AT_BOOT_UNIT = """cat > /etc/systemd/system/tl-at-boot.service <<'UNIT'
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'cat /proc/sys/kernel/random/boot_id > /run/tl-at-boot'
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload && systemctl enable --quiet tl-at-boot.service"""
+
+
+def test_a_reboot_keeps_the_disk_and_boots_anew(lab):
+    inside(lab, "node2", "echo kept > /var/tmp/reboot-marker; echo lost > /tmp/reboot-marker; "
+                         "echo lost > /run/reboot-marker; " + AT_BOOT_UNIT)
+    before = boot_id(lab, "node2")
+    supervisor = {s.name: s.pid for s in lab.status()}["node2"]
+    lab.reboot(["node2"])
+    assert system_state(lab, "node2") == "running"
+    assert inside(lab, "node2", "cat /var/tmp/reboot-marker") == "kept\n"
+    assert inside(lab, "node2", "ls /tmp/reboot-marker /run/reboot-marker 2>/dev/null; true") == ""
+    after = boot_id(lab, "node2")
+    assert after != before and inside(lab, "node2", "cat /run/tl-at-boot").strip() == after
+    boots = inside(lab, "node2", "journalctl --list-boots")
+    assert before.replace("-", "") in boots and after.replace("-", "") in boots  # the journal kept the one before
+    assert not alive(supervisor)  # and with it every process of the boot before
+
+
+def test_a_crash_of_every_node_brings_every_node_back(lab):
+    before = {node: boot_id(lab, node) for node in NODES}
+    inside(lab, "node1", DAEMON)
+    lab.reboot(NODES, crash=True)
+    for node in NODES:
+        assert system_state(lab, node) == "running" and boot_id(lab, node) != before[node]
+    assert all(s.sshd_up for s in lab.status())
+    assert inside(lab, "node1", "ls /var/tmp/stopped-cleanly 2>/dev/null; true") == ""
+
+
+def test_a_node_with_a_small_disk_fills_up_alone(lab):
+    size = int(inside(lab, "node3", "df -B1 --output=size / | tail -1"))
+    assert size == 64 * 1024 * 1024 and lab.disk_size("node3") == "64m"
+    full = lab.exec("node3", ["dd", "if=/dev/zero", "of=/var/tmp/fill", "bs=1M", "count=100"])
+    try:
+        assert full.returncode != 0 and b"No space left on device" in full.stderr
+        assert lab.exec("node3", ["sh", "-c", "echo more > /var/tmp/more"]).returncode != 0
+        assert inside(lab, "node2", "df -h --output=size / | tail -1").strip() == "6.0G"
+        assert lab.exec("node2", ["dd", "if=/dev/zero", "of=/var/tmp/fill", "bs=1M", "count=100"]).returncode == 0
+        inside(lab, "node2", "rm /var/tmp/fill")
+    finally:
+        inside(lab, "node3", "rm -f /var/tmp/fill")
 
 
 def test_a_command_that_times_out_is_killed_inside_the_node(lab):
@@ -213,36 +328,67 @@ def test_stop_and_start_are_no_ops_when_already_done(lab):
 
 def test_load_reopens_the_lab_from_its_state(lab):
     again = Lab.load(NAME)
-    assert (again.subnet, again.nodes, again.key_path) == (SUBNET, NODES, lab.key_path)
+    assert (again.subnet, again.nodes, again.key_path, again.init) == (SUBNET, NODES, lab.key_path, "systemd")
 
 
-def test_up_of_a_lab_that_is_up_is_an_error(lab):
-    with pytest.raises(LabError, match="already up"):
+def test_up_of_a_lab_that_is_up_with_the_same_shape_uses_it(lab, tmp_path):
+    assert Lab(NAME, SUBNET).up(nodes=3, disk_sizes=SMALL_DISK) == lab.inventory_path
+    lab.stop_node("node1")
+    copy = tmp_path / "inventory.toml"
+    result = lab_cli("up", "--name", NAME, "--subnet", SUBNET, "-n", "3", "--node-disk", "node3=64m",
+                     "-o", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert f"lab '{NAME}' is up: 3 nodes on {SUBNET}, init systemd" in result.stdout
+    assert copy.read_text() == lab.inventory_path.read_text()
+    assert all(s.sshd_up for s in lab.status()) and system_state(lab, "node1") == "running"
+
+
+def test_up_of_a_lab_that_is_up_with_another_shape_is_refused(lab, tmp_path):
+    with pytest.raises(LabError, match=r"another shape \(3 nodes, not 4\)"):
+        Lab(NAME, SUBNET).up(nodes=4)
+    with pytest.raises(LabError, match="node3 disk 64m, not 6g"):
         Lab(NAME, SUBNET).up(nodes=3)
+    copy = tmp_path / "inventory.toml"
+    result = lab_cli("up", "--name", NAME, "--subnet", SUBNET, "-n", "3", "--node-disk", "node3=64m",
+                     "--init", "none", "-o", str(copy))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "init systemd, not none" in result.stderr
+    assert not copy.exists()
 
 
 def test_a_subnet_in_use_is_refused(lab):
     with pytest.raises(LabError, match="overlaps"):
-        Lab(SPARE_NAME, "10.231.91.128/25").up(nodes=1)
+        Lab(SPARE_NAME, "10.231.140.128/25").up(nodes=1)
 
 
 def test_the_command_line_runs_commands_inside_and_exits_with_their_status(lab):
-    command = [sys.executable, "-c", "from clusterctl.lab.cli import lab_group; lab_group()"]
-    result = subprocess.run([*command, "exec", "node2", "--name", NAME, "--", "sh", "-c", "hostname; exit 3"],
-                            capture_output=True, text=True, timeout=30)
+    result = lab_cli("exec", "node2", "--name", NAME, "--", "sh", "-c", "hostname; exit 3")
     assert (result.returncode, result.stdout) == (3, "node2\n")
-    result = subprocess.run([*command, "status", "--name", NAME], capture_output=True, text=True, timeout=30)
+    result = lab_cli("status", "--name", NAME)
     assert result.returncode == 0 and all(node in result.stdout for node in NODES)
-    result = subprocess.run([*command, "stop", "node9", "--name", NAME], capture_output=True, text=True)
+    result = lab_cli("stop", "node9", "--name", NAME)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "node9" in result.stderr
+
+
+def test_the_command_line_reboots_and_crashes_nodes(lab):
+    before = {node: boot_id(lab, node) for node in NODES}
+    result = lab_cli("reboot", "node1", "--name", NAME)
+    assert result.returncode == 0 and result.stdout == "node1 rebooted and up again\n"
+    result = lab_cli("crash", "--all", "--name", NAME)
+    assert result.returncode == 0 and result.stdout == "node1, node2, node3 crashed and up again\n"
+    assert all(boot_id(lab, node) != before[node] for node in NODES)
+    result = lab_cli("reboot", "--name", NAME)
+    assert result.returncode == 2 and "--all" in result.stderr
 
 
 def test_down_leaves_nothing_behind(lab):
     supervisors = [s.pid for s in lab.status()]
     init_pids = [int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0]) for pid in supervisors]
+    node_pids = [int(pid) for cgroup in lab_cgroups(NAME)
+                 for pid in (cgroup / "cgroup.procs").read_text().split()]  # as this machine numbers them
+    assert len(node_pids) > 3 * len(NODES)  # systemd, journald, sshd, ... on each
     lab.down()
-    assert leftovers(NAME, lab.state_dir) == {"netns": [], "links": [], "mounts": [], "state": []}
-    assert [pid for pid in supervisors + init_pids if alive(pid)] == []
+    assert leftovers(lab) == NOTHING_LEFT
+    assert [pid for pid in supervisors + init_pids + node_pids if alive(pid)] == []
     lab.down()  # and again: down is idempotent
 
 
@@ -250,13 +396,13 @@ def test_a_failed_up_leaves_nothing_behind(monkeypatch):
     spare = Lab(SPARE_NAME, SPARE_SUBNET)
     spare.down()
 
-    def boot_fails(self, names):
+    def boot_fails(nodes):
         raise LabError("simulated boot failure")
 
-    monkeypatch.setattr(Lab, "_wait_for_sshd", boot_fails)
+    monkeypatch.setattr("clusterctl.lab.lab.wait_until_up", boot_fails)
     with pytest.raises(LabError, match="simulated"):
         spare.up(nodes=2)
-    assert leftovers(SPARE_NAME, spare.state_dir) == {"netns": [], "links": [], "mounts": [], "state": []}
+    assert leftovers(spare) == NOTHING_LEFT
 
 
 def test_without_the_lab_key_root_logs_in_by_password_only(tmp_path):
@@ -267,10 +413,12 @@ def test_without_the_lab_key_root_logs_in_by_password_only(tmp_path):
         password_client(spare, "node1", spare.password).close()
 
 
-def test_bad_names_and_subnets_are_refused_before_anything_is_built():
-    with pytest.raises(LabError, match="bad lab name"):
-        Lab("Bad_Name")
-    with pytest.raises(LabError, match="not a private range"):
-        Lab(SPARE_NAME, "8.8.8.0/24")
-    with pytest.raises(LabError, match="holds 1 to"):
-        Lab(SPARE_NAME, SPARE_SUBNET).up(nodes=250)
+def test_a_node_without_a_service_manager_runs_sshd_itself_and_reboots_the_same_way(tmp_path):
+    with running_lab(SPARE_NAME, SPARE_SUBNET, 1, init="none") as spare:
+        assert inside(spare, "node1", "ps -p 1 -o comm=; ps --ppid 1 -o comm=") == "bash\nsshd\n"
+        assert ssh(spare, "node1", "hostname", tmp_path / "known_hosts").stdout == "node1\n"
+        inside(spare, "node1", "echo kept > /var/tmp/reboot-marker")
+        spare.reboot(["node1"])
+        assert Lab.load(SPARE_NAME).init == "none"
+        assert inside(spare, "node1", "ps -p 1 -o comm=; cat /var/tmp/reboot-marker") == "bash\nkept\n"
+    assert leftovers(spare) == NOTHING_LEFT
