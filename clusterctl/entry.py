@@ -20,4 +20,8 @@ def run_main() -> None:
     signal.signal(signal.SIGINT, _interrupted_while_loading)
     signal.signal(signal.SIGTERM, _interrupted_while_loading)
     from .cli import main
-    sys.exit(main())
+    status = main()
+    # Done: an interrupt now would only turn the result into a traceback or a wrong status.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(status)

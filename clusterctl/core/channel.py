@@ -7,6 +7,7 @@ through :func:`execute`, on the run's one connection to the host.
 from __future__ import annotations
 
 import select
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import paramiko
 
 OPEN_TIMEOUT = 10.0
 READ_CHUNK = 65536
+SEND_CHUNK = 32768
+SEND_STEP = 0.25  # seconds a send may block before the abort flag is looked at again
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,29 @@ class ChannelLost(Exception):
 
 class ChannelAborted(Exception):
     """The run asked to stop and the command was cut off."""
+
+
+def _send(channel: paramiko.Channel, data: bytes, timeout: float, abort: threading.Event | None) -> None:
+    """Send all of ``data``, in steps short enough to notice ``abort`` while the far end reads slowly."""
+    view = memoryview(data)
+    stalled_since = time.monotonic()
+    channel.settimeout(SEND_STEP)
+    try:
+        while view:
+            if abort is not None and abort.is_set():
+                raise ChannelAborted()
+            try:
+                sent = channel.send(view[:SEND_CHUNK])
+            except socket.timeout:
+                if time.monotonic() - stalled_since > timeout:
+                    raise ChannelLost(f"the far end took nothing for {timeout:.0f}s") from None
+                continue
+            if sent == 0:
+                raise ChannelLost("the channel closed while sending")
+            view = view[sent:]
+            stalled_since = time.monotonic()
+    finally:
+        channel.settimeout(timeout)
 
 
 def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
@@ -66,9 +92,7 @@ def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] 
 
         total = 0
         for chunk in stdin or ():
-            if abort is not None and abort.is_set():
-                raise ChannelAborted()
-            channel.sendall(chunk)
+            _send(channel, chunk, timeout, abort)
             total += len(chunk)
             drain()
             if sent is not None:
