@@ -208,23 +208,34 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    shown = _printable(path)
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise InventoryError(path, "", "file not found", f"pass -i PATH or set {INVENTORY_ENV}") from None
+        raise InventoryError(shown, "", "file not found", f"pass -i PATH or set {INVENTORY_ENV}") from None
     except IsADirectoryError:
-        raise InventoryError(path, "", "is a directory", "pass -i with the inventory file itself") from None
+        raise InventoryError(shown, "", "is a directory", "pass -i with the inventory file itself") from None
     except OSError as exc:
-        raise InventoryError(path, "", f"cannot read: {exc.strerror or exc}") from None
+        raise InventoryError(shown, "", f"cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise InventoryError(path, "", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
+        raise InventoryError(shown, "", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InventoryError(path, "", f"not valid TOML: {_one_line(exc)}") from None
+        raise InventoryError(shown, "", f"not valid TOML: {_one_line(exc)}") from None
     except RecursionError:
-        raise InventoryError(path, "", "not valid TOML: arrays or tables nest too deeply") from None
+        raise InventoryError(shown, "", "not valid TOML: arrays or tables nest too deeply") from None
     except ValueError as exc:  # an integer of thousands of digits, a NUL in the path
-        raise InventoryError(path, "", f"cannot read: {_one_line(exc)}") from None
+        raise InventoryError(shown, "", f"cannot read: {_one_line(exc)}") from None
+
+
+def _printable(text: object) -> str:
+    """``text`` with each line break or control character escaped (\\n): an error stays one line.
+
+    Paths are the reason: a directory may be named with a newline, and every
+    path an error names starts at the inventory's own directory.
+    """
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # -- how values appear in a one-line error -------------------------------------
@@ -341,7 +352,7 @@ class _Parser:
         self.private_keys: set[Path] = set()  # each identity file is read once, not once per host
 
     def fail(self, key: str, problem: str, fix: str = "") -> InventoryError:
-        return InventoryError(self.path, key, problem, fix)
+        return InventoryError(_printable(self.path), key, _printable(problem), _printable(fix))
 
     # -- generic checks -------------------------------------------------
     def table(self, data: Any, key: str, allowed: frozenset[str], fix: str = "") -> dict[str, Any]:

@@ -362,3 +362,11 @@ def test_an_inventory_of_100000_hosts_loads_and_is_rejected_whole(tmp_path):
     assert inv.hosts["n99999"].address == "10.1.134.159"
     err = error_for(tmp_path, text.replace("[ssh_trust]", '[hosts.last]\naddress = "10.0.0.1"\n[ssh_trust]'))
     assert err.key == "hosts.last.address" and "also the address of n1" in str(err)
+
+
+def test_a_line_break_in_the_inventory_s_own_directory_is_escaped_in_the_error(tmp_path):
+    odd = tmp_path / "a\nb"
+    odd.mkdir()
+    (odd / "cluster.toml").write_text('[cluster]\nidentity = "missing-key"\n[hosts.node1]\naddress = "10.0.0.1"\n')
+    err = error_for(odd, (odd / "cluster.toml").read_text())
+    assert len(str(err).splitlines()) == 1 and "a\\nb" in str(err) and err.key == "cluster.identity"
