@@ -536,7 +536,8 @@ class _Parser:
 
     def hosts(self, data: Any, cluster: ClusterSpec) -> dict[str, Host]:
         if not isinstance(data, dict) or not data:
-            raise self.fail("hosts", "no hosts defined" if not data else f"must be a table of hosts, got {_shown(data)}",
+            raise self.fail("hosts", "no hosts defined" if data in (None, {}) else
+                            f"must be a table of hosts, got {_shown(data)}",
                             "add at least one [hosts.NAME] table with an address")
         hosts: dict[str, Host] = {}
         # dicts keyed by what must be unique keep the checks linear in the number of hosts
@@ -685,7 +686,7 @@ class _Parser:
     def zk_servers(self, data: Any, hosts: dict[str, Host]) -> tuple[ZkServer, ...]:
         key = "zookeeper.servers"
         if not isinstance(data, dict) or not data:
-            raise self.fail(key, "missing or empty" if not data else f"must be a table, got {_shown(data)}",
+            raise self.fail(key, "missing or empty" if data in (None, {}) else f"must be a table, got {_shown(data)}",
                             "add [zookeeper.servers] with host = myid lines")
         servers = []
         ids: dict[int, str] = {}

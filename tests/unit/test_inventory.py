@@ -278,6 +278,7 @@ ZK = '[zookeeper]\npackage = "zk.tar.gz"\n{}\n[zookeeper.servers]\nnode2 = 1\nno
     (lambda t, s: "cluster = 5\n" + BASE.split("[hosts.node1]")[1].join(["[hosts.node1]", ""]), "", "cluster",
      "must be a table, got 5"),
     (lambda t, s: s, "[hosts]\nnode2 = 7", "hosts.node2", "must be a table, got 7"),
+    (lambda t, s: s, "hosts = false", "hosts", "must be a table of hosts, got false"),
     (with_cluster, "port = 99999999999999999999999", "cluster.port", "got a huge integer"),
     (with_cluster, "port = 0x" + "f" * 5000, "cluster.port", "got a huge integer"),
     (with_cluster, "port = 1979-05-27", "cluster.port", "got a date"),
