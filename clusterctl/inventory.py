@@ -7,16 +7,21 @@ the inventory file, so a run does not depend on the current directory.
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import gc
 import ipaddress
 import os
 import re
+import stat
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import InventoryError
+from .package_files import PackageFileError, read_deb_identity, read_rpm_identity, tarball_top_dir
 
 DEFAULT_INVENTORY = Path("configs/cluster.toml")
 INVENTORY_ENV = "CLUSTERCTL_INVENTORY"
@@ -25,7 +30,48 @@ KEY_TYPES = ("ed25519", "rsa")
 DISTRIBUTE_MODES = ("auto", "direct", "relay", "pipeline")
 JDK_PACKAGE_KINDS = {".rpm": "rpm", ".deb": "deb", ".tar.gz": "tarball", ".tgz": "tarball"}
 ADMIN_SERVER_MODES = ("off", "localhost", "all")
-_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+
+# Every pattern is used with fullmatch, so a trailing newline never slips past
+# a `$`; classes are spelled in ASCII because \d and re.IGNORECASE match other
+# scripts' digits and letters (the Kelvin sign matches [a-z] ignoring case).
+_HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"  # lookarounds, not backtracking: this runs once per host
+_HOSTNAME = re.compile(_HOST_LABEL)
+_DNS_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
+# inet_aton, which ssh resolves names with, reads a numeric last label (10.1, 0x7f000001) as an address.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[Xx][0-9A-Fa-f]*")
+_OCTETS = frozenset(str(n) for n in range(256))  # spelled without leading zeros, as ipaddress wants them
+# Remote directories reach shell scripts, PATH and unit files: no quotes, spaces,
+# $, ':' or '%', no '.' or '..' components, none that reads as an option.
+_REMOTE_DIR = re.compile(r"(?:/(?!\.\.?(?:/|\Z))(?!-)[A-Za-z0-9._+@-]+)+/?")
+_FOUR_LETTER_WORD = re.compile(r"[a-z]{4}|\*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a word-like value must look like, said the way an error tells it."""
+
+    pattern: re.Pattern
+    description: str
+    example: str
+
+
+_LOGIN_NAME = _Shape(re.compile(r"(?=.{1,32}\Z)[a-z_][a-z0-9_-]*\$?"),  # POSIX portable user names
+                     "a login name (lower-case letters, digits, '_' and '-', a letter or '_' first, at most 32)",
+                     "root")
+_INTERFACE = _Shape(re.compile(r"(?!-)(?!\.\.?\Z)[A-Za-z0-9_.:-]{1,15}"),  # Linux's rules, minus shell specials
+                    "an interface name (1 to 15 of letters, digits, '_', '.', ':' and '-', not '-' first)", "eth0")
+_CLUSTER_NAME = _Shape(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),  # it marks blocks in /etc/hosts, known_hosts
+                       "a cluster name (letters, digits, '_', '.' and '-', a letter or digit first, at most 63)",
+                       "seed")
+_LONGEST_TEXT = 4096  # PATH_MAX: no inventory value needs more
+
+_HOST_KEYS = frozenset(("address", "ssh_address", "user", "port", "identity", "interface", "prefix", "gateway", "dns"))
+_PACKAGE_READERS = {"rpm": read_rpm_identity, "deb": read_deb_identity, "tarball": tarball_top_dir}
+_PRIVATE_KEY_HEADERS = (b"-----BEGIN OPENSSH PRIVATE KEY-----", b"-----BEGIN RSA PRIVATE KEY-----",
+                        b"-----BEGIN EC PRIVATE KEY-----", b"-----BEGIN PRIVATE KEY-----",
+                        b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+_PUBLIC_KEY_STARTS = (b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-", b"---- BEGIN SSH2 PUBLIC KEY")
 
 
 @dataclass(frozen=True)
@@ -137,18 +183,164 @@ def inventory_path(option: str | os.PathLike | None) -> Path:
 
 
 def load_inventory(path: str | os.PathLike) -> Inventory:
-    """Read and validate an inventory; raise InventoryError on the first problem."""
+    """Read and validate an inventory; raise InventoryError on the first problem.
+
+    Whatever the file holds, the only exception is InventoryError, whose message
+    is one line naming the file, the dotted key and the fix.
+    """
     path = Path(path)
+    with _cyclic_gc_paused():
+        return _Parser(path, _read_toml(path)).inventory()
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    # Parsing a large inventory allocates millions of dicts, lists and dataclasses
+    # and hardly a reference cycle; the cycle collector would walk them over and over
+    # (some 40% of loading 100,000 hosts) for nothing to free.
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        raw = tomllib.loads(path.read_text())
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    shown = _printable(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
     except FileNotFoundError:
-        raise InventoryError(path, "", "file not found",
-                             f"pass -i PATH or set {INVENTORY_ENV}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(path, "", f"cannot read: {exc}") from None
+        raise InventoryError(shown, "", "file not found", f"pass -i PATH or set {INVENTORY_ENV}") from None
+    except IsADirectoryError:
+        raise InventoryError(shown, "", "is a directory", "pass -i with the inventory file itself") from None
+    except OSError as exc:
+        raise InventoryError(shown, "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InventoryError(shown, "", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InventoryError(path, "", f"not valid TOML: {exc}") from None
-    return _Parser(path, raw).inventory()
+        raise InventoryError(shown, "", f"not valid TOML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise InventoryError(shown, "", "not valid TOML: arrays or tables nest too deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits, a NUL in the path
+        raise InventoryError(shown, "", f"cannot read: {_one_line(exc)}") from None
+
+
+def _printable(text: object) -> str:
+    """``text`` with each line break or control character escaped (\\n): an error stays one line.
+
+    Paths are the reason: a directory may be named with a newline, and every
+    path an error names starts at the inventory's own directory.
+    """
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+# -- how values appear in a one-line error -------------------------------------
+
+_KINDS = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+          (list, "an array"), (dict, "a table"), (datetime.datetime, "a date-time"),
+          (datetime.date, "a date"), (datetime.time, "a time"))
+
+
+def _one_line(text: object, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit] + "…"
+
+
+def _kind(value: object) -> str:
+    return next((name for kind, name in _KINDS if isinstance(value, kind)), type(value).__name__)
+
+
+def _shown(value: object) -> str:
+    """``value`` as an error shows it: a scalar as TOML would write it (cut short), a table or array by kind."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a huge integer"
+    if isinstance(value, (int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "…"
+    return _kind(value)
+
+
+def _key_part(name: str) -> str:
+    """``name`` as one part of a dotted TOML key: bare where TOML allows, else quoted with escapes."""
+    if _BARE_KEY.fullmatch(name) and len(name) <= 60:
+        return name
+    quoted = "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04X}" if ord(c) < 0x10000
+                     else f"\\U{ord(c):08X}" for c in name[:60])
+    return f'"{quoted}{"…" if len(name) > 60 else ""}"'
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{_key_part(name)}" if key else _key_part(name)
+
+
+# -- values on their own ---------------------------------------------------------
+
+def _canonical_ip(text: str) -> str | None:
+    """``text`` as the canonical spelling of an IPv4 or IPv6 address, or None if it is none.
+
+    Zone ids (fe80::1%eth0) are refused: they are not addresses a host can be configured with.
+    """
+    octets = text.split(".")
+    if len(octets) == 4 and _OCTETS.issuperset(octets):
+        return text  # four octets without leading zeros: already canonical
+    if ":" not in text or "%" in text:
+        return None
+    try:
+        return str(ipaddress.IPv6Address(text))
+    except ValueError:
+        return None
+
+
+def _is_host_name(text: str) -> bool:
+    return (len(text) <= 253 and bool(_DNS_NAME.fullmatch(text))
+            and not _NUMERIC_LABEL.fullmatch(text.rsplit(".", 1)[-1]))
+
+
+def _file_kind(path: Path) -> str:
+    """What ``path`` is, as an error says it: "a file", "missing", "a directory", ..."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError as exc:  # a name too long, a symlink loop, a directory on the way we may not enter
+        return f"unreachable ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return "a file"
+    return "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+
+
+def _private_key_problem(path: Path) -> tuple[str, str] | None:
+    """Why ``path`` cannot be the controller's SSH private key, with the fix; None if it can."""
+    kind = _file_kind(path)
+    if kind == "missing":
+        return (f"identity file {path} is missing or unreadable",
+                "point it at a private key, or remove the key to use ssh-agent / ssh_config")
+    if kind != "a file":
+        return f"identity {path} is {kind}", "point it at a private key file such as ~/.ssh/id_ed25519"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64).lstrip()
+    except OSError as exc:
+        return (f"identity file {path} is missing or unreadable ({exc.strerror})",
+                "point it at a private key, or remove the key to use ssh-agent / ssh_config")
+    if head.startswith(b"-----BEGIN DSA PRIVATE KEY-----"):
+        return (f"identity {path} is a DSA key, which OpenSSH disables since 7.0 and paramiko 4+ cannot load",
+                "point it at an ed25519 or RSA private key")
+    if head.startswith(_PRIVATE_KEY_HEADERS):
+        return None
+    if head.startswith(_PUBLIC_KEY_STARTS):
+        return (f"identity {path} is a public key", f"point it at the private key {path.with_suffix('')}"
+                if path.suffix == ".pub" else "point it at the private key, not the public one")
+    if head.startswith(b"PuTTY-User-Key-File-"):
+        return f"identity {path} is a PuTTY key", "convert it with 'puttygen KEY -O private-openssh -o KEY.openssh'"
+    return (f"identity {path} is not an SSH private key (no OpenSSH or PEM private key header)",
+            "point it at a private key such as ~/.ssh/id_ed25519")
 
 
 class _Parser:
@@ -157,75 +349,174 @@ class _Parser:
         self.raw = raw
         self.base = path.parent
         self.warnings: list[str] = []
+        self.private_keys: set[Path] = set()  # each identity file is read once, not once per host
 
     def fail(self, key: str, problem: str, fix: str = "") -> InventoryError:
-        return InventoryError(self.path, key, problem, fix)
+        return InventoryError(_printable(self.path), key, _printable(problem), _printable(fix))
 
     # -- generic checks -------------------------------------------------
-    def table(self, data: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    def table(self, data: Any, key: str, allowed: frozenset[str], fix: str = "") -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise self.fail(key, "must be a table", f"write it as [{key}]")
-        for name in data:
-            if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-                raise self.fail(f"{key}.{name}" if key else name, "unknown key", hint)
+            raise self.fail(key, f"must be a table, got {_shown(data)}", fix or f"write it as [{key}]")
+        if not allowed.issuperset(data):
+            name = next(n for n in data if n not in allowed)
+            close = difflib.get_close_matches(name, sorted(allowed), n=1) if len(name) <= 60 else []
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
+            raise self.fail(_join(key, name), "unknown key", hint)
         return data
 
-    def string(self, data: dict, key: str, name: str, default: str | None = None) -> str | None:
-        value = data.get(name, default)
-        if value is not None and (not isinstance(value, str) or not value):
-            raise self.fail(f"{key}.{name}", f"must be a non-empty string, got {value!r}")
+    def text(self, key: str, value: Any) -> str:
+        """``value`` if it is a non-empty string of printable characters."""
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {_shown(value)}", 'quote it: "..."')
+        if not value:
+            raise self.fail(key, "must not be empty", "give it a value or remove the key")
+        if len(value) > _LONGEST_TEXT:
+            raise self.fail(key, f"is {len(value)} characters long, more than {_LONGEST_TEXT}", "shorten it")
+        if not value.isprintable():
+            odd = next(c for c in value if not c.isprintable())
+            raise self.fail(key, f"holds the control or invisible character {odd!r} ({_shown(value)})", "remove it")
+        return value
+
+    def word(self, data: dict, key: str, name: str, default: str | None, shape: _Shape) -> str | None:
+        """``data[name]`` if it has ``shape``, else ``default`` when absent."""
+        if name not in data:
+            return default
+        value = self.text(f"{key}.{name}", data[name])
+        if not shape.pattern.fullmatch(value):
+            raise self.fail(f"{key}.{name}", f"{_shown(value)} is not {shape.description}",
+                            f'write {name} = "{shape.example}"')
         return value
 
     def integer(self, data: dict, key: str, name: str, default: int, lo: int, hi: int) -> int:
+        if name not in data:
+            return default
+        value = data[name]
+        if type(value) is not int or not lo <= value <= hi:
+            raise self.fail(f"{key}.{name}", f"must be a whole number from {lo} to {hi}, got {_shown(value)}",
+                            f"write {name} = {default}" if lo <= default <= hi else f"write {name} = {lo}")
+        return value
+
+    def boolean(self, data: dict, key: str, name: str, default: bool) -> bool:
         value = data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise self.fail(f"{key}.{name}", f"must be a whole number from {lo} to {hi}, got {value!r}")
+        if not isinstance(value, bool):
+            raise self.fail(f"{key}.{name}", f"must be true or false, got {_shown(value)}", f"write {name} = true")
         return value
 
     def choice(self, data: dict, key: str, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = data.get(name, default)
-        if value not in choices:
-            raise self.fail(f"{key}.{name}", f"{value!r} is not one of {', '.join(choices)}")
+        if not isinstance(value, str) or value not in choices:
+            raise self.fail(f"{key}.{name}", f"{_shown(value)} is not one of {', '.join(choices)}",
+                            f'write {name} = "{default}"')
         return value
 
-    def host_list(self, data: dict, key: str, hosts: dict[str, Host], default: tuple[str, ...]) -> tuple[str, ...]:
-        value = data.get("hosts", list(default))
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
-            raise self.fail(f"{key}.hosts", "must be a non-empty list of host names")
-        for name in value:
-            if name not in hosts:
-                raise self.fail(f"{key}.hosts", f"names host {name!r}, which is not defined",
-                                f"add [hosts.{name}] or remove it from the list")
-        if len(set(value)) != len(value):
-            raise self.fail(f"{key}.hosts", "lists a host twice")
+    def host_list(self, data: dict, key: str, hosts: dict[str, Host]) -> tuple[str, ...]:
+        """The hosts a step works on: data["hosts"], each a defined host once, else every host."""
+        if "hosts" not in data:
+            return tuple(hosts)
+        value = data["hosts"]
+        if not isinstance(value, list) or not value:
+            raise self.fail(f"{key}.hosts", f"must be a non-empty array of host names, got {_shown(value)}",
+                            'write hosts = ["node1", ...] or remove the key for every host')
+        listed: set[str] = set()
+        for i, name in enumerate(value):
+            if not isinstance(name, str) or name not in hosts:
+                raise self.fail(f"{key}.hosts", f"names host {_shown(name)} (item {i + 1}), which is not defined",
+                                f"add [hosts.{name}] or remove it from the list" if isinstance(name, str)
+                                else "list host names as strings")
+            if name in listed:
+                raise self.fail(f"{key}.hosts", f"lists host {name!r} twice", "list each host once")
+            listed.add(name)
         return tuple(value)
 
-    def local_path(self, value: str) -> Path:
-        path = Path(os.path.expanduser(value))
-        return path if path.is_absolute() else (self.base / path).resolve()
-
-    def address(self, key: str, value: str) -> str:
+    def local_path(self, key: str, value: Any) -> Path:
+        """A controller path: ~ expanded, relative to the inventory's directory."""
+        text = self.text(key, value)
         try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            if not re.fullmatch(r"[\d.]+", value) and _HOSTNAME.match(value.split(".")[0]) and all(_HOSTNAME.match(p) for p in value.split(".")):
-                return value
-            raise self.fail(key, f"{value!r} is neither an IP address nor a host name") from None
+            path = Path(os.path.expanduser(text))
+            return path if path.is_absolute() else (self.base / path).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, an unreadable directory on the way
+            raise self.fail(key, f"cannot resolve {_shown(text)}: {_one_line(exc)}", "point it at a real path") from None
 
-    def identity(self, key: str, value: str | None) -> Path | None:
-        if value is None:
-            return None
-        path = self.local_path(value)
-        if not os.access(path, os.R_OK) or not path.is_file():
-            raise self.fail(key, f"identity file {path} is missing or unreadable",
-                            "point it at a private key, or remove the key to use ssh-agent / ssh_config")
+    def address(self, key: str, value: Any) -> str:
+        """An IP address (canonical) or a host name to connect to."""
+        text = self.text(key, value)
+        ip = _canonical_ip(text)
+        if ip is not None:
+            return ip
+        if not _is_host_name(text):
+            raise self.fail(key, f"{_shown(text)} is neither an IP address nor a host name",
+                            'write an address like "192.168.10.11" or a name like "node1.example.com"')
+        return text
+
+    def ip(self, key: str, value: Any, fix: str) -> str:
+        ip = _canonical_ip(self.text(key, value))
+        if ip is None:
+            raise self.fail(key, f"{_shown(value)} is not an IP address", fix)
+        return ip
+
+    def identity(self, key: str, value: Any) -> Path:
+        path = self.local_path(key, value)
+        if path not in self.private_keys:
+            problem = _private_key_problem(path)
+            if problem:
+                raise self.fail(key, *problem)
+            self.private_keys.add(path)
         return path
+
+    def known_hosts(self, key: str, value: Any) -> Path:
+        """Where to pin host keys: a readable file, or one that can be created (its parents are made)."""
+        path = self.local_path(key, value)
+        fix = "point it at a file; clusterctl creates it and its directory if missing"
+        kind = _file_kind(path)
+        if kind == "a file":
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise self.fail(key, f"{path} is not readable and writable", "fix its permissions")
+            return path
+        if kind != "missing":
+            raise self.fail(key, f"{path} is {kind}", fix)
+        for parent in path.parents:
+            kind = _file_kind(parent)
+            if kind == "a directory":
+                return path
+            if kind != "missing":
+                raise self.fail(key, f"{path} cannot be created: {parent} is {kind}", fix)
+        return path
+
+    def package(self, data: dict, key: str, kinds: dict[str, str], missing_fix: str) -> tuple[Path, str]:
+        """The local package ``data`` names, its kind (by suffix), refused unless its headers read well."""
+        dotted = f"{key}.package"
+        if "package" not in data:
+            raise self.fail(dotted, "missing", missing_fix)
+        path = self.local_path(dotted, data["package"])
+        kind = next((k for suffix, k in kinds.items() if path.name.endswith(suffix)), None)
+        if kind is None:
+            raise self.fail(dotted, f"{_shown(path.name)} is not a {', '.join(kinds)} package", missing_fix)
+        found = _file_kind(path)
+        if found == "missing" or found == "a file" and not os.access(path, os.R_OK):
+            raise self.fail(dotted, f"{path} does not exist or is unreadable",
+                            "build it with 'clusterctl artifacts' or point the key at your package")
+        if found != "a file":
+            raise self.fail(dotted, f"{path} is {found}", "point the key at the package file")
+        try:
+            _PACKAGE_READERS[kind](path)
+        except PackageFileError as exc:
+            raise self.fail(dotted, _one_line(exc, 300),
+                            "download or build the package again ('clusterctl artifacts')") from None
+        return path, kind
+
+    def remote_dir(self, data: dict, key: str, name: str, default: str) -> str:
+        if name not in data:
+            return default
+        value = self.text(f"{key}.{name}", data[name])
+        if not _REMOTE_DIR.fullmatch(value):
+            raise self.fail(f"{key}.{name}", f"{_shown(value)} must be an absolute path of letters, digits and "
+                            "._+@- without quotes, spaces, $ or '..'", f'write {name} = "{default}"')
+        return value.rstrip("/")
 
     # -- sections -------------------------------------------------------
     def inventory(self) -> Inventory:
-        self.table(self.raw, "", ("cluster", "hosts", "ssh_trust", "jdk", "zookeeper"))
+        self.table(self.raw, "", frozenset(("cluster", "hosts", "ssh_trust", "jdk", "zookeeper")))
         cluster = self.cluster(self.raw.get("cluster", {}))
         hosts = self.hosts(self.raw.get("hosts"), cluster)
         trust = self.ssh_trust(self.raw.get("ssh_trust", {}), hosts)
@@ -234,114 +525,130 @@ class _Parser:
         return Inventory(self.path, cluster, hosts, trust, jdk, zk, tuple(self.warnings))
 
     def cluster(self, data: Any) -> ClusterSpec:
-        data = self.table(data, "cluster", ("name", "user", "port", "identity", "known_hosts"))
-        name = self.string(data, "cluster", "name", "cluster")
-        user = self.string(data, "cluster", "user", "root")
-        port = self.integer(data, "cluster", "port", 22, 1, 65535)
-        identity = self.identity("cluster.identity", self.string(data, "cluster", "identity"))
-        known_hosts = self.local_path(self.string(data, "cluster", "known_hosts", "~/.ssh/known_hosts"))
+        key = "cluster"
+        data = self.table(data, key, frozenset(("name", "user", "port", "identity", "known_hosts")))
+        name = self.word(data, key, "name", "cluster", _CLUSTER_NAME)
+        user = self.word(data, key, "user", "root", _LOGIN_NAME)
+        port = self.integer(data, key, "port", 22, 1, 65535)
+        identity = self.identity("cluster.identity", data["identity"]) if "identity" in data else None
+        known_hosts = self.known_hosts("cluster.known_hosts", data.get("known_hosts", "~/.ssh/known_hosts"))
         return ClusterSpec(name, user, port, identity, known_hosts)
 
     def hosts(self, data: Any, cluster: ClusterSpec) -> dict[str, Host]:
-        if not data:
-            raise self.fail("hosts", "no hosts defined", "add at least one [hosts.NAME] table with an address")
-        data = self.table(data, "hosts", tuple(data))
+        if not isinstance(data, dict) or not data:
+            raise self.fail("hosts", "no hosts defined" if data in (None, {}) else
+                            f"must be a table of hosts, got {_shown(data)}",
+                            "add at least one [hosts.NAME] table with an address")
         hosts: dict[str, Host] = {}
-        seen: dict[tuple[str, int], str] = {}
+        # dicts keyed by what must be unique keep the checks linear in the number of hosts
+        folded_names: dict[str, str] = {}
+        connect_addresses: dict[tuple[str, int], str] = {}
+        configured_addresses: dict[str, str] = {}
         for name, spec in data.items():
+            host = self.host(name, spec, cluster)
             key = f"hosts.{name}"
-            if not _HOSTNAME.match(name):
-                raise self.fail(key, "host names may hold letters, digits and '-' only")
-            spec = self.table(spec, key, ("address", "ssh_address", "user", "port", "identity",
-                                          "interface", "prefix", "gateway", "dns"))
-            if "address" not in spec:
-                raise self.fail(f"{key}.address", "missing", f"add address = \"IP\" under [{key}]")
-            static = self.address(f"{key}.address", self.string(spec, key, "address"))
-            connect = static
-            if "ssh_address" in spec:
-                connect = self.address(f"{key}.ssh_address", self.string(spec, key, "ssh_address"))
-            port = self.integer(spec, key, "port", cluster.port, 1, 65535)
-            if (connect, port) in seen:
-                raise self.fail(f"{key}.address", f"{connect} is also the address of {seen[connect, port]}",
+            if not name.islower():  # only a name with capitals can clash with another by case
+                folded = name.lower()
+                other = folded if folded != name and folded in data else folded_names.setdefault(folded, name)
+                if other != name:
+                    raise self.fail(key, f"is the same host name as {other} (host names ignore case)", "rename one")
+            if host.interface:
+                other = configured_addresses.setdefault(host.static_address, name)
+                if other != name:
+                    raise self.fail(f"{key}.address", f"{host.static_address} is also the address of {other}",
+                                    "give every host its own address")
+            other = connect_addresses.setdefault((host.address.lower(), host.port), name)
+            if other != name:
+                where = "ssh_address" if "ssh_address" in spec else "address"
+                raise self.fail(f"{key}.{where}", f"{host.address} is also the address of {other}"
+                                + (f" (port {host.port})" if host.port != 22 else ""),
                                 "give every host its own address")
-            seen[connect, port] = name
-            dns = spec.get("dns", [])
-            if not isinstance(dns, list):
-                raise self.fail(f"{key}.dns", "must be a list of addresses")
-            hosts[name] = Host(
-                name=name,
-                address=connect,
-                user=self.string(spec, key, "user", cluster.user),
-                port=port,
-                identity=self.identity(f"{key}.identity", spec.get("identity")) or cluster.identity,
-                static_address=static,
-                interface=self.string(spec, key, "interface"),
-                prefix=self.integer(spec, key, "prefix", 24, 1, 128) if "prefix" in spec else None,
-                gateway=self.address(f"{key}.gateway", spec["gateway"]) if "gateway" in spec else None,
-                dns=tuple(self.address(f"{key}.dns", d) for d in dns),
-            )
+            hosts[name] = host
         return hosts
 
+    def host(self, name: str, spec: Any, cluster: ClusterSpec) -> Host:
+        if not _HOSTNAME.fullmatch(name):
+            raise self.fail(f"hosts.{_key_part(name)}", "host names hold letters, digits and '-' "
+                            "(not first or last), at most 63", "rename the host, e.g. node1")
+        key = f"hosts.{name}"
+        spec = self.table(spec, key, _HOST_KEYS, f'write it as [{key}] with address = "IP"')
+        if "address" not in spec:
+            raise self.fail(f"{key}.address", "missing", f'add address = "IP" under [{key}]')
+        static = self.address(f"{key}.address", spec["address"])
+        connect = self.address(f"{key}.ssh_address", spec["ssh_address"]) if "ssh_address" in spec else static
+        interface = self.word(spec, key, "interface", None, _INTERFACE)
+        prefix, gateway, dns = self.network(spec, key, static, interface)
+        return Host(
+            name=name,
+            address=connect,
+            user=self.word(spec, key, "user", cluster.user, _LOGIN_NAME),
+            port=self.integer(spec, key, "port", cluster.port, 1, 65535),
+            identity=self.identity(f"{key}.identity", spec["identity"]) if "identity" in spec else cluster.identity,
+            static_address=static,
+            interface=interface,
+            prefix=prefix,
+            gateway=gateway,
+            dns=dns,
+        )
+
+    def network(self, spec: dict, key: str, static: str, interface: str | None
+                ) -> tuple[int | None, str | None, tuple[str, ...]]:
+        """prefix, gateway and dns of a host, checked against the address family of ``static``."""
+        if not interface and "prefix" not in spec and "gateway" not in spec and "dns" not in spec:
+            return None, None, ()
+        ipv6 = ":" in static
+        family = "IPv6" if ipv6 else "IPv4"
+        if (interface or "prefix" in spec or "gateway" in spec) and _canonical_ip(static) is None:
+            raise self.fail(f"{key}.address", f"must be an IP address for the network step, got {_shown(static)}",
+                            "write the address to configure, and ssh_address for the name to connect to")
+        prefix = self.integer(spec, key, "prefix", 24, 1, 128 if ipv6 else 32) if "prefix" in spec else None
+        gateway = None
+        if "gateway" in spec:
+            gateway = self.ip(f"{key}.gateway", spec["gateway"], 'write gateway = "IP" of the router')
+            if (":" in gateway) != ipv6:
+                raise self.fail(f"{key}.gateway", f"{gateway} is not an {family} address like {static}",
+                                f"give an {family} gateway")
+        dns = spec.get("dns", [])
+        if not isinstance(dns, list):
+            raise self.fail(f"{key}.dns", f"must be an array of IP addresses, got {_shown(dns)}",
+                            'write dns = ["192.168.10.1"]')
+        servers = tuple(self.ip(f"{key}.dns", d, "name DNS servers by IP address, like \"192.168.10.1\"")
+                        for d in dns)
+        if len(set(servers)) != len(servers):
+            raise self.fail(f"{key}.dns", "lists a server twice", "list each server once")
+        return prefix, gateway, servers
+
     def ssh_trust(self, data: Any, hosts: dict[str, Host]) -> SshTrustSpec:
-        data = self.table(data, "ssh_trust", ("key_type", "hosts"))
+        data = self.table(data, "ssh_trust", frozenset(("key_type", "hosts")))
         if data.get("key_type") == "dsa":
             raise self.fail("ssh_trust.key_type", "dsa is refused: OpenSSH disables DSA keys since 7.0 "
                             "and paramiko 4+ cannot load them", 'use key_type = "ed25519" (or "rsa")')
         key_type = self.choice(data, "ssh_trust", "key_type", "ed25519", KEY_TYPES)
-        return SshTrustSpec(key_type, self.host_list(data, "ssh_trust", hosts, tuple(hosts)))
+        return SshTrustSpec(key_type, self.host_list(data, "ssh_trust", hosts))
 
     def jdk(self, data: Any, hosts: dict[str, Host]) -> JdkSpec:
-        data = self.table(data, "jdk", ("package", "hosts", "stage_dir", "java_home", "distribute"))
-        if "package" not in data:
-            raise self.fail("jdk.package", "missing", "name a local .rpm, .deb or .tar.gz JDK package")
-        package = self.local_path(self.string(data, "jdk", "package"))
-        kind = next((k for suffix, k in JDK_PACKAGE_KINDS.items() if package.name.endswith(suffix)), None)
-        if kind is None:
-            raise self.fail("jdk.package", f"{package.name} is not a .rpm, .deb, .tar.gz or .tgz package")
-        self.readable_file("jdk.package", package)
+        data = self.table(data, "jdk", frozenset(("package", "hosts", "stage_dir", "java_home", "distribute")))
+        package, kind = self.package(data, "jdk", JDK_PACKAGE_KINDS, "name a local .rpm, .deb or .tar.gz JDK package")
         return JdkSpec(
             package=package,
             kind=kind,
-            hosts=self.host_list(data, "jdk", hosts, tuple(hosts)),
+            hosts=self.host_list(data, "jdk", hosts),
             stage_dir=self.remote_dir(data, "jdk", "stage_dir", "/opt/apps"),
             java_home=self.remote_dir(data, "jdk", "java_home", "/usr/java/default"),
             distribute=self.choice(data, "jdk", "distribute", "auto", DISTRIBUTE_MODES),
         )
 
-    def readable_file(self, key: str, path: Path) -> None:
-        if not path.is_file() or not os.access(path, os.R_OK):
-            raise self.fail(key, f"{path} does not exist or is unreadable",
-                            "build it with 'clusterctl artifacts' or point the key at your package")
-
-    def remote_dir(self, data: dict, key: str, name: str, default: str) -> str:
-        value = self.string(data, key, name, default)
-        if not value.startswith("/") or any(c in value for c in "'\"$`\\\n ") or value == "/":
-            raise self.fail(f"{key}.{name}", f"{value!r} must be an absolute path without quotes, spaces or $")
-        return value.rstrip("/")
-
     def zookeeper(self, data: Any, hosts: dict[str, Host]) -> ZooKeeperSpec:
         key = "zookeeper"
-        data = self.table(data, key, (
+        data = self.table(data, key, frozenset((
             "package", "install_dir", "data_dir", "data_log_dir", "client_port", "quorum_port",
             "election_port", "tick_time", "init_limit", "sync_limit", "servers", "admin_server",
-            "admin_port", "four_letter_words", "distribute", "heap_mb"))
-        if "package" not in data:
-            raise self.fail("zookeeper.package", "missing", "name the Apache ZooKeeper -bin.tar.gz release")
-        package = self.local_path(self.string(data, key, "package"))
-        if not package.name.endswith((".tar.gz", ".tgz")):
-            raise self.fail("zookeeper.package", f"{package.name} is not a .tar.gz release tarball")
-        self.readable_file("zookeeper.package", package)
+            "admin_port", "four_letter_words", "distribute", "heap_mb")))
+        package, _ = self.package(data, key, _RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
         ports = {n: self.integer(data, key, n, d, 1, 65535) for n, d in
                  (("client_port", 2181), ("quorum_port", 2888), ("election_port", 3888), ("admin_port", 8080))}
         if len(set(ports.values())) != len(ports):
-            raise self.fail("zookeeper", f"ports must differ, got {ports}")
-        servers = self.zk_servers(data.get("servers"), hosts)
-        words = data.get("four_letter_words", ["srvr", "mntr", "ruok", "stat", "conf", "isro"])
-        if not isinstance(words, list) or not all(isinstance(w, str) and re.fullmatch(r"[a-z]{4}|\*", w)
-                                                  for w in words):
-            raise self.fail("zookeeper.four_letter_words", "must be a list of four-letter words like \"srvr\"")
-        if "srvr" not in words and "*" not in words:
-            raise self.fail("zookeeper.four_letter_words", "must allow \"srvr\": zk status needs it")
+            raise self.fail("zookeeper", f"ports must differ, got {ports}", "give each port its own number")
         return ZooKeeperSpec(
             package=package,
             install_dir=self.remote_dir(data, key, "install_dir", "/opt"),
@@ -353,36 +660,53 @@ class _Parser:
             tick_time=self.integer(data, key, "tick_time", 2000, 1, 600_000),
             init_limit=self.integer(data, key, "init_limit", 5, 1, 1000),
             sync_limit=self.integer(data, key, "sync_limit", 2, 1, 1000),
-            servers=servers,
+            servers=self.zk_servers(data.get("servers"), hosts),
             admin_server=self.choice(data, key, "admin_server", "off", ADMIN_SERVER_MODES),
             admin_port=ports["admin_port"],
-            four_letter_words=tuple(words),
+            four_letter_words=self.four_letter_words(data),
             distribute=self.choice(data, key, "distribute", "auto", DISTRIBUTE_MODES),
             heap_mb=self.integer(data, key, "heap_mb", 1000, 16, 1_048_576),
         )
 
+    def four_letter_words(self, data: dict) -> tuple[str, ...]:
+        key = "zookeeper.four_letter_words"
+        words = data.get("four_letter_words", ["srvr", "mntr", "ruok", "stat", "conf", "isro"])
+        if not isinstance(words, list):
+            raise self.fail(key, f"must be an array of four-letter words, got {_shown(words)}", 'write ["srvr", "mntr"]')
+        for word in words:
+            if not isinstance(word, str) or not _FOUR_LETTER_WORD.fullmatch(word):
+                raise self.fail(key, f"{_shown(word)} is not a four-letter word like \"srvr\" (or \"*\")",
+                                "list the words ZooKeeper knows, in lower case")
+        if len(set(words)) != len(words):
+            raise self.fail(key, "lists a word twice", "list each word once")
+        if "srvr" not in words and "*" not in words:
+            raise self.fail(key, "must allow \"srvr\": zk status needs it", 'add "srvr"')
+        return tuple(words)
+
     def zk_servers(self, data: Any, hosts: dict[str, Host]) -> tuple[ZkServer, ...]:
         key = "zookeeper.servers"
         if not isinstance(data, dict) or not data:
-            raise self.fail(key, "missing or empty", "add [zookeeper.servers] with host = myid lines")
+            raise self.fail(key, "missing or empty" if data in (None, {}) else f"must be a table, got {_shown(data)}",
+                            "add [zookeeper.servers] with host = myid lines")
         servers = []
         ids: dict[int, str] = {}
         for host, spec in data.items():
+            where = _join(key, host)
             if host not in hosts:
-                raise self.fail(f"{key}.{host}", "is not a defined host", f"add [hosts.{host}] or remove it")
-            if isinstance(spec, int) and not isinstance(spec, bool):
+                raise self.fail(where, "is not a defined host", f"add [hosts.{_key_part(host)}] or remove it")
+            if type(spec) is int:
                 spec = {"id": spec}
-            spec = self.table(spec, f"{key}.{host}", ("id", "observer"))
+            elif not isinstance(spec, dict):
+                raise self.fail(where, f"must be a myid from 1 to 255 or a table {{ id = N, observer = true }}, "
+                                f"got {_shown(spec)}", f"write {host} = 1")
+            spec = self.table(spec, where, frozenset(("id", "observer")))
             if "id" not in spec:
-                raise self.fail(f"{key}.{host}.id", "missing", "give each server a myid from 1 to 255")
-            sid = self.integer(spec, f"{key}.{host}", "id", 0, 1, 255)
+                raise self.fail(f"{where}.id", "missing", "give each server a myid from 1 to 255")
+            sid = self.integer(spec, where, "id", 1, 1, 255)
             if sid in ids:
-                raise self.fail(f"{key}.{host}", f"myid {sid} is already used by {ids[sid]}", "ids must be unique")
+                raise self.fail(where, f"myid {sid} is already used by {ids[sid]}", "ids must be unique")
             ids[sid] = host
-            observer = spec.get("observer", False)
-            if not isinstance(observer, bool):
-                raise self.fail(f"{key}.{host}.observer", "must be true or false")
-            servers.append(ZkServer(host, sid, observer))
+            servers.append(ZkServer(host, sid, self.boolean(spec, where, "observer", False)))
         voters = [s for s in servers if not s.observer]
         if not voters:
             raise self.fail(key, "has no voter (every server is an observer)", "make at least one server a voter")
@@ -390,3 +714,6 @@ class _Parser:
             from .quorum import even_voters_warning
             self.warnings.append(f"{self.path}: {key}: {even_voters_warning(len(voters))}")
         return tuple(servers)
+
+
+_RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}

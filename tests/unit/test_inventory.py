@@ -8,6 +8,7 @@ import pytest
 
 from clusterctl.errors import ExitStatus, InventoryError
 from clusterctl.inventory import load_inventory
+from test_package_files import write_package
 
 BASE = """
 [cluster]
@@ -58,7 +59,7 @@ def test_shipped_runbook_inventory_describes_the_runbook(tmp_path):
     for key in ("jdk", "zookeeper"):
         package = (tmp_path / "configs" / inv_raw[key]["package"]).resolve()
         package.parent.mkdir(exist_ok=True)
-        package.write_bytes(b"stand-in")
+        write_package(package)
     inv = load_inventory(tmp_path / "configs" / "cluster.toml")
     assert list(inv.hosts) == ["node1", "node2", "node3", "node4"]
     assert inv.jdk.kind == "rpm" and inv.jdk.stage_dir == "/opt/apps"
@@ -107,7 +108,7 @@ def test_missing_file(tmp_path):
 
 
 def zk_inventory(tmp_path: Path, servers: str, extra: str = "") -> str:
-    (tmp_path / "zk.tar.gz").write_bytes(b"x")
+    write_package(tmp_path / "zk.tar.gz")
     return BASE + f'\n[zookeeper]\npackage = "zk.tar.gz"\n{extra}\n[zookeeper.servers]\n{servers}\n'
 
 
@@ -146,3 +147,227 @@ def test_hosts_limit_keeps_only_named_hosts_in_steps(tmp_path):
     assert inv.ssh_trust.hosts == ("node2", "node3")
     with pytest.raises(InventoryError, match="unknown host"):
         inv.limited_to(["node7"])
+
+
+# -- every value has a strict type and shape -------------------------------------------------
+
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def with_node1(tmp_path: Path, lines: str) -> str:
+    return BASE.replace('[hosts.node1]\naddress = "192.168.10.11"', f"[hosts.node1]\n{lines}")
+
+
+def node1_also(tmp_path: Path, lines: str) -> str:
+    """BASE with ``lines`` added to node1's address."""
+    return with_node1(tmp_path, f'address = "192.168.10.11"\n{lines}')
+
+
+def with_cluster(tmp_path: Path, lines: str) -> str:
+    """BASE with ``lines`` in [cluster], in place of BASE's own lines for the same keys."""
+    keys = {line.split("=")[0].strip() for line in lines.splitlines()}
+    kept = [line for line in BASE.splitlines() if line.split("=")[0].strip() not in keys]
+    return "\n".join(kept).replace("[cluster]", f"[cluster]\n{lines}")
+
+
+def with_section(tmp_path: Path, text: str) -> str:
+    return BASE + "\n" + text + "\n"
+
+
+def files(tmp_path: Path) -> None:
+    """The files the cases below point at: keys, packages good and broken, a directory, a file as a parent."""
+    (tmp_path / "id_ed25519").write_text(PRIVATE_KEY)
+    (tmp_path / "id_ed25519.pub").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINBJ me@host\n")
+    (tmp_path / "notes.txt").write_text("a private key\n")
+    (tmp_path / "id_dsa").write_text("-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQ\n")
+    (tmp_path / "a-directory").mkdir()
+    for name in ("jdk.rpm", "jdk.deb", "jdk.tar.gz", "zk.tar.gz"):
+        write_package(tmp_path / name)
+        (tmp_path / f"cut-{name}").write_bytes((tmp_path / name).read_bytes()[:-40])
+        (tmp_path / f"garbage-{name}").write_bytes(b"<html>404 not found</html>" * 10)
+    (tmp_path / "zk-head.tar.gz").write_bytes((tmp_path / "zk.tar.gz").read_bytes()[:20])
+
+
+ZK = '[zookeeper]\npackage = "zk.tar.gz"\n{}\n[zookeeper.servers]\nnode2 = 1\nnode3 = 2\nnode4 = 3'
+
+
+@pytest.mark.parametrize("make, lines, key, words", [
+    # a list or a number where an address string belongs
+    (node1_also, 'gateway = ["10.0.0.1"]', "hosts.node1.gateway", "got an array"),
+    (node1_also, 'dns = [1]', "hosts.node1.dns", "must be a string, got 1"),
+    (with_node1, "address = 10", "hosts.node1.address", "must be a string, got 10"),
+    (with_node1, 'address = ["192.168.10.11"]', "hosts.node1.address", "got an array"),
+    (with_node1, 'address = ""', "hosts.node1.address", "must not be empty"),
+    # prefix by address family
+    (node1_also, 'prefix = 33', "hosts.node1.prefix", "from 1 to 32"),
+    (with_node1, 'address = "fd00::11"\nprefix = 129', "hosts.node1.prefix", "from 1 to 128"),
+    (node1_also, 'prefix = 24.0', "hosts.node1.prefix", "got 24.0"),
+    (node1_also, 'prefix = true', "hosts.node1.prefix", "got true"),
+    (node1_also, 'gateway = "fd00::1"', "hosts.node1.gateway", "not an IPv4 address"),
+    (with_node1, 'address = "node1.example.com"\ninterface = "eth0"', "hosts.node1.address",
+     "must be an IP address for the network step"),
+    # DNS servers are addresses
+    (node1_also, 'dns = ["ns1.example.com"]', "hosts.node1.dns", "not an IP address"),
+    (node1_also, 'dns = "192.168.10.1"', "hosts.node1.dns", "must be an array"),
+    (node1_also, 'dns = ["10.0.0.1", "10.0.0.1"]', "hosts.node1.dns", "twice"),
+    (node1_also, 'gateway = "router"', "hosts.node1.gateway", "not an IP address"),
+    # addresses and names that only look right
+    (with_node1, 'address = "192.168.10.11\\n"', "hosts.node1.address", "control or invisible character '\\n'"),
+    (with_node1, 'address = "192.168.010.11"', "hosts.node1.address", "neither"),
+    (with_node1, 'address = "0x7f000001"', "hosts.node1.address", "neither"),
+    (with_node1, 'address = "10.1"', "hosts.node1.address", "neither"),
+    (with_node1, 'address = "fe80::1%eth0"', "hosts.node1.address", "neither"),
+    (with_node1, 'address = "node\u212a"', "hosts.node1.address", "neither"),
+    (with_node1, 'address = "node1;reboot"', "hosts.node1.address", "neither"),
+    (lambda t, s: BASE + s, '\n[hosts."node5\\n"]\naddress = "10.0.0.5"', 'hosts."node5\\u000A"', "host names hold"),
+    (lambda t, s: BASE + s, '\n[hosts."node\u212a"]\naddress = "10.0.0.5"', 'hosts."node\u212a"', "host names hold"),
+    (lambda t, s: BASE + s, '\n[hosts.NODE1]\naddress = "10.0.0.5"', "hosts.NODE1", "same host name as node1"),
+    (lambda t, s: BASE + s, '\n[hosts.node5]\naddress = "10.0.0.5"\nssh_address = "192.168.10.12"',
+     "hosts.node5.ssh_address", "also the address of node2"),
+    (with_node1, 'address = "192.168.10.12"\nssh_address = "10.9.9.9"\ninterface = "eth0"\n'
+                 '[hosts.node9]\naddress = "192.168.10.12"\ninterface = "eth0"', "hosts.node9.address",
+     "also the address of node1"),
+    # users and interfaces reach shell commands and config files
+    (node1_also, 'user = "root;reboot"', "hosts.node1.user", "is not a login name"),
+    (node1_also, 'user = "Admin"', "hosts.node1.user", "is not a login name"),
+    (node1_also, 'user = "root\\n"', "hosts.node1.user", "control"),
+    (node1_also, f'user = "{"a" * 33}"', "hosts.node1.user", "at most 32"),
+    (with_cluster, 'user = "$(id)"', "cluster.user", "is not a login name"),
+    (node1_also, 'interface = "eth0;reboot"', "hosts.node1.interface", "interface name"),
+    (node1_also, 'interface = "eth 0"', "hosts.node1.interface", "interface name"),
+    (node1_also, 'interface = "eth0/1"', "hosts.node1.interface", "interface name"),
+    (node1_also, 'interface = "averylonginterface"', "hosts.node1.interface", "1 to 15"),
+    (node1_also, 'interface = "-eth0"', "hosts.node1.interface", "not '-' first"),
+    (node1_also, 'interface = ".."', "hosts.node1.interface", "interface name"),
+    # identities are private key files
+    (with_cluster, 'identity = "id_ed25519.pub"', "cluster.identity", "point it at the private key /"),
+    (with_cluster, 'identity = "notes.txt"', "cluster.identity", "not an SSH private key"),
+    (with_cluster, 'identity = "id_dsa"', "cluster.identity", "a DSA key"),
+    (with_cluster, 'identity = "a-directory"', "cluster.identity", "is a directory"),
+    (node1_also, 'identity = ["id_ed25519"]', "hosts.node1.identity", "got an array"),
+    (with_cluster, f'identity = "{"x" * 300}"', "cluster.identity", "is unreachable (File name too long)"),
+    (with_cluster, 'known_hosts = "a-directory"', "cluster.known_hosts", "is a directory"),
+    (with_cluster, 'known_hosts = "notes.txt/known_hosts"', "cluster.known_hosts", "notes.txt is a file"),
+    # packages are read at load: their headers must hold
+    (with_section, '[jdk]\npackage = "cut-jdk.rpm"', "jdk.package", "is truncated"),
+    (with_section, '[jdk]\npackage = "cut-jdk.deb"', "jdk.package", "is truncated"),
+    (with_section, '[jdk]\npackage = "garbage-jdk.rpm"', "jdk.package", "is not an rpm package"),
+    (with_section, '[jdk]\npackage = "garbage-jdk.deb"', "jdk.package", "is not a deb package"),
+    (with_section, '[jdk]\npackage = "garbage-jdk.tar.gz"', "jdk.package", "not a readable tar archive"),
+    (with_section, '[jdk]\npackage = "a-directory.rpm"', "jdk.package", "does not exist"),
+    (with_section, ZK.replace("zk.tar.gz", "zk-head.tar.gz").format(""), "zookeeper.package", "cannot read"),
+    (with_section, ZK.replace("zk.tar.gz", "garbage-zk.tar.gz").format(""), "zookeeper.package", "tar archive"),
+    # strings anywhere
+    (with_cluster, 'name = "seed\\u0000"', "cluster.name", "control or invisible character '\\x00'"),
+    (with_cluster, 'name = "my cluster"', "cluster.name", "is not a cluster name"),
+    (with_cluster, 'name = "seed\\u2028"', "cluster.name", "control or invisible"),
+    (with_cluster, 'name = ""', "cluster.name", "must not be empty"),
+    (with_section, '[jdk]\npackage = "jdk.rpm"\nstage_dir = "/opt/$(reboot)"', "jdk.stage_dir", "absolute path"),
+    (with_section, '[jdk]\npackage = "jdk.rpm"\nstage_dir = "/opt/../etc"', "jdk.stage_dir", "absolute path"),
+    (with_section, '[jdk]\npackage = "jdk.rpm"\njava_home = "usr/java"', "jdk.java_home", "absolute path"),
+    (with_section, '[jdk]\npackage = "jdk.rpm"\njava_home = "/usr/java:/bin"', "jdk.java_home", "absolute path"),
+    (with_section, '[jdk]\npackage = "jdk\\n.rpm"', "jdk.package", "control"),
+    (with_section, ZK.format('four_letter_words = ["srvr", "srvr\\n"]'), "zookeeper.four_letter_words",
+     "not a four-letter word"),
+    (with_section, ZK.format('four_letter_words = ["srvr", "srvr"]'), "zookeeper.four_letter_words", "twice"),
+    (with_section, ZK.format('data_dir = "/var/lib/zoo keeper"'), "zookeeper.data_dir", "absolute path"),
+    (with_section, ZK.format('admin_server = ["off"]'), "zookeeper.admin_server", "an array is not one of"),
+    # TOML-level oddities
+    (lambda t, s: s, '[[hosts]]\naddress = "10.0.0.1"', "hosts", "must be a table of hosts, got an array"),
+    (lambda t, s: s + BASE.replace("[cluster]\n", "[cluster.x]\n"), "", "cluster.x", "unknown key"),
+    (lambda t, s: "cluster = 5\n" + BASE.split("[hosts.node1]")[1].join(["[hosts.node1]", ""]), "", "cluster",
+     "must be a table, got 5"),
+    (lambda t, s: s, "[hosts]\nnode2 = 7", "hosts.node2", "must be a table, got 7"),
+    (lambda t, s: s, "hosts = false", "hosts", "must be a table of hosts, got false"),
+    (with_cluster, "port = 99999999999999999999999", "cluster.port", "got a huge integer"),
+    (with_cluster, "port = 0x" + "f" * 5000, "cluster.port", "got a huge integer"),
+    (with_cluster, "port = 1979-05-27", "cluster.port", "got a date"),
+    (with_cluster, "port = inf", "cluster.port", "got inf"),
+    (with_section, ZK.format("").replace("node2 = 1", 'node2 = "1"'), "zookeeper.servers.node2", "must be a myid"),
+    (with_section, ZK.format("").replace("node2 = 1", "node2 = true"), "zookeeper.servers.node2", "must be a myid"),
+    (with_section, ZK.format("").replace("node2 = 1", "node2 = { id = 1, observer = 1 }"),
+     "zookeeper.servers.node2.observer", "must be true or false"),
+    (with_section, ZK.format("").replace("node3 = 2", "node3 = 1"), "zookeeper.servers.node3", "already used"),
+    (with_section, '[zookeeper]\npackage = "zk.tar.gz"\nservers = ["node2"]', "zookeeper.servers", "got an array"),
+    (with_section, '[ssh_trust]\nhosts = ["node1", 2]', "ssh_trust.hosts", "names host 2 (item 2)"),
+    (with_section, '[ssh_trust]\nhosts = ["node1", "node1"]', "ssh_trust.hosts", "lists host 'node1' twice"),
+    (with_section, '[ssh_trust]\nhosts = "node1"', "ssh_trust.hosts", "non-empty array"),
+    (with_section, '[ssh_trust]\nkey_type = 1', "ssh_trust.key_type", "1 is not one of"),
+])
+def test_each_bad_value_is_one_line_naming_its_key_and_fix(tmp_path, make, lines, key, words):
+    files(tmp_path)
+    err = error_for(tmp_path, make(tmp_path, lines))
+    message = str(err)
+    assert (err.key, words in message) == (key, True), message
+    assert message.startswith(f"{tmp_path / 'cluster.toml'}: {key}: ")
+    assert len(message.splitlines()) == 1 and "(fix: " in message
+    assert err.exit_status == ExitStatus.USAGE
+
+
+def test_good_values_of_every_kind_load(tmp_path):
+    files(tmp_path)
+    inv = load_inventory(write(tmp_path, with_cluster(tmp_path, 'identity = "id_ed25519"\nuser = "svc_zk$"')
+                               .replace('[hosts.node1]\naddress = "192.168.10.11"',
+                                        '[hosts.node1]\naddress = "FD00:0::11"\nprefix = 64\ngateway = "fd00::1"\n'
+                                        'interface = "enp0s3.100"\ndns = ["fd00::53", "192.168.10.1"]')
+                               + '\n[hosts.db]\naddress = "db-1.example.com"\nport = 2222\n'
+                               + '[jdk]\npackage = "jdk.deb"\nstage_dir = "/srv/stage/"\n'
+                               + ZK.format('four_letter_words = ["*"]')))
+    node1 = inv.hosts["node1"]
+    assert (node1.address, node1.prefix, node1.gateway, node1.interface) == ("fd00::11", 64, "fd00::1", "enp0s3.100")
+    assert node1.dns == ("fd00::53", "192.168.10.1") and node1.user == "svc_zk$"
+    assert node1.identity == (tmp_path / "id_ed25519").resolve()
+    assert (inv.hosts["db"].address, inv.hosts["db"].port) == ("db-1.example.com", 2222)
+    assert inv.jdk.kind == "deb" and inv.jdk.stage_dir == "/srv/stage"
+    assert inv.zookeeper.four_letter_words == ("*",)
+
+
+def test_the_same_address_on_other_ports_is_other_hosts(tmp_path):
+    inv = load_inventory(write(tmp_path, '[hosts.a]\naddress = "127.0.0.1"\nport = 2201\n'
+                                         '[hosts.b]\naddress = "127.0.0.1"\nport = 2202\n'))
+    assert [h.port for h in inv.hosts.values()] == [2201, 2202]
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"\xff\xfe[cluster]", "not UTF-8 text"),
+    (b"x = [" * 2000, "not valid TOML"),
+    (b"[cluster]\nname = \"a\nb\"\n", "not valid TOML"),
+    (b"port = " + b"9" * 5000, "cannot read"),
+])
+def test_a_file_that_is_no_toml_inventory_is_one_line(tmp_path, content, words):
+    path = tmp_path / "cluster.toml"
+    path.write_bytes(content)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert words in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+def test_an_inventory_that_is_a_directory_is_one_line(tmp_path):
+    with pytest.raises(InventoryError, match="is a directory"):
+        load_inventory(tmp_path)
+
+
+# -- size -----------------------------------------------------------------------------------
+
+def many_hosts(count: int) -> str:
+    hosts = "".join(f'[hosts.n{i}]\naddress = "10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"\n' for i in range(count))
+    listed = ", ".join(f'"n{i}"' for i in range(count))
+    return f'[cluster]\nknown_hosts = "kh"\n{hosts}[ssh_trust]\nhosts = [{listed}]\n'
+
+
+def test_an_inventory_of_100000_hosts_loads_and_is_rejected_whole(tmp_path):
+    """Loading is linear in the hosts (benchmarks/inventory_load.py times it); here only the outcome counts."""
+    text = many_hosts(100_000)
+    inv = load_inventory(write(tmp_path, text))
+    assert len(inv.hosts) == 100_000 and len(inv.ssh_trust.hosts) == 100_000
+    assert inv.hosts["n99999"].address == "10.1.134.159"
+    err = error_for(tmp_path, text.replace("[ssh_trust]", '[hosts.last]\naddress = "10.0.0.1"\n[ssh_trust]'))
+    assert err.key == "hosts.last.address" and "also the address of n1" in str(err)
+
+
+def test_a_line_break_in_the_inventory_s_own_directory_is_escaped_in_the_error(tmp_path):
+    odd = tmp_path / "a\nb"
+    odd.mkdir()
+    (odd / "cluster.toml").write_text('[cluster]\nidentity = "missing-key"\n[hosts.node1]\naddress = "10.0.0.1"\n')
+    err = error_for(odd, (odd / "cluster.toml").read_text())
+    assert len(str(err).splitlines()) == 1 and "a\\nb" in str(err) and err.key == "cluster.identity"
