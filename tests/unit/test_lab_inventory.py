@@ -99,7 +99,7 @@ def test_a_single_node_lab_is_still_a_full_inventory():
 def test_the_projects_inventory_loader_accepts_it(tmp_path):
     from clusterctl.inventory import load_inventory
 
-    (tmp_path / "id_ed25519").write_text("a private key\n")
+    (tmp_path / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")  # the loader reads its header
     path = tmp_path / "inventory.toml"
     path.write_text(render(identity=tmp_path / "id_ed25519", known_hosts=tmp_path / "known_hosts"))
     inventory = load_inventory(path)

@@ -10,6 +10,7 @@ import pytest
 
 from clusterctl.core.facts import Fact, gather_args, parse_facts
 from clusterctl.inventory import Inventory, load_inventory
+from test_package_files import write_package
 from clusterctl.render.zoo_cfg import render_java_env, render_zoo_cfg
 from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, HostState, Release, decide, home, myid_conflict,
                                    profile_snippet)
@@ -38,7 +39,7 @@ RELEASE_DIR = "/opt/apache-zookeeper-3.8.0-bin"
 
 def inventory() -> Inventory:
     root = Path(tempfile.mkdtemp(prefix="zk-install-"))
-    (root / "apache-zookeeper-3.8.0-bin.tar.gz").write_bytes(b"")
+    write_package(root / "apache-zookeeper-3.8.0-bin.tar.gz")  # a real tarball: the loader reads it
     (root / "cluster.toml").write_text(INVENTORY)
     return load_inventory(root / "cluster.toml")
 

@@ -12,6 +12,7 @@ from hypothesis import given, strategies as st
 
 from clusterctl.errors import InventoryError
 from clusterctl.inventory import Inventory, ZkServer, load_inventory
+from test_package_files import write_package
 from clusterctl.render.zoo_cfg import render_java_env, render_myid, render_zoo_cfg
 
 RUNBOOK = """
@@ -35,7 +36,7 @@ package = "apache-zookeeper-3.8.0-bin.tar.gz"
 
 def inventory(extra: str = "", servers: str = "node2 = 1\nnode3 = 2\nnode4 = 3") -> Inventory:
     root = Path(tempfile.mkdtemp(prefix="zoo-cfg-"))
-    (root / "apache-zookeeper-3.8.0-bin.tar.gz").write_bytes(b"")
+    write_package(root / "apache-zookeeper-3.8.0-bin.tar.gz")  # a real tarball: the loader reads it
     (root / "cluster.toml").write_text(RUNBOOK.format(extra=extra, servers=servers))
     return load_inventory(root / "cluster.toml")
 
