@@ -6,14 +6,10 @@ ends with one line and the interrupt's exit status, never a traceback.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
-
-def _interrupted_while_loading(signum: int, frame) -> None:
-    os.write(2, b"clusterctl: interrupted before anything was done\n")
-    os._exit(128 + signum)
+from . import _interrupted_while_loading
 
 
 def run_main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from contextlib import contextmanager
 
 from clusterctl.events import Recorder
@@ -64,3 +65,13 @@ def inside(lab, node: str, script: str, check: bool = True) -> str:
     if check and result.returncode != 0:
         raise AssertionError(f"{node}: {script!r} exited {result.returncode}: {result.stderr.decode()}")
     return result.stdout.decode()
+
+
+def throttle(lab, node: str, rate: str | None, burst: str = "256kb", latency: str = "500ms") -> None:
+    """Limit (or, with None, unlimit) traffic into ``node``: an egress qdisc on its host-side veth."""
+    dev = lab.topology.veth(node)
+    if rate is None:
+        subprocess.run(["tc", "qdisc", "del", "dev", dev, "root"], capture_output=True)
+    else:
+        subprocess.run(["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", burst,
+                        "latency", latency], check=True)

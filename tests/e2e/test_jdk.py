@@ -19,7 +19,7 @@ from clusterctl.events import Recorder, State
 from clusterctl.steps import hosts_file, jdk, ssh_trust
 from clusterctl.steps.stage import StageFile
 
-from tests.lab_helpers import inside, run_steps, running_lab
+from tests.lab_helpers import inside, run_steps, running_lab, throttle
 
 pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3", "node4"]
@@ -199,16 +199,6 @@ class StopWhenBytesFlow:
 
     def __exit__(self, *exc):
         self.thread.join()
-
-
-def throttle(lab, node: str, rate: str | None) -> None:
-    """Limit (or unlimit) traffic into ``node``: an egress qdisc on its host-side veth."""
-    dev = lab.topology.veth(node)
-    if rate is None:
-        subprocess.run(["tc", "qdisc", "del", "dev", dev, "root"], capture_output=True)
-    else:
-        subprocess.run(["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", "256kb",
-                        "latency", "500ms"], check=True)
 
 
 @pytest.mark.parametrize("mode, victim, also_failed", [
