@@ -44,6 +44,8 @@ _OCTETS = frozenset(str(n) for n in range(256))  # spelled without leading zeros
 # $, ':' or '%', no '.' or '..' components, none that reads as an option.
 _REMOTE_DIR = re.compile(r"(?:/(?!\.\.?(?:/|\Z))(?!-)[A-Za-z0-9._+@-]+)+/?")
 _FOUR_LETTER_WORD = re.compile(r"[a-z]{4}|\*")
+_JVM_FLAG = re.compile(r"-[A-Za-z0-9:+_.=/,@-]+")  # one word: it is joined into SERVER_JVMFLAGS with spaces
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -66,12 +68,26 @@ _CLUSTER_NAME = _Shape(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),  # it mar
                        "seed")
 _LONGEST_TEXT = 4096  # PATH_MAX: no inventory value needs more
 
-_HOST_KEYS = frozenset(("address", "ssh_address", "user", "port", "identity", "interface", "prefix", "gateway", "dns"))
+_HOST_KEYS = frozenset(("address", "ssh_address", "user", "port", "identity", "interface", "prefix", "gateway", "dns",
+                        "become", "jump"))
+BECOME_METHODS = ("sudo", "none")
 _PACKAGE_READERS = {"rpm": read_rpm_identity, "deb": read_deb_identity, "tarball": tarball_top_dir}
 _PRIVATE_KEY_HEADERS = (b"-----BEGIN OPENSSH PRIVATE KEY-----", b"-----BEGIN RSA PRIVATE KEY-----",
                         b"-----BEGIN EC PRIVATE KEY-----", b"-----BEGIN PRIVATE KEY-----",
                         b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
 _PUBLIC_KEY_STARTS = (b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-", b"---- BEGIN SSH2 PUBLIC KEY")
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A bastion the connection to a host goes through (OpenSSH's ProxyJump)."""
+
+    host: str
+    user: str | None = None
+    port: int = 22
+
+    def __str__(self) -> str:
+        return f"{self.user + '@' if self.user else ''}{self.host}{'' if self.port == 22 else f':{self.port}'}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,9 @@ class Host:
     prefix: int | None = None
     gateway: str | None = None
     dns: tuple[str, ...] = ()
+    become: str = "none"  # "sudo": root's work goes through sudo (the default for a user other than root)
+    jump: tuple[Jump, ...] = ()  # bastions, in order; empty: straight there (or as ~/.ssh/config says)
+    jump_given: bool = False  # the inventory named the jump (or "none"): ~/.ssh/config's ProxyJump is not used
 
 
 @dataclass(frozen=True)
@@ -95,12 +114,16 @@ class ClusterSpec:
     port: int
     identity: Path | None
     known_hosts: Path
+    become: str | None = None  # None: sudo for a user other than root
+    jump: tuple[Jump, ...] = ()
+    jump_given: bool = False
 
 
 @dataclass(frozen=True)
 class SshTrustSpec:
     key_type: str
     hosts: tuple[str, ...]
+    user: str | None = None  # whose trust: None, each host's login user
 
 
 @dataclass(frozen=True)
@@ -137,7 +160,15 @@ class ZooKeeperSpec:
     admin_port: int
     four_letter_words: tuple[str, ...]
     distribute: str
-    heap_mb: int = 1000  # the server JVM's -Xmx (ZooKeeper's own default), via conf/java.env
+    heap_mb: int = 1000  # the server JVM's -Xmx (ZooKeeper's own default)
+    user: str = "zookeeper"  # the system account the server runs as (never root)
+    group: str = "zookeeper"
+    log_dir: str = "/var/log/zookeeper"  # server and GC logs, rotated
+    snap_retain_count: int = 3  # autopurge keeps this many snapshots (and their logs); ZooKeeper's minimum is 3
+    purge_interval: int = 24  # hours between purges; 0 turns autopurge off (warned about)
+    snap_count: int = 100_000  # transactions between snapshots (ZooKeeper's snapCount)
+    jvm_flags: tuple[str, ...] = ()  # more JVM flags for the server (SERVER_JVMFLAGS)
+    environment: tuple[tuple[str, str], ...] = ()  # more environment for the server's unit
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -526,13 +557,38 @@ class _Parser:
 
     def cluster(self, data: Any) -> ClusterSpec:
         key = "cluster"
-        data = self.table(data, key, frozenset(("name", "user", "port", "identity", "known_hosts")))
+        data = self.table(data, key, frozenset(("name", "user", "port", "identity", "known_hosts", "become", "jump")))
         name = self.word(data, key, "name", "cluster", _CLUSTER_NAME)
         user = self.word(data, key, "user", "root", _LOGIN_NAME)
         port = self.integer(data, key, "port", 22, 1, 65535)
         identity = self.identity("cluster.identity", data["identity"]) if "identity" in data else None
         known_hosts = self.known_hosts("cluster.known_hosts", data.get("known_hosts", "~/.ssh/known_hosts"))
-        return ClusterSpec(name, user, port, identity, known_hosts)
+        become = self.choice(data, key, "become", "sudo", BECOME_METHODS) if "become" in data else None
+        jump = self.jump(f"{key}.jump", data["jump"]) if "jump" in data else ()
+        return ClusterSpec(name, user, port, identity, known_hosts, become, jump, "jump" in data)
+
+    def jump(self, key: str, value: Any) -> tuple[Jump, ...]:
+        """``[user@]host[:port]``, several joined by commas (a chain), or "none" (go straight there)."""
+        text = self.text(key, value)
+        if text == "none":
+            return ()
+        hops = []
+        for part in text.split(","):
+            user, _, rest = part.rpartition("@")
+            host, port = rest, 22
+            if rest.count(":") == 1:
+                host, _, port_text = rest.partition(":")
+                if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+                    raise self.fail(key, f"{_shown(part)} has no port from 1 to 65535 after ':'",
+                                    'write jump = "user@bastion:2222"')
+                port = int(port_text)
+            if user and not _LOGIN_NAME.pattern.fullmatch(user):
+                raise self.fail(key, f"{_shown(user)} is not a login name", 'write jump = "user@bastion"')
+            if _canonical_ip(host.strip("[]")) is None and not _is_host_name(host):
+                raise self.fail(key, f"{_shown(host)} is neither an IP address nor a host name",
+                                'write jump = "user@bastion.example.com:22", or "none"')
+            hops.append(Jump(host.strip("[]"), user or None, port))
+        return tuple(hops)
 
     def hosts(self, data: Any, cluster: ClusterSpec) -> dict[str, Host]:
         if not isinstance(data, dict) or not data:
@@ -578,10 +634,16 @@ class _Parser:
         connect = self.address(f"{key}.ssh_address", spec["ssh_address"]) if "ssh_address" in spec else static
         interface = self.word(spec, key, "interface", None, _INTERFACE)
         prefix, gateway, dns = self.network(spec, key, static, interface)
+        user = self.word(spec, key, "user", cluster.user, _LOGIN_NAME)
+        become = self.choice(spec, key, "become", cluster.become or ("none" if user == "root" else "sudo"),
+                             BECOME_METHODS)
+        jump, jump_given = cluster.jump, cluster.jump_given
+        if "jump" in spec:
+            jump, jump_given = self.jump(f"{key}.jump", spec["jump"]), True
         return Host(
             name=name,
             address=connect,
-            user=self.word(spec, key, "user", cluster.user, _LOGIN_NAME),
+            user=user,
             port=self.integer(spec, key, "port", cluster.port, 1, 65535),
             identity=self.identity(f"{key}.identity", spec["identity"]) if "identity" in spec else cluster.identity,
             static_address=static,
@@ -589,6 +651,9 @@ class _Parser:
             prefix=prefix,
             gateway=gateway,
             dns=dns,
+            become=become,
+            jump=jump,
+            jump_given=jump_given,
         )
 
     def network(self, spec: dict, key: str, static: str, interface: str | None
@@ -619,12 +684,13 @@ class _Parser:
         return prefix, gateway, servers
 
     def ssh_trust(self, data: Any, hosts: dict[str, Host]) -> SshTrustSpec:
-        data = self.table(data, "ssh_trust", frozenset(("key_type", "hosts")))
+        data = self.table(data, "ssh_trust", frozenset(("key_type", "hosts", "user")))
         if data.get("key_type") == "dsa":
             raise self.fail("ssh_trust.key_type", "dsa is refused: OpenSSH disables DSA keys since 7.0 "
                             "and paramiko 4+ cannot load them", 'use key_type = "ed25519" (or "rsa")')
         key_type = self.choice(data, "ssh_trust", "key_type", "ed25519", KEY_TYPES)
-        return SshTrustSpec(key_type, self.host_list(data, "ssh_trust", hosts))
+        user = self.word(data, "ssh_trust", "user", None, _LOGIN_NAME)
+        return SshTrustSpec(key_type, self.host_list(data, "ssh_trust", hosts), user)
 
     def jdk(self, data: Any, hosts: dict[str, Host]) -> JdkSpec:
         data = self.table(data, "jdk", frozenset(("package", "hosts", "stage_dir", "java_home", "distribute")))
@@ -643,7 +709,8 @@ class _Parser:
         data = self.table(data, key, frozenset((
             "package", "install_dir", "data_dir", "data_log_dir", "client_port", "quorum_port",
             "election_port", "tick_time", "init_limit", "sync_limit", "servers", "admin_server",
-            "admin_port", "four_letter_words", "distribute", "heap_mb")))
+            "admin_port", "four_letter_words", "distribute", "heap_mb", "user", "group", "log_dir",
+            "snap_retain_count", "purge_interval", "snap_count", "jvm_flags", "environment")))
         package, _ = self.package(data, key, _RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
         ports = {n: self.integer(data, key, n, d, 1, 65535) for n, d in
                  (("client_port", 2181), ("quorum_port", 2888), ("election_port", 3888), ("admin_port", 8080))}
@@ -666,7 +733,58 @@ class _Parser:
             four_letter_words=self.four_letter_words(data),
             distribute=self.choice(data, key, "distribute", "auto", DISTRIBUTE_MODES),
             heap_mb=self.integer(data, key, "heap_mb", 1000, 16, 1_048_576),
+            user=self.service_account(data, key, "user"),
+            group=self.service_account(data, key, "group"),
+            log_dir=self.remote_dir(data, key, "log_dir", "/var/log/zookeeper"),
+            snap_retain_count=self.integer(data, key, "snap_retain_count", 3, 3, 10_000),
+            purge_interval=self.purge_interval(data, key),
+            snap_count=self.integer(data, key, "snap_count", 100_000, 2, 100_000_000),
+            jvm_flags=self.jvm_flags(data, key),
+            environment=self.environment(data, key),
         )
+
+    def service_account(self, data: dict, key: str, name: str) -> str:
+        value = self.word(data, key, name, "zookeeper", _LOGIN_NAME)
+        if value == "root":
+            raise self.fail(f"{key}.{name}", "the server never runs as root", f'write {name} = "zookeeper"')
+        return value
+
+    def purge_interval(self, data: dict, key: str) -> int:
+        hours = self.integer(data, key, "purge_interval", 24, 0, 8760)
+        if hours == 0:
+            self.warnings.append(f"{self.path}: {key}.purge_interval: 0 turns autopurge off; snapshots and "
+                                 f"transaction logs then grow until the disk is full unless something else purges")
+        return hours
+
+    def jvm_flags(self, data: dict, key: str) -> tuple[str, ...]:
+        flags = data.get("jvm_flags", [])
+        where = f"{key}.jvm_flags"
+        if not isinstance(flags, list):
+            raise self.fail(where, f"must be an array of JVM flags, got {_shown(flags)}",
+                            'write jvm_flags = ["-XX:+UseG1GC"]')
+        for flag in flags:
+            text = self.text(where, flag)
+            if not _JVM_FLAG.fullmatch(text):
+                raise self.fail(where, f"{_shown(text)} is not one JVM flag (starts with -, no spaces or quotes)",
+                                "give each flag its own string")
+        return tuple(flags)
+
+    def environment(self, data: dict, key: str) -> tuple[tuple[str, str], ...]:
+        env = data.get("environment", {})
+        where = f"{key}.environment"
+        if not isinstance(env, dict):
+            raise self.fail(where, f"must be a table NAME = \"value\", got {_shown(env)}",
+                            f'write [{where}] with ZOO_EXTRA = "value"')
+        pairs = []
+        for name, value in env.items():
+            if not _ENV_NAME.fullmatch(name):
+                raise self.fail(_join(where, name), "is not an environment variable name", "use A-Z, 0-9 and _")
+            text = self.text(_join(where, name), value)
+            if any(c in text for c in '"\\%$`'):
+                raise self.fail(_join(where, name), "may not hold quotes, backslashes, % or $ (a systemd unit "
+                                "line reads them)", "give the plain value")
+            pairs.append((name, text))
+        return tuple(pairs)
 
     def four_letter_words(self, data: dict) -> tuple[str, ...]:
         key = "zookeeper.four_letter_words"
