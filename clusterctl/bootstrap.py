@@ -1,4 +1,4 @@
-"""The whole runbook as one list of steps: network → hosts file → SSH trust → JDK → ZooKeeper → smoke.
+"""The whole runbook as one list of steps: preflight → network → hosts file → SSH trust → JDK → ZooKeeper → smoke.
 
 Facts for every step are asked up front in one round trip per host, so a run
 on a converged cluster costs one command per host before it can say
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .core.session import Session
-from .steps import hosts_file, jdk, network, ssh_trust, zookeeper
+from .steps import hosts_file, jdk, network, preflight, ssh_trust, zookeeper
 from .steps.base import HostPlan, Step, StepRun, plan_steps, run_steps, select
 
 
@@ -19,6 +19,7 @@ def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | N
             start_timeout: float = zookeeper.START_TIMEOUT) -> list[Step]:
     """Every step of the runbook, in order. Checks run when something changed, or always with ``verify``."""
     return [
+        preflight.Preflight(),
         network.Network(),
         hosts_file.HostsFile(),
         ssh_trust.SshKeys(),
@@ -28,6 +29,7 @@ def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | N
         zookeeper.ZkStage(),
         zookeeper.ZkInstall(),
         zookeeper.ZkStart(timeout=start_timeout),
+        zookeeper.ZkRoll("migrate", start_timeout),
         zookeeper.ZkSmoke(always=verify),
     ]
 

@@ -56,6 +56,10 @@ class RemoteCommandError(ClusterctlError):
         super().__init__(f"{shown} exited {result.exited}: {' | '.join(tail) or 'no output'}")
 
 
+class PrivilegeError(ClusterctlError):
+    """Root's work on a host is not possible: no sudo rights, no password, a wrong one."""
+
+
 class TransferError(ClusterctlError):
     """A host did not end up with a verified copy of a file."""
 

@@ -69,11 +69,14 @@ class FakeRemote:
     def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
                 sent=None) -> CommandResult:
         words = shlex.split(command)
-        sudo = words[:2] == ["sudo", "-n"]
-        words = words[2:] if sudo else words
+        start = next(i for i, w in enumerate(words) if w in ("bash", "python3"))
+        sudo = start > 0
+        words = words[start:]
         interpreter = words[:3] if words[:1] == ["bash"] else words[:2]
         args = tuple(words[len(interpreter):])
         data = b"".join(stdin or ())
+        if sudo and "-S" in command.split():  # sudo reads its password first
+            data = data.split(b"\n", 1)[1]
         name, payload = _split_stdin(data)
         if sent is not None:
             sent(len(data))

@@ -67,6 +67,11 @@ def inside(lab, node: str, script: str, check: bool = True) -> str:
     return result.stdout.decode()
 
 
+# The pid of the node's ZooKeeper server: the unit's main process under systemd, else zkServer.sh's pid file.
+SERVER_PID = ("{ systemctl show -p MainPID --value zookeeper 2>/dev/null | grep -vx 0; } "
+              "|| cat /var/lib/zookeeper/zookeeper_server.pid 2>/dev/null || true")
+
+
 def throttle(lab, node: str, rate: str | None, burst: str = "256kb", latency: str = "500ms") -> None:
     """Limit (or, with None, unlimit) traffic into ``node``: an egress qdisc on its host-side veth."""
     dev = lab.topology.veth(node)
@@ -75,3 +80,72 @@ def throttle(lab, node: str, rate: str | None, burst: str = "256kb", latency: st
     else:
         subprocess.run(["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", burst,
                         "latency", latency], check=True)
+
+
+class Writer:
+    """A ZooKeeper client writing sequential znodes all along a block; afterwards, every acknowledged one is read back.
+
+    Data safety is proven, not assumed: an operation on a live ensemble runs
+    inside ``with Writer(hosts) as writer:``, then ``writer.lost()`` must be
+    empty. A write that raised was not acknowledged and may or may not exist.
+    """
+
+    def __init__(self, hosts: str, path: str = "/clusterctl-test-writes", pace: float = 0.005):
+        import threading
+        self.hosts, self.path, self.pace = hosts, path, pace
+        self.acked: list[tuple[str, bytes]] = []
+        self.errors: list[str] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._write, daemon=True)
+
+    def _client(self):
+        from kazoo.client import KazooClient
+        zk = KazooClient(hosts=self.hosts, timeout=10, connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1})
+        zk.start(timeout=30)
+        return zk
+
+    def _write(self) -> None:
+        import time
+        zk = self._client()
+        try:
+            zk.ensure_path(self.path)
+            deadline = time.monotonic() + 900  # bounded even if the test body never stops it
+            n = 0
+            while not self._done.is_set() and time.monotonic() < deadline:
+                data = str(n).encode()
+                try:
+                    self.acked.append((zk.create(f"{self.path}/w-", data, sequence=True), data))
+                except Exception as exc:  # not acknowledged: it may or may not have happened
+                    self.errors.append(type(exc).__name__)
+                    time.sleep(0.05)
+                n += 1
+                time.sleep(self.pace)
+        finally:
+            zk.stop()
+            zk.close()
+
+    def __enter__(self) -> "Writer":
+        import time
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while len(self.acked) < 10 and time.monotonic() < deadline and self._thread.is_alive():
+            time.sleep(0.05)
+        assert len(self.acked) >= 10, f"the writer could not write before the operation ({self.errors[-3:]})"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import time
+        time.sleep(0.5)
+        self._done.set()
+        self._thread.join(60)
+
+    def lost(self) -> list[str]:
+        """The acknowledged writes that are not there, read back after a sync."""
+        zk = self._client()
+        try:
+            zk.sync(self.path)
+            return [path for path, data in self.acked if not zk.exists(path) or zk.get(path)[0] != data]
+        finally:
+            zk.stop()
+            zk.close()
+

@@ -13,6 +13,7 @@ from .bootstrap import bootstrap_command, plan_command
 from .jdk import jdk_group
 from .net import net_group
 from .options import common_options, global_options, run_options
+from .preflight import preflight_command
 from .ssh import hosts_command, ssh_trust_command
 from .zk import zk_group
 
@@ -53,6 +54,7 @@ def cli(ctx: click.Context, **values) -> None:
 
 cli.add_command(bootstrap_command)
 cli.add_command(plan_command)
+cli.add_command(preflight_command)
 cli.add_command(ssh_trust_command)
 cli.add_command(hosts_command)
 cli.add_command(net_group)

@@ -45,9 +45,9 @@ def bootstrap_command(options, only, skip, dry_run: bool, verify: bool, verify_s
         return _plan(options, steps, diff=False, as_json=False)
     status = None
     with open_run(options, "bootstrap") as run:
-        bootstrap.run(run.session, steps, verify=verify)
+        done = bootstrap.run(run.session, steps, verify=verify)
         if run.inventory.zookeeper and any(s.phase in ("zookeeper", "zk-start", "smoke") for s in steps) \
-                and not run.session.stopping.is_set():
+                and not run.session.stopping.is_set() and not done.halted_by:
             status = zk_status(run.session)
     if status is not None:
         show_status(run.console, status)

@@ -47,10 +47,16 @@ def _nodes(inventory: Inventory, nodes: tuple[str, ...]) -> list[str] | None:
 @run_options
 @click.argument("nodes", nargs=-1)
 def zk_install(options, nodes: tuple[str, ...]) -> None:
-    """Release, zoo.cfg, java.env, profile, data dirs and myid on the servers (all, or NODE...). Starts nothing."""
+    """Release, account, zoo.cfg, java.env, unit, data dirs and myid on the servers (all, or NODE...).
+
+    Starts nothing; a server that runs outside zookeeper.service (set up by zkServer.sh, as root)
+    is converted by a rolling restart, leader last, keeping the quorum.
+    """
     with open_run(options, "zk-install") as run:
         hosts = _nodes(run.inventory, nodes)
-        run_steps(run.session, [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts)])
+        # A server still running outside the service (set up before it) is converted, one at a time.
+        run_steps(run.session, [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts),
+                                zookeeper.ZkRoll("migrate", hosts=hosts)])
     _finish(run)
 
 
@@ -207,6 +213,7 @@ def status_table(status: EnsembleStatus) -> Table:
         if s.synced_learners is not None:
             followers, observers = s.synced_learners
             notes.append(f"in sync: {followers} followers" + (f", {observers} observers" if observers else ""))
+        notes += list(s.notes)
         zxid = s.to_json()["zxid"] or ""
         table.add_row(s.host, str(s.id), f"[{ROLE_STYLES.get(s.role, '')}]{role}[/]", zxid,
                       "" if s.connections is None else str(s.connections), latency, "; ".join(notes))

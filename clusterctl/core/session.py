@@ -15,6 +15,7 @@ reaches every host a step names, because the facts that define the cluster
 from __future__ import annotations
 
 import hashlib
+import shlex
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 import fabric
 
 from .. import remote
-from ..errors import ClusterctlError, ConnectError, Interrupted, RemoteCommandError
+from ..errors import ClusterctlError, ConnectError, Interrupted, PrivilegeError, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
 from .channel import ChannelAborted, ChannelLost, CommandResult, execute
@@ -33,6 +34,8 @@ from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_f
 from .hostkeys import KnownHosts
 
 DEFAULT_FORKS = 32
+BECOME_SCRIPT = "become.sh"
+BECOME_PASSWORD_ENV = "CLUSTERCTL_BECOME_PASSWORD"
 COMMAND_TIMEOUT = 900.0
 STREAM_CHUNK = 1 << 20
 
@@ -64,6 +67,14 @@ class Outcome:
     @property
     def succeeded(self) -> bool:
         return self.state in (State.OK, State.CHANGED, State.UNCHANGED)
+
+
+@dataclass(frozen=True)
+class Privilege:
+    """How the login user does root's work on a host: root, nopasswd or password (sudo), or none (and why)."""
+
+    mode: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,21 +174,21 @@ class HostContext:
         self.session, self.host, self.step = session, host, step
 
     def run_script(self, name: str, *args: object, payload: bytes | Path | None = None, check: bool = True,
-                   become: bool = False, timeout: float = COMMAND_TIMEOUT,
+                   become: bool | str = False, timeout: float = COMMAND_TIMEOUT,
                    sent: Callable[[int], None] | None = None) -> CommandResult:
         """Run the remote script ``name`` with positional ``args``; ``payload`` follows it on stdin.
 
-        With ``become`` it runs as root (through sudo when the login user is
-        not root). Raises RemoteCommandError if it exits non-zero and ``check``.
+        ``become`` True runs it as root, a name as that user (through sudo
+        when the login user is not root; see :meth:`Session.privilege`).
+        Raises RemoteCommandError if it exits non-zero and ``check``.
         """
         if self.session.stopping.is_set():
             raise Interrupted("not started: the run was interrupted")
         script = remote.load(name)
-        command = script.command_line([str(a) for a in args])
-        if become and self.host.user != "root":
-            command = "sudo -n " + command
-        stdin = _chunks([script.text, payload] if payload is not None else [script.text])
-        lead = len(script.text)
+        prefix, secret = self.session.become_prefix(self.host, "root" if become is True else (become or None))
+        command = prefix + script.command_line([str(a) for a in args])
+        stdin = _chunks([secret, script.text, payload] if payload is not None else [secret, script.text])
+        lead = len(secret) + len(script.text)
         on_sent = None if sent is None else (lambda done: sent(done - lead) if done > lead else None)
         result = self.session.remote.execute(self.host, command, stdin, timeout=timeout, sent=on_sent)
         shown = " ".join([name, *(a if len(a) < 200 else f"<{len(a)} characters>" for a in map(str, args))])
@@ -215,11 +226,15 @@ class Session:
 
     def __init__(self, inventory: Inventory, reporter: Reporter | None = None, *, forks: int = DEFAULT_FORKS,
                  password: str | None = None, limit: Iterable[str] | None = None,
-                 remote_factory: Callable[[Session], Remote] = SshRemote):
+                 remote_factory: Callable[[Session], Remote] = SshRemote, become_password: str | None = None):
         self.inventory = inventory
         self.reporter = reporter or Reporter()
         self.forks = max(1, forks)
         self.password = password
+        self.become_password = become_password
+        self._privileges: dict[str, Privilege] = {}
+        self._privilege_locks: dict[str, threading.Lock] = {}
+        self._privilege_lock = threading.Lock()
         self.limit = frozenset(limit) if limit else None
         self.known_hosts = KnownHosts(inventory.cluster.known_hosts)
         self.failures: dict[str, Failure] = {}
@@ -231,6 +246,60 @@ class Session:
 
     def close(self) -> None:
         self.remote.close()
+
+    # -- privilege --------------------------------------------------------
+    def privilege(self, host: Host) -> Privilege:
+        """How the login user does root's work on ``host``, found out once per run (and the password checked)."""
+        with self._privilege_lock:
+            lock = self._privilege_locks.setdefault(host.name, threading.Lock())
+        with lock:
+            known = self._privileges.get(host.name)
+            if known is not None:
+                return known
+            known = self._find_privilege(host)
+            self._privileges[host.name] = known
+            return known
+
+    def _find_privilege(self, host: Host) -> Privilege:
+        if host.user == "root":
+            return Privilege("root")
+        if host.become == "none":
+            return Privilege("none", "the inventory says become = \"none\"")
+        script = remote.load(BECOME_SCRIPT)
+        said = self.remote.execute(host, script.command_line(["probe"]), [script.text], timeout=30).stdout.strip()
+        mode, _, reason = said.partition(" ")
+        if mode == "password":
+            if self.become_password is None:
+                return Privilege("none", f"sudo asks {host.user} for a password: pass --ask-become-pass or set "
+                                         f"{BECOME_PASSWORD_ENV}")
+            # Checked once, alone, so that a wrong password fails here, before anything changes.
+            checked = self.remote.execute(host, script.command_line(["check"]),
+                                          [script.text, self.become_password.encode() + b"\n"], timeout=30)
+            verdict = checked.stdout.strip()
+            if verdict != "ok":
+                return Privilege("none", f"sudo rejected the password of {host.user}: "
+                                         f"{verdict.removeprefix('rejected ') or 'no answer'}")
+        if mode in ("nopasswd", "password"):
+            return Privilege(mode)
+        return Privilege("none", f"{host.user} cannot use sudo: {reason or said or 'no answer'}")
+
+    def become_prefix(self, host: Host, user: str | None) -> tuple[str, bytes]:
+        """(what goes before the command, what goes before the script on stdin) to run as ``user``.
+
+        None or the login user: nothing. A sudo password travels on stdin,
+        read by ``sudo -S`` itself: never in an argument, a log or an error.
+        """
+        if user is None or user == host.user:
+            return "", b""
+        if host.user == "root":
+            return f"runuser -u {shlex.quote(user)} -- ", b""
+        way = self.privilege(host)
+        if way.mode == "none":
+            raise PrivilegeError(f"{host.name}: {way.reason}")
+        target = "" if user == "root" else f"-u {shlex.quote(user)} "
+        if way.mode == "nopasswd":
+            return f"sudo -n -H {target}", b""
+        return f"sudo -S -k -p '' -H {target}", self.become_password.encode() + b"\n"
 
     def __enter__(self) -> Session:
         return self
@@ -263,7 +332,9 @@ class Session:
             with self._facts_lock:
                 known = self._facts.get(ctx.host.name, {})
                 todo = [q for q in wanted[ctx.host.name] if q.name not in known]
-            result = ctx.run_script(FACTS_SCRIPT, *gather_args(todo), check=False)
+            # As root where the login user is not: the facts read files only root (or the service) may read.
+            as_root = ctx.host.user != "root" and self.privilege(ctx.host).mode != "none"
+            result = ctx.run_script(FACTS_SCRIPT, *gather_args(todo), check=False, become=as_root)
             answers = parse_facts(result.stdout)
             absent = sorted({q.name for q in todo} - answers.keys())
             if absent:

@@ -6,9 +6,17 @@
 # Facts only read: nothing here changes the host. A path starting with ~/ is
 # under the connecting user's home.
 
+# ~/PATH is under the home of the user running this; ~USER/PATH under USER's (the facts run as
+# root when the login user is not, while SSH trust is about that user's or another's files).
 expand() {
+    local user rest home
     case $1 in
         \~/*) printf '%s\n' "$HOME/${1#\~/}" ;;
+        \~*/*)
+            rest=${1#\~}
+            user=${rest%%/*}
+            home=$(getent passwd "$user" | cut -d: -f6)
+            printf '%s\n' "${home:-/nonexistent-home-of-$user}/${rest#*/}" ;;
         *) printf '%s\n' "$1" ;;
     esac
 }
@@ -45,9 +53,9 @@ fact_stat() {
     done
 }
 
-# The login name of the connecting user.
+# The login name of the connecting user, or with USER, USER's name and primary group.
 fact_whoami() {
-    id -un
+    if [ $# -gt 0 ]; then echo "$1 $(id -gn "$1" 2>/dev/null)"; else id -un; fi
 }
 
 # Where each command is; fails when one is missing.
@@ -149,15 +157,117 @@ fact_login_java() {
     fi
 }
 
-# The ZooKeeper server zkServer.sh started: "PID SECONDS_RUNNING SECONDS_SINCE_CONFIG_CHANGED"
-# (the newest mtime of the files given); fails when none runs.
+# The ZooKeeper server that runs, and how: one line "PID SECONDS_RUNNING MANAGER USER" (MANAGER
+# is "systemd" when it is the unit's main process, else "zkserver": started by zkServer.sh),
+# then "SECONDS_SINCE_CHANGE PATH" for each config file given that exists; fails when none runs.
 fact_zk_server() {
-    local pid_file=$1 pid newest
-    shift
-    pid=$(cat -- "$pid_file" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-        grep -qa QuorumPeerMain "/proc/$pid/cmdline" || return 1
-    newest=$(stat -c %Y -- "$@" 2>/dev/null | sort -n | tail -n 1)
-    echo "$pid $(ps -o etimes= -p "$pid" | tr -d ' ') $(( $(date +%s) - ${newest:-0} ))"
+    local unit=$1 pid_file=$2 pid="" manager=zkserver path
+    shift 2
+    if [ -d /run/systemd/system ]; then
+        pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)
+        [ "$pid" = 0 ] && pid=""
+        [ -n "$pid" ] && manager=systemd
+    fi
+    if [ -z "$pid" ]; then
+        pid=$(cat -- "$pid_file" 2>/dev/null) || pid=""
+    fi
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qa QuorumPeerMain "/proc/$pid/cmdline" || return 1
+    echo "$pid $(ps -o etimes= -p "$pid" | tr -d ' ') $manager $(ps -o user= -p "$pid")"
+    local now
+    now=$(date +%s)
+    for path in "$@"; do
+        [ -e "$path" ] && echo "$(( now - $(stat -c %Y -- "$path") )) $path"
+    done
+    return 0
+}
+
+# Whether systemd runs the host: "systemd STATE" (is-system-running), or "none".
+fact_init_system() {
+    if [ -d /run/systemd/system ]; then
+        echo "systemd $(systemctl is-system-running 2>/dev/null)"
+    else
+        echo none
+    fi
+}
+
+# A system account: "user UID GID HOME SHELL" and "group GID", each when it exists.
+fact_account() {
+    local entry
+    if entry=$(getent passwd "$1"); then
+        IFS=: read -r _ _ uid gid _ home shell <<< "$entry"
+        echo "user $uid $gid $home $shell"
+    fi
+    if entry=$(getent group "$2"); then
+        echo "group $(echo "$entry" | cut -d: -f3)"
+    fi
+    return 0
+}
+
+# A unit's state: "enabled STATE" (systemctl is-enabled) and "active STATE".
+fact_unit_state() {
+    echo "enabled $(systemctl is-enabled "$1" 2>/dev/null || true)"
+    echo "active $(systemctl is-active "$1" 2>/dev/null || true)"
+}
+
+# Free space for each path, on the filesystem it will be on (its nearest existing directory):
+# "PATH BYTES_FREE DEVICE MOUNT_POINT", one line each.
+fact_disk_free() {
+    local path at
+    for path in "$@"; do
+        at=$path
+        while [ ! -e "$at" ] && [ "$at" != / ]; do at=$(dirname -- "$at"); done
+        printf '%s ' "$path"
+        df -B1 --output=avail,source,target -- "$at" | tail -n 1 | tr -s ' ' | sed 's/^ //'
+    done
+}
+
+# Memory and swap in kB, from /proc/meminfo: "MemTotal N", "MemAvailable N", "SwapTotal N".
+fact_memory() {
+    grep -E '^(MemTotal|MemAvailable|SwapTotal):' /proc/meminfo | tr -d ':' | awk '{print $1, $2}'
+}
+
+# Who listens on each TCP port: "PORT free" or "PORT PID COMMAND".
+fact_listening() {
+    local port line
+    for port in "$@"; do
+        line=$(ss -Htlnp "sport = :$port" 2>/dev/null | head -n 1)
+        if [ -z "$line" ]; then
+            echo "$port free"
+        else
+            echo "$port $(printf '%s' "$line" | sed -n 's/.*pid=\([0-9]*\).*/\1/p') $(printf '%s' "$line" | sed -n 's/.*(("\([^"]*\)".*/\1/p')"
+        fi
+    done
+}
+
+# The host's clock, in seconds since the epoch.
+fact_clock() {
+    date +%s.%N
+}
+
+# What each name resolves to on this host: "NAME ADDRESS", or "NAME -" when it does not.
+fact_resolve() {
+    local name address
+    for name in "$@"; do
+        address=$(getent ahostsv4 "$name" 2>/dev/null | awk 'NR == 1 {print $1}')
+        echo "$name ${address:--}"
+    done
+}
+
+# Whether the login user can do root's work: "root", "sudo nopasswd", "sudo password" or "none REASON".
+fact_privilege() {
+    local out
+    if [ "$(id -u)" = 0 ]; then echo root; return 0; fi
+    if ! command -v sudo >/dev/null; then echo "none sudo is not installed"; return 0; fi
+    if out=$(sudo -n true 2>&1); then echo "sudo nopasswd"; return 0; fi
+    case $out in
+        *"password is required"*) echo "sudo password" ;;
+        *) echo "none ${out:-sudo refused}" | head -n 1 ;;
+    esac
+}
+
+# How many disks the host has (for the advice to keep transaction logs on a disk of their own).
+fact_disks() {
+    lsblk -dn -o TYPE 2>/dev/null | grep -c '^disk$'
 }
 
 # Which network configuration system the host uses.

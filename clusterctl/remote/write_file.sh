@@ -7,11 +7,12 @@
 # it in place; then the directory is flushed too, so a power cut right after
 # cannot leave a hole. If the sender dies, the connection drops or anything
 # fails, the temporary file is removed and PATH is exactly what it was.
-# OWNER/GROUP "-" keeps the current file's (the writer's for a new file).
+# OWNER/GROUP "-" keeps the current file's (the writer's for a new file); GROUP "@" is OWNER's own
+# group. A directory created for the file gets OWNER too.
 # DIR_MODE is the mode of the directory if it has to be created ("-": 755).
 # With "new" the file is only created, never replaced: if PATH exists (even one
 # made a moment ago by someone else) nothing changes and the exit status is 3.
-# A path starting with ~/ is under the connecting user's home.
+# A path starting with ~/ is under the home of the user running this, ~USER/ under USER's.
 set -u
 
 fail() {
@@ -31,7 +32,15 @@ sha256_of() {
 
 main() {
     local path=$1 mode=$2 owner=$3 group=$4 size=$5 want=$6 dir_mode=$7 how=${8:-replace}
-    case $path in \~/*) path="$HOME/${path#\~/}" ;; esac
+    local rest
+    case $path in
+        \~/*) path="$HOME/${path#\~/}" ;;
+        \~*/*)
+            rest=${path#\~}
+            path="$(getent passwd "${rest%%/*}" | cut -d: -f6)/${rest#*/}"
+            [ "$path" != "/${rest#*/}" ] || fail "no user ${rest%%/*} here" ;;
+    esac
+    [ "$group" = @ ] && group=$(id -gn "$owner")
     local dir name got spec
     dir=$(dirname -- "$path")
     name=$(basename -- "$path")
@@ -39,6 +48,7 @@ main() {
         [ "$dir_mode" = - ] && dir_mode=755
         # shellcheck disable=SC2174  # the mode is for the file's own directory (~/.ssh), not its parents
         mkdir -p -m "$dir_mode" -- "$dir" || fail "cannot create $dir"
+        if [ "$owner" != - ]; then chown -- "$owner${group:+:${group#-}}" "$dir" 2>/dev/null || true; fi
     fi
     # Left by a writer that lost its node (power cut): never renamed, safe to drop.
     rm -f -- "$dir/.$name.clusterctl-tmp."*

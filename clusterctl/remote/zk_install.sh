@@ -2,7 +2,9 @@
 #
 #   bash -s -- unpack STAGED INSTALL_DIR RELEASE SHA256 MARK   the release under INSTALL_DIR/RELEASE
 #   bash -s -- relink TARGET LINK                              LINK (ZOOKEEPER_HOME) → TARGET
-#   bash -s -- data-dirs DATA_DIR DATA_LOG_DIR                 both directories
+#   bash -s -- account USER GROUP HOME                         the service's system account, no login shell
+#   bash -s -- data-dirs USER GROUP DIR...                     the directories, the account's (750)
+#   bash -s -- enable UNIT                                     systemd reads the unit again; enabled at boot
 set -eu
 
 # Unpack beside the final place, mark it with the tarball's hash, then move it in whole.
@@ -31,8 +33,27 @@ relink() {
     mv -Tf -- "$link.clusterctl-tmp" "$link"
 }
 
+account() {
+    local user=$1 group=$2 home=$3
+    getent group "$group" >/dev/null || groupadd --system "$group"
+    if ! getent passwd "$user" >/dev/null; then
+        useradd --system --gid "$group" --home-dir "$home" --no-create-home \
+            --shell /usr/sbin/nologin --comment "ZooKeeper server (clusterctl)" "$user"
+    fi
+}
+
+# Everything in them too: a server that ran as root (before the service) left root's files there.
 data_dirs() {
-    mkdir -p -- "$1" "$2"
+    local user=$1 group=$2
+    shift 2
+    mkdir -p -- "$@"
+    chown -R -- "$user:$group" "$@"
+    chmod 750 -- "$@"
+}
+
+enable_unit() {
+    systemctl daemon-reload
+    systemctl enable --quiet "$1"
 }
 
 main() {
@@ -41,7 +62,9 @@ main() {
     case $action in
         unpack) unpack "$@" ;;
         relink) relink "$@" ;;
+        account) account "$@" ;;
         data-dirs) data_dirs "$@" ;;
+        enable) enable_unit "$@" ;;
         *) echo "zk_install.sh: unknown action $action" >&2; return 2 ;;
     esac
 }

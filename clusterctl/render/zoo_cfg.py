@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+
 from ..inventory import Inventory, ZooKeeperSpec
+from .zk_service import DROPIN_PATH, UNIT, server_environment
+
+
+def shell_word(value: str) -> str:
+    return shlex.quote(value)
 
 
 def server_line(spec: ZooKeeperSpec, host: str, server_id: int, observer: bool) -> str:
@@ -45,6 +52,10 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
         # Since 3.5 a server answers only srvr unless told otherwise; zk status needs srvr (and mntr).
         "4lw.commands.whitelist=" + ", ".join(spec.four_letter_words),
         *admin_server_lines(spec),
+        # Data hygiene: snapshots and transaction logs are purged, keeping the newest few.
+        f"snapCount={spec.snap_count}",
+        f"autopurge.snapRetainCount={spec.snap_retain_count}",
+        f"autopurge.purgeInterval={spec.purge_interval}",
     ]
     if own is not None and own.observer:
         lines.append("peerType=observer")
@@ -52,12 +63,18 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
     return "\n".join(lines) + "\n"
 
 
-def render_java_env(spec: ZooKeeperSpec) -> str:
-    """conf/java.env, which zkEnv.sh sources before it sizes the server's heap."""
-    return (
-        "# Written by 'clusterctl zk install' from the inventory's zookeeper.heap_mb.\n"
-        f"ZK_SERVER_HEAP={spec.heap_mb}\n"
-    )
+def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool) -> str:
+    """conf/java.env, which zkEnv.sh sources before it starts the server.
+
+    Under systemd the server's environment is the unit's drop-in, and
+    java.env must not override it; started by zkServer.sh, java.env carries it.
+    """
+    if supervised:
+        return (f"# Written by clusterctl. The server runs as {UNIT}; its heap, JVM flags and environment\n"
+                f"# are in {DROPIN_PATH}. Nothing is set here, so that nothing overrides them.\n")
+    lines = ["# Written by clusterctl from the inventory's [zookeeper] (no systemd here: zkServer.sh reads it)."]
+    lines += [f"export {name}={shell_word(value)}" for name, value in server_environment(spec, java_home)]
+    return "\n".join(lines) + "\n"
 
 
 def render_myid(server_id: int) -> str:

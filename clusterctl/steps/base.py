@@ -53,6 +53,7 @@ class StepRun:
     verify: bool = False  # run the checks even when nothing changed
     changed: dict[str, set[str]] = field(default_factory=dict)  # phase → hosts changed by its steps
     outputs: dict[str, object] = field(default_factory=dict)  # step name → what it found (a status, a matrix)
+    halted_by: str = ""  # the gate step whose failure stopped the run
 
     def changed_in(self, *phases: str) -> set[str]:
         """Hosts changed this run by the steps of ``phases`` (all phases when none is named)."""
@@ -72,6 +73,7 @@ class Step:
     name = ""
     phase = ""
     topic = ""
+    gate = False  # a host failing this step stops the whole run before any later step changes anything
 
     def applies(self, inventory: Inventory) -> bool:
         """Whether the inventory asks for this step at all (say, it has a [jdk] section)."""
@@ -162,7 +164,8 @@ def not_applied(inventory: Inventory, steps: Sequence[Step]) -> dict[str, str]:
 def run_steps(session: Session, steps: Sequence[Step], *, verify: bool = False) -> StepRun:
     """Decide and apply each step in order; hosts that fail one are skipped by the later ones.
 
-    A host whose plan names a problem fails at that step with it, untouched.
+    A host whose plan names a problem fails at that step with it, untouched;
+    a problem at a gate step (preflight) stops the run there, before any change.
     """
     run = StepRun(session, verify=verify)
     prefetch(session, steps)
@@ -175,6 +178,12 @@ def run_steps(session: Session, steps: Sequence[Step], *, verify: bool = False) 
         for host, plan in plans.items():
             if plan.problem:
                 session.fail(host, step.name, plan.problem)
+        if step.gate and any(p.problem for p in plans.values()):
+            run.halted_by = step.name
+            for host in session.live_hosts(session.inventory.hosts):
+                session.reporter.note(host, step.name, f"nothing was changed: {step.name} failed on "
+                                                        f"{', '.join(h for h, p in plans.items() if p.problem)}")
+            break
         results = step.apply(run, {h: p for h, p in plans.items() if not p.problem})
         changed = results.changed
         for host in changed:

@@ -27,30 +27,47 @@ from .base import Facts, HostPlan, Step, StepRun
 
 PHASE = "ssh-trust"
 SCRIPT = "ssh_trust.sh"
-AUTHORIZED_KEYS = "~/.ssh/authorized_keys"
-KNOWN_HOSTS = "~/.ssh/known_hosts"
 CHECK_PARALLEL = 4  # logins one source makes at once; rotation spreads them over the targets
 VERIFY_MODES = ("ring", "full")
 
 
-def key_path(key_type: str) -> str:
-    return f"~/.ssh/id_{key_type}"
+def trust_user(inventory: Inventory, host: str) -> str:
+    """Whose SSH trust it is on ``host``: [ssh_trust] user, else the login user."""
+    return inventory.ssh_trust.user or inventory.hosts[host].user
 
 
-def trust_facts(inventory: Inventory) -> list[FactQuery]:
+def ssh_dir(user: str) -> str:
+    # Named by user, not ~/: the facts run as root where the login user is not, and the trust may be another's.
+    return f"~{user}/.ssh"
+
+
+def key_path(user: str, key_type: str) -> str:
+    return f"{ssh_dir(user)}/id_{key_type}"
+
+
+def authorized_keys(user: str) -> str:
+    return f"{ssh_dir(user)}/authorized_keys"
+
+
+def known_hosts(user: str) -> str:
+    return f"{ssh_dir(user)}/known_hosts"
+
+
+def trust_facts(inventory: Inventory, host: Host) -> list[FactQuery]:
+    user = trust_user(inventory, host.name)
     return [
-        query("ssh.pubkey", "pubkey", key_path(inventory.ssh_trust.key_type)),
-        query("ssh.authorized_keys", "file", AUTHORIZED_KEYS),
-        query("ssh.known_hosts", "file", KNOWN_HOSTS),
-        query("ssh.user", "whoami"),
-        query("ssh.modes", "stat", "~/.ssh", AUTHORIZED_KEYS),
+        query("ssh.pubkey", "pubkey", key_path(user, inventory.ssh_trust.key_type)),
+        query("ssh.authorized_keys", "file", authorized_keys(user)),
+        query("ssh.known_hosts", "file", known_hosts(user)),
+        query("ssh.user", "whoami", user),
+        query("ssh.modes", "stat", ssh_dir(user), authorized_keys(user)),
         query("ssh.host_keys", "sshd_host_keys"),
     ]
 
 
-def proof_facts(inventory: Inventory) -> list[FactQuery]:
+def proof_facts(inventory: Inventory, host: Host) -> list[FactQuery]:
     """What proving the trust reads: the trust facts, and the names /etc/hosts gives."""
-    return trust_facts(inventory) + [query("hosts.etc_hosts", "file", "/etc/hosts")]
+    return trust_facts(inventory, host) + [query("hosts.etc_hosts", "file", "/etc/hosts")]
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,7 @@ class TrustState:
     @classmethod
     def from_facts(cls, f: Facts) -> TrustState:
         pub = f["ssh.pubkey"]
-        user = f["ssh.user"].output.strip()
+        user = f["ssh.user"].output.split(" ")[0].strip()
         modes = f["ssh.modes"].lines
         return cls(
             pubkey=pub.lines[0].strip() if pub.ok and pub.lines else None,
@@ -91,7 +108,7 @@ class _TrustStep(Step):
         return list(inventory.ssh_trust.hosts)
 
     def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
-        return trust_facts(inventory)
+        return trust_facts(inventory, host)
 
 
 # -- ssh-keys ------------------------------------------------------------------
@@ -103,13 +120,15 @@ class SshKeys(_TrustStep):
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
         key_type = inventory.ssh_trust.key_type
-        return {h: HostPlan([Change(f"generate {key_type} key pair {key_path(key_type)}")] if s.pubkey is None else [])
+        return {h: HostPlan([Change(f"generate {key_type} key pair {key_path(trust_user(inventory, h), key_type)}")]
+                            if s.pubkey is None else [])
                 for h, s in states_of(facts).items()}
 
     def apply_host(self, ctx: HostContext, plan: HostPlan) -> Outcome:
         if plan.empty:
             return Outcome.unchanged()
-        ctx.run_script(SCRIPT, "keygen", ctx.session.inventory.ssh_trust.key_type)
+        inventory = ctx.session.inventory
+        ctx.run_script(SCRIPT, "keygen", inventory.ssh_trust.key_type, become=trust_user(inventory, ctx.host.name))
         return Outcome.changed("key generated")
 
 
@@ -148,13 +167,14 @@ def decide_trust(inventory: Inventory, states: dict[str, TrustState]) -> dict[st
         kept = pinned_peer_keys(state.known_hosts, inventory.cluster.name)
         peers.update({h: (inventory.hosts[h].address, kept.get(h, [])) for h in absent})
         peers = {h: peers[h] for h in inventory.ssh_trust.hosts if h in peers}
-        wanted = {AUTHORIZED_KEYS: authorized_keys_merge(state.authorized_keys, pubkeys),
-                  KNOWN_HOSTS: render_known_hosts(state.known_hosts, inventory.cluster.name, peers)}
-        now = {AUTHORIZED_KEYS: state.authorized_keys, KNOWN_HOSTS: state.known_hosts}
+        user = trust_user(inventory, name)
+        wanted = {authorized_keys(user): authorized_keys_merge(state.authorized_keys, pubkeys),
+                  known_hosts(user): render_known_hosts(state.known_hosts, inventory.cluster.name, peers)}
+        now = {authorized_keys(user): state.authorized_keys, known_hosts(user): state.known_hosts}
         plan = TrustPlan(files={p: c for p, c in wanted.items() if c != now[p]}, fix_modes=not state.modes_ok)
         plan.changes = [file_change(path, now[path], content, f"update {path}") for path, content in plan.files.items()]
         if plan.fix_modes:
-            plan.changes.append(Change("set ~/.ssh to 700 and authorized_keys to 600, owned by the user"))
+            plan.changes.append(Change(f"set {ssh_dir(user)} to 700 and authorized_keys to 600, owned by {user}"))
         if pending:
             plan.notes.append(f"and the keys of {', '.join(pending)}, generated by ssh-keys first")
         plans[name] = plan
@@ -170,12 +190,13 @@ class SshTrust(_TrustStep):
         return decide_trust(inventory, states_of(facts))
 
     def apply_host(self, ctx: HostContext, plan: TrustPlan) -> Outcome:
+        user = trust_user(ctx.session.inventory, ctx.host.name)
         done = []
         for path, content in plan.files.items():
-            ctx.write_file(path, content, mode="600", dir_mode="700")
+            ctx.write_file(path, content, mode="600", owner=user, group="@", dir_mode="700", become=True)
             done.append(path.rsplit("/", 1)[1])
         if plan.fix_modes:
-            ctx.run_script(SCRIPT, "fix-modes")
+            ctx.run_script(SCRIPT, "fix-modes", become=user)
             done.append("modes fixed")
         return Outcome.changed(", ".join(done)) if done else Outcome.unchanged()
 
@@ -271,7 +292,7 @@ class SshVerify(_TrustStep):
         self.mode, self.always = mode, always
 
     def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
-        return proof_facts(inventory)
+        return proof_facts(inventory, host)
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
         return {h: HostPlan() for h in facts}
@@ -289,14 +310,14 @@ def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
     session = run.session
     inventory = session.inventory
     hosts = session.live_hosts(inventory.ssh_trust.hosts)
-    facts = session.gather("verify-ssh", hosts, lambda h: proof_facts(inventory))
+    facts = session.gather("verify-ssh", hosts, lambda h: proof_facts(inventory, h))
     hosts = [h for h in hosts if h in facts]
     states = states_of(facts)
     resolved = {h: parse_hosts_block(f["hosts.etc_hosts"].output, inventory.cluster.name) for h, f in facts.items()}
     # A --hosts run proves the pairs it could have changed: those with a changed host at either end.
     concerned = None if session.limit is None else set(session.targets(hosts))
     pairs = login_pairs(hosts, mode, concerned)
-    users = {h: inventory.hosts[h].user for h in hosts}
+    users = {h: trust_user(inventory, h) for h in hosts}
     results: dict[str, dict[str, str | None]] = {
         s: {t: pair_problem(inventory, s, t, states, resolved) for t in rotated_targets(hosts, s)
             if concerned is None or s in concerned or t in concerned} for s in hosts}
@@ -307,7 +328,7 @@ def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
         targets = [t for t in pairs.get(source, []) if results[source][t] is None]
         if targets:
             out = ctx.run_script(SCRIPT, "check", CHECK_PARALLEL, NODE_KEX, *(f"{users[t]}@{t}" for t in targets),
-                                 check=False)
+                                 check=False, become=users[source])
             results[source].update(parse_check_output(out.stdout, targets))
         bad = [t for t, err in results[source].items() if err]
         if bad:

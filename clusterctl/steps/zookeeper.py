@@ -12,7 +12,7 @@ serves) and ``zk-smoke``. What a node has and needs is decided in
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -20,12 +20,14 @@ from ..core.facts import FactQuery
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import EnsembleNotReady, Refused, UsageError
 from ..inventory import Host, Inventory
+from ..render.zk_service import UNIT
 from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
 from ..zk.restart import RollResult, rolling_restart
 from ..zk.server import control, java_home
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
+from ..plan import Change
 from .base import Facts, HostPlan, Step, StepRun
 from .stage import StageStep
 
@@ -63,8 +65,9 @@ def release(inventory: Inventory) -> zk_install.Release:
 
 
 def decide_all(inventory: Inventory, gathered: Mapping[str, Facts]) -> dict[str, zk_install.HostPlan]:
-    rel = release(inventory)
-    return {h: zk_install.decide(inventory, h, zk_install.HostState.from_facts(f), rel) for h, f in gathered.items()}
+    rel, spec = release(inventory), inventory.zookeeper
+    return {h: zk_install.decide(inventory, h, zk_install.HostState.from_facts(f, spec), rel)
+            for h, f in gathered.items()}
 
 
 class _ZkStep(Step):
@@ -131,9 +134,8 @@ class ZkInstall(_ZkStep):
         for host, p in decide_all(inventory, facts).items():
             plan = InstallPlan(decided=p, problem=p.conflict)
             if not p.conflict:
-                plan.changes = [c for c in p.changes(inventory.zookeeper) if not c.summary.startswith("restart")]
-                if p.restart_needed:
-                    plan.notes.append(zk_install.restart_notice(p.running.pid))
+                plan.changes = p.changes(inventory.zookeeper)
+                plan.notes = p.notes()
             plans[host] = plan
         return plans
 
@@ -149,6 +151,9 @@ class ZkInstall(_ZkStep):
             ctx.run_script(INSTALL_SCRIPT, "unpack", staged, spec.install_dir, rel.name, rel.sha256,
                            zk_install.RELEASE_MARK, become=True)
             done.append(f"unpacked {rel.name}")
+        if p.make_account:
+            ctx.run_script(INSTALL_SCRIPT, "account", spec.user, spec.group, spec.data_dir, become=True)
+            done.append(f"account {spec.user}")
         for path, (_, wanted) in p.files.items():
             ctx.write_file(path, wanted, mode="644", owner="root", group="root", become=True)
             done.append(path.rsplit("/", 1)[1])
@@ -156,22 +161,30 @@ class ZkInstall(_ZkStep):
             ctx.run_script(INSTALL_SCRIPT, "relink", rel.directory(spec), zk_install.home(spec), become=True)
             done.append(f"{zk_install.home(spec)} → {rel.name}")
         if p.make_dirs:
-            ctx.run_script(INSTALL_SCRIPT, "data-dirs", spec.data_dir, spec.data_log_dir, become=True)
+            ctx.run_script(INSTALL_SCRIPT, "data-dirs", spec.user, spec.group, spec.data_dir, spec.data_log_dir,
+                           spec.log_dir, become=True)
             done.append("data dirs")
         if p.write_myid:
             # Created, never replaced: a myid written meanwhile belongs to the server that wrote it.
-            if not ctx.write_file(f"{spec.data_dir}/myid", render_myid(p.server_id), mode="644", become=True,
-                                  create_only=True):
+            if not ctx.write_file(f"{spec.data_dir}/myid", render_myid(p.server_id), mode="644", owner=spec.user,
+                                  group=spec.group, become=True, create_only=True):
                 raise Refused(f"{spec.data_dir}/myid appeared while installing; it was left as it is: run again "
                               f"to see whether it is this server's")
             done.append(f"myid {p.server_id}")
-        if p.restart_needed:
-            ctx.note(zk_install.restart_notice(p.running.pid))
+        if p.enable:
+            ctx.run_script(INSTALL_SCRIPT, "enable", UNIT, become=True)
+            done.append(f"{UNIT} enabled")
+        for note in p.notes():
+            ctx.note(note)
         return Outcome.changed(", ".join(done) + _restart_detail(p, lead="; "))
 
 
 def _restart_detail(p: zk_install.HostPlan, lead: str = "") -> str:
     return f"{lead}restart needed (running pid {p.running.pid})" if p.restart_needed else ""
+
+
+def _how_started(supervised: bool) -> str:
+    return f"by {UNIT}" if supervised else "by zkServer.sh: no systemd here, not supervised"
 
 
 @dataclass(frozen=True)
@@ -194,6 +207,7 @@ class StartResult:
 @dataclass
 class StartPlan(HostPlan):
     pid: int | None = None  # the running server's, if one runs
+    supervised: bool = False  # systemd runs the host
 
 
 class ZkStart(_ZkStep):
@@ -215,8 +229,8 @@ class ZkStart(_ZkStep):
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, StartPlan]:
         plans = {}
         for host, f in facts.items():
-            server = zk_install.HostState.from_facts(f).server
-            plans[host] = StartPlan(pid=server.pid if server else None)
+            state = zk_install.HostState.from_facts(f, inventory.zookeeper)
+            plans[host] = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd)
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, StartPlan]) -> HostResults:
@@ -230,7 +244,7 @@ class ZkStart(_ZkStep):
         state, pid = control(ctx, "start", ctx.session.inventory.zookeeper, java_home(ctx.session.inventory))
         if state == "running":
             return Outcome.unchanged(f"running (pid {pid})")
-        return Outcome.changed(f"started (pid {pid})")
+        return Outcome.changed(f"started (pid {pid}) {_how_started(plan.supervised)}")
 
 
 def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> StartResult:
@@ -258,6 +272,49 @@ def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> Star
                                f"{result.elected}", waited.status)
     session.reporter.note(waited.status.leader.host, START_STEP, result.elected)
     return result
+
+
+@dataclass
+class RollPlan(HostPlan):
+    reasons: list[str] = field(default_factory=list)
+
+
+class ZkRoll(_ZkStep):
+    """Restart, one at a time and leader last, the servers that must restart to run what is installed.
+
+    ``policy`` "migrate" restarts only servers running outside the service
+    (a cluster set up by zkServer.sh as root is converted this way, never by
+    a full stop); "stale" also those whose configuration or release changed
+    since they started. Servers that need nothing are not touched.
+    """
+
+    name = "zk-roll"
+    phase = "zk-start"
+
+    def __init__(self, policy: str = "migrate", timeout: float = START_TIMEOUT, pause: float = 0.0,
+                 confirm=None, hosts: Iterable[str] | None = None):
+        super().__init__(hosts)
+        self.policy, self.timeout, self.pause, self.confirm = policy, timeout, pause, confirm
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, RollPlan]:
+        plans = {}
+        for host, p in decide_all(inventory, facts).items():
+            wanted = p.migrate if self.policy == "migrate" else p.restart_needed
+            reasons = p.restart_reasons if wanted else []
+            plans[host] = RollPlan(changes=[Change(zk_install.restart_notice(p.running.pid, reasons))] if reasons
+                                   else [], reasons=reasons)
+        return plans
+
+    def apply(self, run: StepRun, plans: dict[str, RollPlan]) -> HostResults:
+        due = {h: "; ".join(p.reasons) for h, p in plans.items() if p.reasons}
+        if not due:
+            return HostResults()
+        result = rolling_restart(run.session, timeout=self.timeout, only=due, pause=self.pause,
+                                 confirm=self.confirm, step=self.name)
+        run.outputs[self.name] = result
+        results = HostResults()
+        results.update({h: Outcome.changed("restarted") for h in result.restarted})
+        return results
 
 
 class ZkSmoke(_ZkStep):
@@ -304,10 +361,15 @@ def restart(session: Session, *, rolling: bool = False, timeout: float = START_T
 
 
 def status(session: Session) -> EnsembleStatus:
-    return probe(session, detail=True)
+    """Each server as it says itself (four-letter words), with what its node says: restart needed, no systemd."""
+    status = probe(session, detail=True)
+    inventory = session.inventory
+    facts = session.gather(STEP, [s.host for s in status.servers], lambda h: ZkInstall().facts(inventory, h))
+    notes = {h: p.notes() for h, p in decide_all(inventory, facts).items() if not p.conflict}
+    return EnsembleStatus([replace(s, notes=tuple(notes.get(s.host, ()))) for s in status.servers])
 
 
 def steps(hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT, smoke: bool = False) -> list[Step]:
-    """The ZooKeeper phases: stage, install, start (and the smoke test when ``smoke``)."""
-    chosen: list[Step] = [ZkStage(hosts), ZkInstall(hosts), ZkStart(hosts, timeout)]
+    """The ZooKeeper phases: stage, install, start, convert servers running outside the service (and smoke)."""
+    chosen: list[Step] = [ZkStage(hosts), ZkInstall(hosts), ZkStart(hosts, timeout), ZkRoll("migrate", timeout)]
     return chosen + [ZkSmoke()] if smoke else chosen

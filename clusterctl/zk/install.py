@@ -1,11 +1,13 @@
 """Installing ZooKeeper on a server: what a node has, what it needs (pure), and doing only that.
 
-The runbook's by-hand steps, made repeatable: the release unpacked under
-install_dir and pointed at by ``<install_dir>/zookeeper`` (swapped atomically),
-``/etc/profile.d/zookeeper.sh``, conf/zoo.cfg and conf/java.env rendered from the
-inventory, the data and log directories, and myid. A data directory that
-already holds another server's myid belongs to that server: it is refused,
-never overwritten.
+The runbook's by-hand steps, made repeatable and made a service: the release
+unpacked under install_dir (root's, read-only to the server) and pointed at by
+``<install_dir>/zookeeper`` (swapped atomically), ``/etc/profile.d/zookeeper.sh``,
+conf/zoo.cfg and conf/java.env rendered from the inventory, a system account
+owning the data, transaction-log and log directories, myid, and where systemd
+runs the node, ``zookeeper.service`` with its drop-in, enabled. A data
+directory that already holds another server's myid belongs to that server: it
+is refused, never overwritten.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from ..inventory import Inventory, ZooKeeperSpec
 from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
 from ..render.profile import render_profile_snippet
+from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit
 from ..render.zoo_cfg import render_java_env, render_zoo_cfg
-from .server import home, pid_file
+from .server import home, java_home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
 RELEASE_MARK = ".clusterctl-release"  # in the release dir: the sha256 of the tarball it was unpacked from
 NOT_A_LINK = "!not-a-symlink"
 UNMARKED = "!unmarked"  # the release directory exists but clusterctl did not unpack it
+NO_SYSTEMD = ("no systemd on this host: the server is started with zkServer.sh as {user}, and nothing "
+              "restarts it after a crash or starts it at boot")
 
 
 @dataclass(frozen=True)
@@ -52,27 +57,57 @@ def release_of(package: Path) -> Release:
     return Release(package, _top_directory(package, package.stat().st_mtime_ns), local.sha256)
 
 
+def config_files(spec: ZooKeeperSpec) -> list[str]:
+    """The files a running server read at start: one changed since means it needs a restart."""
+    link = home(spec)
+    return [link, f"{link}/conf/zoo.cfg", f"{link}/conf/java.env", UNIT_PATH, DROPIN_PATH]
+
+
 def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
     """What a server node has now (one round trip with every other step's)."""
     target = release.directory(spec)
-    link = home(spec)
     return [
         query("zk.release", "release_mark", target, RELEASE_MARK),
-        query("zk.link", "link", link),
+        query("zk.link", "link", home(spec)),
         query("zk.zoo_cfg", "file", f"{target}/conf/zoo.cfg"),
         query("zk.java_env", "file", f"{target}/conf/java.env"),
         query("zk.profile", "file", PROFILE_PATH),
         query("zk.myid", "file", f"{spec.data_dir}/myid"),
-        query("zk.dirs", "dirs", spec.data_dir, spec.data_log_dir),
-        # pid, seconds it has run, seconds since its configuration last changed
-        query("zk.server", "zk_server", pid_file(spec), link, f"{link}/conf/zoo.cfg", f"{link}/conf/java.env"),
+        query("zk.dirs", "stat", spec.data_dir, spec.data_log_dir, spec.log_dir),
+        query("zk.server", "zk_server", UNIT, pid_file(spec), *config_files(spec)),
+        query("zk.init", "init_system"),
+        query("zk.account", "account", spec.user, spec.group),
+        query("zk.unit", "file", UNIT_PATH),
+        query("zk.dropin", "file", DROPIN_PATH),
+        query("zk.unit_state", "unit_state", UNIT),
     ]
 
 
 @dataclass(frozen=True)
 class RunningServer:
     pid: int
-    stale: bool  # its configuration or release changed after it started
+    seconds: int  # how long it has run
+    manager: str  # "systemd" (the unit's main process) or "zkserver" (started by zkServer.sh)
+    user: str
+    changed_since: tuple[str, ...] = ()  # config files written after it started
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.changed_since)
+
+    @classmethod
+    def from_fact(cls, fact: Fact) -> RunningServer | None:
+        lines = fact.lines
+        first = lines[0].split() if fact.ok and lines else []
+        if len(first) != 4 or not (first[0].isdigit() and first[1].isdigit()):
+            return None
+        seconds = int(first[1])
+        changed = []
+        for line in lines[1:]:
+            age, _, path = line.partition(" ")
+            if age.lstrip("-").isdigit() and int(age) < seconds:
+                changed.append(path)
+        return cls(int(first[0]), seconds, first[2], first[3], tuple(changed))
 
 
 @dataclass(frozen=True)
@@ -85,20 +120,26 @@ class HostState:
     java_env: str | None
     profile: str | None
     myid: str | None
-    dirs_exist: bool
+    dirs: dict[str, str]  # path → "MODE OWNER GROUP" for each of data, log and log dirs that exists
     server: RunningServer | None
+    systemd: bool = False
+    account: bool = False  # the service user and group exist
+    unit: str | None = None
+    dropin: str | None = None
+    enabled: bool = False
 
     @classmethod
-    def from_facts(cls, f: dict[str, Fact]) -> HostState:
+    def from_facts(cls, f: dict[str, Fact], spec: ZooKeeperSpec | None = None) -> HostState:
         def text(name: str) -> str | None:
-            return f[name].output if f[name].ok else None
-        server = None
-        fields = f["zk.server"].output.split()
-        if f["zk.server"].ok and len(fields) == 3 and all(x.lstrip("-").isdigit() for x in fields):
-            pid, ran, config_age = map(int, fields)
-            server = RunningServer(pid, stale=config_age < ran)
+            fact = f.get(name)
+            return fact.output if fact is not None and fact.ok else None
         release = f["zk.release"].output.strip()
         link = f["zk.link"].output.strip()
+        account = f["zk.account"].lines if "zk.account" in f else []
+        state_lines = dict(line.split(" ", 1) for line in f["zk.unit_state"].lines if " " in line) \
+            if "zk.unit_state" in f else {}
+        owners = f["zk.dirs"].lines
+        paths = [spec.data_dir, spec.data_log_dir, spec.log_dir] if spec else []
         return cls(
             release_sha256=release[5:] if release.startswith("mark ") else (UNMARKED if release else ""),
             link_target=link[5:] if link.startswith("link ") else (NOT_A_LINK if link else ""),
@@ -106,8 +147,13 @@ class HostState:
             java_env=text("zk.java_env"),
             profile=text("zk.profile"),
             myid=f["zk.myid"].output.strip() if f["zk.myid"].ok else None,
-            dirs_exist=f["zk.dirs"].ok,
-            server=server,
+            dirs=dict(zip(paths, owners)) if f["zk.dirs"].ok else {},
+            server=RunningServer.from_fact(f["zk.server"]),
+            systemd="zk.init" in f and f["zk.init"].output.startswith("systemd"),
+            account=any(x.startswith("user ") for x in account) and any(x.startswith("group ") for x in account),
+            unit=text("zk.unit"),
+            dropin=text("zk.dropin"),
+            enabled=state_lines.get("enabled", "").strip() == "enabled",
         )
 
 
@@ -132,33 +178,64 @@ class HostPlan:
     relink: bool = False
     link_before: str = ""
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (now, wanted), differing only
-    make_dirs: bool = False
+    make_account: bool = False
+    make_dirs: bool = False  # create them, or give them to the service account
     write_myid: bool = False
+    enable: bool = False  # daemon-reload and enable the unit
     running: RunningServer | None = None
     replaces: bool = False  # a release directory of that name exists and is not the tarball's
+    systemd: bool = False
+    user: str = "zookeeper"
 
     @property
-    def config_changes(self) -> bool:
-        return self.unpack or self.relink or any(path != PROFILE_PATH for path in self.files)
+    def config_changes(self) -> list[str]:
+        """What this plan writes that the running server read at start (files, the release)."""
+        changed = [path for path in self.files if path != PROFILE_PATH]
+        if self.unpack or self.relink:
+            changed.insert(0, f"the release ({self.release.name})")
+        return changed
+
+    @property
+    def migrate(self) -> bool:
+        """A server runs outside the service (started by zkServer.sh, or as root) where the service is wanted."""
+        return self.running is not None and self.systemd and (self.running.manager != "systemd"
+                                                               or self.running.user == "root")
+
+    @property
+    def restart_reasons(self) -> list[str]:
+        """Why the running server must restart to run what is (or is about to be) configured; empty if not."""
+        if self.running is None:
+            return []
+        reasons = []
+        if self.migrate:
+            reasons.append(f"runs outside {UNIT} (as {self.running.user}, started by zkServer.sh)")
+        if self.running.user == "root" and not self.systemd:
+            reasons.append("runs as root")
+        changed = list(dict.fromkeys([*self.running.changed_since, *self.config_changes]))
+        if changed:
+            reasons.append("runs an older configuration: changed since it started: " + ", ".join(changed))
+        return reasons
 
     @property
     def restart_needed(self) -> bool:
-        """A running server that does not run what is (or is about to be) configured."""
-        return self.running is not None and (self.running.stale or self.config_changes)
+        return bool(self.restart_reasons)
 
     @property
     def empty(self) -> bool:
-        return not (self.conflict or self.unpack or self.relink or self.files or self.make_dirs or self.write_myid)
+        return not (self.conflict or self.unpack or self.relink or self.files or self.make_account
+                    or self.make_dirs or self.write_myid or self.enable)
 
     def changes(self, spec: ZooKeeperSpec) -> list[Change]:
         if self.conflict:
-            return [Change(f"refused: {self.conflict}")]
+            return [Change(f"refused: {self.conflict}", change=False)]
         out = []
         if self.unpack:
             target = self.release.directory(spec)
             aside = f"; the {target} there now is kept as {target}.replaced-<time>" if self.replaces else ""
             out.append(Change(f"stage and unpack {self.release.name} under {spec.install_dir} "
                               f"(sha256 {self.release.sha256[:12]}…){aside}"))
+        if self.make_account:
+            out.append(Change(f"create the system account {spec.user}:{spec.group} (no login shell)"))
         for path, (now, wanted) in self.files.items():
             out.append(file_change(path, now, wanted, f"write {path}") if now else
                        Change(f"create {path}", file_diff(path, "", wanted)))
@@ -166,28 +243,42 @@ class HostPlan:
             out.append(Change(f"point {home(spec)} at {self.release.directory(spec)} "
                               f"(now: {self.link_before or 'missing'})"))
         if self.make_dirs:
-            out.append(Change(f"create {spec.data_dir} and {spec.data_log_dir}"))
+            out.append(Change(f"create {spec.data_dir}, {spec.data_log_dir} and {spec.log_dir}, "
+                              f"owned by {spec.user}"))
         if self.write_myid:
             out.append(Change(f"write myid {self.server_id} to {spec.data_dir}/myid"))
-        if self.restart_needed:
-            out.append(Change(restart_notice(self.running.pid)))
+        if self.enable:
+            out.append(Change(f"enable {UNIT} (it starts at boot)"))
         return out
 
+    def notes(self) -> list[str]:
+        """What plan and status say about this server beyond the changes."""
+        notes = [] if self.systemd else [NO_SYSTEMD.format(user=self.user)]
+        if self.restart_needed:
+            notes.append(restart_notice(self.running.pid, self.restart_reasons))
+        return notes
 
-def restart_notice(pid: int) -> str:
-    return (f"restart needed: the running server (pid {pid}) does not run this configuration; "
-            f"run 'clusterctl zk restart --rolling'")
+
+def restart_notice(pid: int, reasons: list[str]) -> str:
+    """One line: why the server must restart, e.g. "restart needed: the server (pid 42) runs as root"."""
+    return f"restart needed: the server (pid {pid}) {'; '.join(reasons)}"
 
 
 def profile_snippet(spec: ZooKeeperSpec) -> str:
     return render_profile_snippet({"ZOOKEEPER_HOME": home(spec)}, ["$ZOOKEEPER_HOME/bin"])
 
 
+def dirs_ready(state: HostState, spec: ZooKeeperSpec) -> bool:
+    """The data, log and log directories exist and belong to the service account."""
+    wanted = [spec.data_dir, spec.data_log_dir, spec.log_dir]
+    return all(state.dirs.get(path, "").split()[1:] == [spec.user, spec.group] for path in wanted)
+
+
 def decide(inventory: Inventory, host: str, state: HostState, release: Release) -> HostPlan:
     """What ``host`` needs for the inventory's ensemble (pure)."""
     spec = inventory.zookeeper
     server = next(s for s in spec.servers if s.host == host)
-    plan = HostPlan(host, server.id, release, running=state.server)
+    plan = HostPlan(host, server.id, release, running=state.server, systemd=state.systemd, user=spec.user)
     plan.conflict = myid_conflict(state.myid, server.id, spec.data_dir)
     if state.link_target == NOT_A_LINK:
         plan.conflict = plan.conflict or (f"{home(spec)} exists and is not a symbolic link: move it away, "
@@ -200,12 +291,19 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release) 
     plan.link_before = state.link_target
     plan.relink = state.link_target != target
     fresh = plan.unpack  # a new unpack brings a conf/ without our files
+    java = java_home(inventory)
     wanted = {
         f"{target}/conf/zoo.cfg": ("" if fresh else state.zoo_cfg or "", render_zoo_cfg(spec, inventory, host)),
-        f"{target}/conf/java.env": ("" if fresh else state.java_env or "", render_java_env(spec)),
+        f"{target}/conf/java.env": ("" if fresh else state.java_env or "",
+                                    render_java_env(spec, java, supervised=state.systemd)),
         PROFILE_PATH: (state.profile or "", profile_snippet(spec)),
     }
+    if state.systemd:
+        wanted[UNIT_PATH] = (state.unit or "", render_unit(spec, inventory))
+        wanted[DROPIN_PATH] = (state.dropin or "", render_dropin(spec, java))
     plan.files = {path: pair for path, pair in wanted.items() if pair[0] != pair[1]}
-    plan.make_dirs = not state.dirs_exist
+    plan.make_account = not state.account
+    plan.make_dirs = not dirs_ready(state, spec)
     plan.write_myid = state.myid is None
+    plan.enable = state.systemd and (not state.enabled or UNIT_PATH in plan.files or DROPIN_PATH in plan.files)
     return plan

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..core.session import HostContext, Outcome, Session
 from ..errors import ClusterctlError, NoMarginToRestart, NoQuorum
@@ -45,11 +46,13 @@ def check_margin(status: EnsembleStatus) -> None:
 class RollResult:
     order: list[str]
     restarted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     before: EnsembleStatus | None = None
     after: EnsembleStatus | None = None
 
 
-def restart_one(session: Session, host: str, timeout: float) -> Outcome | None:
+def restart_one(session: Session, host: str, timeout: float, step: str = STEP,
+                reason: str = "") -> Outcome | None:
     """Restart ``host`` and wait until it is back in sync; None if the host failed (already reported)."""
     spec = session.inventory.zookeeper
     java = java_home(session.inventory)
@@ -62,33 +65,54 @@ def restart_one(session: Session, host: str, timeout: float) -> Outcome | None:
             raise ClusterctlError(f"not back within {timeout:.0f}s: {host} is {describe(back.status.server(host))}; "
                                   f"{back.status.quorum.describe()}")
         role = back.status.server(host).role
-        return Outcome.changed(f"back as {role} in {time.monotonic() - started:.1f}s", back.status)
+        why = f" ({reason})" if reason else ""
+        return Outcome.changed(f"back as {role} in {time.monotonic() - started:.1f}s{why}", back.status)
 
-    return session.for_each(STEP, [host], work).get(host)
+    outcome = session.for_each(step, [host], work).get(host)
+    return outcome if outcome is not None and outcome.succeeded else None
 
 
-def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT) -> RollResult:
-    """Restart the targeted servers (all, or --hosts) in :func:`rolling_order`; stop at the first that fails.
+def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: dict[str, str] | None = None,
+                    pause: float = 0.0, confirm: Callable[[str, str], bool] | None = None,
+                    step: str = STEP) -> RollResult:
+    """Restart servers one at a time in :func:`rolling_order`, the leader last; stop at the first that fails.
 
-    The margin is that of the whole ensemble, which every restart must keep.
+    ``only`` (host → why) restarts those servers alone, else every targeted
+    one (all, or --hosts). The margin is that of the whole ensemble: it is
+    checked before the roll and again before each server, which must be back
+    in sync before the next goes. ``pause`` seconds pass between servers;
+    ``confirm(host, why)`` is asked before each and may skip it.
     """
     before = probe(session)
     check_margin(before)
-    result = RollResult(session.targets(rolling_order(before)), before=before)
-    for host in result.order:
-        outcome = restart_one(session, host, timeout)
+    wanted = session.targets(rolling_order(before))
+    if only is not None:
+        wanted = [h for h in wanted if h in only]
+    result = RollResult(wanted, before=before)
+    for i, host in enumerate(result.order):
+        why = (only or {}).get(host, "")
+        if i:
+            if pause:
+                session.reporter.note(host, step, f"pausing {pause:g}s before the next server")
+                time.sleep(pause)
+            check_margin(probe(session))
+        if confirm is not None and not confirm(host, why):
+            session.reporter.note(host, step, "not restarted: skipped at the prompt")
+            result.skipped.append(host)
+            continue
+        outcome = restart_one(session, host, timeout, step, why)
         if outcome is None:
-            for rest in result.order[len(result.restarted) + 1:]:
-                session.reporter.note(rest, STEP, f"not restarted: the roll stopped at {host}")
+            for rest in result.order[i + 1:]:
+                session.reporter.note(rest, step, f"not restarted: the roll stopped at {host}")
             break
         result.restarted.append(host)
-    if result.restarted == result.order:
+    if result.restarted and len(result.restarted) + len(result.skipped) == len(result.order):
         # The leader went last: the others then follow a new leader, and the roll is done when they serve again.
-        whole = wait_until_serving(session, result.order, timeout)
-        for host, why in lagging(whole.status, result.order, None).items():
-            session.fail(host, STEP, f"not serving {timeout:.0f}s after the roll: {why}")
+        servers = [s.host for s in before.servers if s.host in session.targets([s.host])]
+        whole = wait_until_serving(session, servers, timeout)
+        for host, why in lagging(whole.status, servers, None).items():
+            session.fail(host, step, f"not serving {timeout:.0f}s after the roll: {why}")
         result.after = whole.status
     else:
         result.after = probe(session)
     return result
-

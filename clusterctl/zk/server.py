@@ -1,14 +1,19 @@
-"""Starting and stopping one ZooKeeper server on its node, the way zkServer.sh does it.
+"""Starting and stopping one ZooKeeper server on its node.
 
-zkServer.sh keeps the server's pid in ``<dataDir>/zookeeper_server.pid``; that
-file is how clusterctl tells a running server too. The shell is
-remote/zk_server.sh; this module names its arguments.
+Where systemd runs the node, the server is ``zookeeper.service``; elsewhere
+zkServer.sh starts it as the service account and keeps its pid in
+``<dataDir>/zookeeper_server.pid``. The shell is remote/zk_server.sh; this
+module names its arguments.
 """
 
 from __future__ import annotations
 
+from ..core.facts import query
 from ..core.session import HostContext
 from ..inventory import Inventory, ZooKeeperSpec
+from ..render.zk_service import UNIT, zookeeper_home
+
+SCRIPT = "zk_server.sh"
 
 DEFAULT_JAVA_HOME = "/usr/java/default"
 STOP_GRACE_SECONDS = 30  # SIGTERM first, as zkServer.sh stop does; SIGKILL only after this
@@ -16,7 +21,7 @@ STOP_GRACE_SECONDS = 30  # SIGTERM first, as zkServer.sh stop does; SIGKILL only
 
 def home(spec: ZooKeeperSpec) -> str:
     """ZOOKEEPER_HOME: the stable link to the installed release."""
-    return f"{spec.install_dir}/zookeeper"
+    return zookeeper_home(spec)
 
 
 def pid_file(spec: ZooKeeperSpec) -> str:
@@ -28,15 +33,23 @@ def java_home(inventory: Inventory) -> str:
     return inventory.jdk.java_home if inventory.jdk else DEFAULT_JAVA_HOME
 
 
-SCRIPT = "zk_server.sh"
+def supervised(ctx: HostContext) -> bool:
+    """Whether systemd runs ``ctx``'s host (asked once per run, with the other facts when they were)."""
+    facts = ctx.session.gather(ctx.step, [ctx.host.name], lambda h: [query("zk.init", "init_system")])
+    return facts[ctx.host.name]["zk.init"].output.startswith("systemd")
 
 
 def control(ctx: HostContext, action: str, spec: ZooKeeperSpec, java: str) -> tuple[str, int | None]:
-    """Start, stop or restart the server on ``ctx``'s host; ('running'|'started'|'stopped'|'not running', pid)."""
-    args = {"start": (home(spec), java, pid_file(spec)),
+    """Start, stop or restart the server on ``ctx``'s host; ('running'|'started'|'stopped'|'not running', pid).
+
+    Through systemctl where systemd runs the host, else with zkServer.sh as the service account.
+    """
+    manager = "systemd" if supervised(ctx) else "zkserver"
+    args = {"start": (home(spec), java, pid_file(spec), spec.user),
             "stop": (pid_file(spec), STOP_GRACE_SECONDS),
-            "restart": (home(spec), java, pid_file(spec), STOP_GRACE_SECONDS)}[action]
-    result = ctx.run_script(SCRIPT, action, *args, become=True)
+            "restart": (home(spec), java, pid_file(spec), spec.user, STOP_GRACE_SECONDS)}[action]
+    result = ctx.run_script(SCRIPT, action, manager, UNIT, *args, become=True)
+    ctx.session.forget_facts(ctx.host.name, "zk.server")
     return parse_control_output(result.stdout)
 
 

@@ -44,6 +44,7 @@ class ServerStatus:
     via: str = ""  # "client port" (from the controller) or "ssh" (asked on the node)
     error: str = ""
     synced_learners: tuple[int, int] | None = None  # (followers, observers) in sync, a leader's mntr
+    notes: tuple[str, ...] = ()  # what the node says of its server beyond the four-letter words (restart needed)
 
     @property
     def serving(self) -> bool:
@@ -59,6 +60,7 @@ class ServerStatus:
         }
         if self.synced_learners is not None:
             data["synced_followers"], data["synced_observers"] = self.synced_learners
+        data["notes"] = list(self.notes)
         return data
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from clusterctl.errors import ExitStatus
 from clusterctl.lab.runbook import render_runbook_sections
-from tests.lab_helpers import inside, running_lab
+from tests.lab_helpers import SERVER_PID, inside, running_lab
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ FILES = ["/etc/hosts", "/root/.ssh/authorized_keys", "/root/.ssh/known_hosts", "
          "/etc/profile.d/zookeeper.sh", "/opt/zookeeper/conf/zoo.cfg", "/opt/zookeeper/conf/java.env",
          "/var/lib/zookeeper/myid"]
 SNAPSHOT = (f"for f in {' '.join(FILES)}; do stat -c '%n %i %Y %s' \"$f\"; md5sum \"$f\"; done; "
-            "readlink /opt/zookeeper /usr/java/default; cat /var/lib/zookeeper/zookeeper_server.pid")
+            "readlink /opt/zookeeper /usr/java/default; " + SERVER_PID)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ class Cluster:
         return {n: inside(self.lab, n, SNAPSHOT, check=False) for n in nodes}
 
     def pids(self) -> dict[str, str]:
-        return {n: inside(self.lab, n, "cat /var/lib/zookeeper/zookeeper_server.pid", check=False).strip()
+        return {n: inside(self.lab, n, SERVER_PID, check=False).strip()
                 for n in SERVERS}
 
     def inventory_with(self, old: str, new: str) -> Path:
@@ -202,5 +202,7 @@ def test_plan_is_compact_with_diff_and_json_on_request(cluster):
     as_json = cluster.cli("plan", "--json", inventory=changed)
     data = json.loads(as_json.stdout)
     assert data["changes"] == len(SERVERS) and data["hosts_changed"] == len(SERVERS)
-    assert {row["host"] for row in data["plan"]} == set(SERVERS)
-    assert all("+syncLimit=7" in row["changes"][0]["diff"] for row in data["plan"])
+    zk_rows = [row for row in data["plan"] if row["step"] == "zookeeper"]
+    assert {row["host"] for row in zk_rows} == set(SERVERS)
+    assert all("+syncLimit=7" in row["changes"][0]["diff"] and row["changes"][0]["change"] for row in zk_rows)
+    assert all(not c["change"] for row in data["plan"] if row["step"] == "preflight" for c in row["changes"])

@@ -146,6 +146,8 @@ CASES = {
                 ["zk", "install"]),
     "myid": ("/var/lib/zookeeper", "myid", "rm /var/lib/zookeeper/myid", ["zk", "install"]),
     "profile": ("/etc/profile.d", "zookeeper.sh", "echo '# edited' >> /etc/profile.d/zookeeper.sh", ["zk", "install"]),
+    "unit": ("/etc/systemd/system", "zookeeper.service", "echo '# edited' >> /etc/systemd/system/zookeeper.service",
+             ["zk", "install"]),
 }
 
 
@@ -191,7 +193,8 @@ def test_a_write_cut_off_at_the_worst_moment_leaves_the_old_file_or_the_new_one(
 
 # -- random interrupts across cold bootstraps -------------------------------------------
 
-BARE = ("p=$(cat /var/lib/zookeeper/zookeeper_server.pid 2>/dev/null) && kill -9 \"$p\"; sleep 0.3; rm -rf /opt/* /usr/java /var/lib/zookeeper /etc/profile.d/java.sh "
+BARE = ("systemctl disable --now zookeeper 2>/dev/null; rm -rf /etc/systemd/system/zookeeper.service*; "
+        "systemctl daemon-reload 2>/dev/null; sleep 0.3; rm -rf /opt/* /usr/java /var/lib/zookeeper /etc/profile.d/java.sh "
         "/etc/profile.d/zookeeper.sh; sed -i '/^# BEGIN clusterctl/,/^# END clusterctl/d' /etc/hosts; "
         "rm -f /root/.ssh/id_* /root/.ssh/known_hosts; grep clusterctl-lab /root/.ssh/authorized_keys > /tmp/k; "
         "mv /tmp/k /root/.ssh/authorized_keys")

@@ -27,7 +27,7 @@ from kazoo.client import KazooClient
 from clusterctl.errors import ExitStatus
 from clusterctl.events import State
 from clusterctl.lab import Lab
-from tests.lab_helpers import inside, run_steps, running_lab
+from tests.lab_helpers import SERVER_PID, inside, run_steps, running_lab
 from clusterctl.steps import hosts_file, jdk, zookeeper
 
 pytestmark = pytest.mark.e2e
@@ -166,7 +166,7 @@ class TestRunbookEnsemble:
 
     def test_servers_run_with_the_inventory_heap_and_java_home(self, runbook, started):
         for node in runbook.servers:
-            cmdline = inside(runbook.lab, node, "tr '\\0' ' ' < /proc/$(cat /var/lib/zookeeper/zookeeper_server.pid)/cmdline")
+            cmdline = inside(runbook.lab, node, f"tr '\\0' ' ' < /proc/$({SERVER_PID})/cmdline")
             assert "-Xmx128m" in cmdline and cmdline.startswith("/usr/java/default/bin/java ")
 
     def test_status_is_what_each_server_says_of_itself(self, runbook, started):
@@ -248,7 +248,7 @@ class TestRunbookEnsemble:
 
     def test_a_config_change_needs_a_restart_and_a_roll_under_writes_does_it_losing_nothing(self, runbook, started):
         # One scenario: install marks the servers stale and restarts none; the roll restarts them; then none is.
-        pids = {n: inside(runbook.lab, n, "cat /var/lib/zookeeper/zookeeper_server.pid") for n in runbook.servers}
+        pids = {n: inside(runbook.lab, n, SERVER_PID) for n in runbook.servers}
         original = runbook.inventory.read_text()
         runbook.inventory.write_text(original.replace("sync_limit = 5", "sync_limit = 6"))
         try:
@@ -259,7 +259,7 @@ class TestRunbookEnsemble:
             assert result.stdout.count("zoo.cfg; restart needed (running pid") == 3
         finally:
             runbook.inventory.write_text(original)
-        assert pids == {n: inside(runbook.lab, n, "cat /var/lib/zookeeper/zookeeper_server.pid") for n in pids}
+        assert pids == {n: inside(runbook.lab, n, SERVER_PID) for n in pids}
         back = runbook.cli("zk", "install")
         assert back.stdout.count("restart needed") == 3, "still true until the servers restart"
         acked: list[tuple[str, bytes]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from clusterctl.core.facts import Fact, gather_args, parse_facts
 from clusterctl.inventory import Inventory, load_inventory
 from test_package_files import write_package
+from clusterctl.render.zk_service import DROPIN_PATH, UNIT_PATH, render_dropin, render_unit
 from clusterctl.render.zoo_cfg import render_java_env, render_zoo_cfg
 from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, HostState, Release, decide, home, myid_conflict,
                                    profile_snippet)
@@ -47,35 +49,53 @@ def inventory() -> Inventory:
 INV = inventory()
 
 
+JAVA = "/usr/java/default"
+
+
 def facts(**overrides: Fact) -> dict[str, Fact]:
-    """The facts of a node as clusterctl left it (node3), with ``overrides``."""
+    """The facts of a node under systemd as clusterctl left it (node3), with ``overrides``."""
     spec = INV.zookeeper
     converged = {
         "zk.release": Fact(f"mark {RELEASE.sha256}\n", 0),
         "zk.link": Fact(f"link {RELEASE_DIR}\n", 0),
         "zk.zoo_cfg": Fact(render_zoo_cfg(spec, INV, "node3"), 0),
-        "zk.java_env": Fact(render_java_env(spec), 0),
+        "zk.java_env": Fact(render_java_env(spec, JAVA, supervised=True), 0),
         "zk.profile": Fact(profile_snippet(spec), 0),
         "zk.myid": Fact("2\n", 0),
-        "zk.dirs": Fact("", 0),
+        "zk.dirs": Fact("750 zookeeper zookeeper\n" * 3, 0),
         "zk.server": Fact("", 1),
+        "zk.init": Fact("systemd running\n", 0),
+        "zk.account": Fact("user 998 998 /var/lib/zookeeper /usr/sbin/nologin\ngroup 998\n", 0),
+        "zk.unit": Fact(render_unit(spec, INV), 0),
+        "zk.dropin": Fact(render_dropin(spec, JAVA), 0),
+        "zk.unit_state": Fact("enabled enabled\nactive inactive\n", 0),
     }
     converged.update(overrides)
     return converged
 
 
+def server(pid: int, seconds: int, changed: dict[str, int] | None = None, manager: str = "systemd",
+           user: str = "zookeeper") -> Fact:
+    """The zk.server fact of a running server, with each config file's age in seconds."""
+    ages = {f"{RELEASE_DIR}/conf/zoo.cfg": 3000, **(changed or {})}
+    return Fact(f"{pid} {seconds} {manager} {user}\n" + "".join(f"{age} {path}\n" for path, age in ages.items()), 0)
+
+
 FRESH = facts(**{name: Fact("", 1) for name in ("zk.release", "zk.zoo_cfg", "zk.java_env", "zk.profile",
-                                                  "zk.myid", "zk.dirs")}, **{"zk.link": Fact("", 0)})
+                                                  "zk.myid", "zk.dirs", "zk.unit", "zk.dropin")},
+              **{"zk.link": Fact("", 0), "zk.account": Fact("", 0), "zk.unit_state": Fact("enabled disabled\n", 0)})
 
 
 def plan_for(f: dict[str, Fact], host: str = "node3"):
-    return decide(INV, host, HostState.from_facts(f), RELEASE)
+    return decide(INV, host, HostState.from_facts(f, INV.zookeeper), RELEASE)
 
 
 def test_a_fresh_node_needs_everything():
     plan = plan_for(FRESH)
     assert plan.unpack and plan.relink and plan.make_dirs and plan.write_myid and not plan.conflict
-    assert set(plan.files) == {f"{RELEASE_DIR}/conf/zoo.cfg", f"{RELEASE_DIR}/conf/java.env", PROFILE_PATH}
+    assert set(plan.files) == {f"{RELEASE_DIR}/conf/zoo.cfg", f"{RELEASE_DIR}/conf/java.env", PROFILE_PATH,
+                               UNIT_PATH, DROPIN_PATH}
+    assert plan.make_account and plan.enable
     summaries = [c.summary for c in plan.changes(INV.zookeeper)]
     assert summaries[0].startswith("stage and unpack apache-zookeeper-3.8.0-bin under /opt")
     assert "write myid 2 to /var/lib/zookeeper/myid" in summaries
@@ -96,23 +116,23 @@ def test_a_changed_zoo_cfg_shows_as_a_diff():
 
 def test_a_running_server_whose_config_changes_needs_a_restart_but_is_not_restarted():
     old = render_zoo_cfg(INV.zookeeper, INV, "node3").replace("syncLimit=2", "syncLimit=9")
-    plan = plan_for(facts(**{"zk.zoo_cfg": Fact(old, 0), "zk.server": Fact("4242 600 3000\n", 0)}))
+    plan = plan_for(facts(**{"zk.zoo_cfg": Fact(old, 0), "zk.server": server(4242, 600)}))
     assert plan.restart_needed
-    assert plan.changes(INV.zookeeper)[-1].summary.startswith("restart needed: the running server (pid 4242)")
+    assert plan.notes()[-1].startswith("restart needed: the server (pid 4242) runs an older configuration: changed")
 
 
 def test_a_server_started_before_its_config_was_written_still_needs_a_restart():
-    plan = plan_for(facts(**{"zk.server": Fact("4242 600 30\n", 0)}))
+    plan = plan_for(facts(**{"zk.server": server(4242, 600, {f"{RELEASE_DIR}/conf/zoo.cfg": 30})}))
     assert plan.empty and plan.restart_needed
 
 
 def test_a_server_running_its_current_config_needs_nothing():
-    plan = plan_for(facts(**{"zk.server": Fact("4242 30 600\n", 0)}))
+    plan = plan_for(facts(**{"zk.server": server(4242, 30)}))
     assert plan.empty and not plan.restart_needed
 
 
 def test_a_profile_change_alone_does_not_need_a_restart():
-    plan = plan_for(facts(**{"zk.profile": Fact("", 1), "zk.server": Fact("4242 30 600\n", 0)}))
+    plan = plan_for(facts(**{"zk.profile": Fact("", 1), "zk.server": server(4242, 30)}))
     assert list(plan.files) == [PROFILE_PATH] and not plan.restart_needed
 
 
@@ -142,7 +162,8 @@ def test_a_real_directory_where_the_link_goes_is_refused():
 def test_myid_is_created_once_and_another_is_never_written_over_it(tmp_path):
     import hashlib
     data, log = tmp_path / "data", tmp_path / "log"
-    assert run_locally("zk_install.sh", "data-dirs", data, log).returncode == 0 and data.is_dir() and log.is_dir()
+    me = os.getuid(), os.getgid()
+    assert run_locally("zk_install.sh", "data-dirs", *me, data, log).returncode == 0 and data.is_dir() and log.is_dir()
 
     def create(text: bytes):
         return run_locally("write_file.sh", data / "myid", "644", "-", "-", len(text), hashlib.sha256(text).hexdigest(),
@@ -165,28 +186,31 @@ def test_the_link_is_swapped_in_place(tmp_path):
 def test_the_facts_read_a_bare_node_as_host_state(tmp_path):
     from clusterctl.zk.install import facts as fact_queries
     spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt"),
-                                      "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log")})
+                                      "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log"),
+                                      "log_dir": str(tmp_path / "logs")})
     out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
-    state = HostState.from_facts(parse_facts(out))
+    state = HostState.from_facts(parse_facts(out), spec)
     assert state.release_sha256 == "" and state.link_target == "" and state.myid is None
-    assert state.zoo_cfg is None and not state.dirs_exist and state.server is None
+    assert state.zoo_cfg is None and state.dirs == {} and state.server is None
 
 
 def test_the_facts_read_an_installed_node_as_host_state(tmp_path):
     from clusterctl.zk.install import facts as fact_queries
     spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt"),
-                                      "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log")})
+                                      "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log"),
+                                      "log_dir": str(tmp_path / "logs")})
     release_dir = tmp_path / "opt" / RELEASE.name
     (release_dir / "conf").mkdir(parents=True)
     (release_dir / RELEASE_MARK).write_text(RELEASE.sha256 + "\n")
     (release_dir / "conf" / "zoo.cfg").write_text("tickTime=2000\n")
     (tmp_path / "opt" / "zookeeper").symlink_to(release_dir)
-    run_locally("zk_install.sh", "data-dirs", tmp_path / "data", tmp_path / "log")
+    run_locally("zk_install.sh", "data-dirs", os.getuid(), os.getgid(), tmp_path / "data", tmp_path / "log",
+                tmp_path / "logs")
     (tmp_path / "data" / "myid").write_text("2\n")
     out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
-    state = HostState.from_facts(parse_facts(out))
+    state = HostState.from_facts(parse_facts(out), spec)
     assert state.release_sha256 == RELEASE.sha256 and state.link_target == str(release_dir)
-    assert state.myid == "2" and state.zoo_cfg == "tickTime=2000\n" and state.dirs_exist
+    assert state.myid == "2" and state.zoo_cfg == "tickTime=2000\n" and len(state.dirs) == 3
     assert home(spec) == str(tmp_path / "opt" / "zookeeper")
 
 
@@ -213,3 +237,54 @@ def test_unpacking_moves_the_whole_tree_in_marked_and_keeps_an_old_one(tmp_path)
     [kept] = (tmp_path / "opt").glob(f"{RELEASE.name}.replaced-*")
     assert (kept / "conf" / "zoo.cfg").read_text() == "by hand\n"
     assert not list((tmp_path / "opt").glob(".clusterctl-unpack.*")), "no temporary directory left"
+
+
+# -- the service ------------------------------------------------------------------
+
+def test_a_node_without_systemd_gets_no_unit_and_a_java_env_that_carries_the_environment():
+    plan = plan_for(facts(**{"zk.init": Fact("none\n", 0), "zk.unit": Fact("", 1), "zk.dropin": Fact("", 1),
+                             "zk.java_env": Fact("", 1)}))
+    assert UNIT_PATH not in plan.files and DROPIN_PATH not in plan.files and not plan.enable
+    java_env = plan.files[f"{RELEASE_DIR}/conf/java.env"][1]
+    assert "export ZK_SERVER_HEAP=128" in java_env and "export ZOO_LOG_DIR=/var/log/zookeeper" in java_env
+    assert any("no systemd on this host" in note for note in plan.notes()), "never silently"
+
+
+def test_under_systemd_the_environment_is_the_drop_in_and_java_env_sets_nothing():
+    spec = INV.zookeeper
+    dropin = render_dropin(spec, JAVA)
+    assert 'Environment="ZK_SERVER_HEAP=128"' in dropin and 'Environment="JAVA_HOME=/usr/java/default"' in dropin
+    assert "-Xlog:gc*:file=/var/log/zookeeper/gc.log" in dropin and "ROLLINGFILE" in dropin
+    assert not [line for line in render_java_env(spec, JAVA, supervised=True).splitlines()
+                if line and not line.startswith("#")]
+
+
+def test_the_unit_runs_the_server_as_its_account_restarting_it_on_failure_and_starts_at_boot():
+    unit = render_unit(INV.zookeeper, INV)
+    for line in ("User=zookeeper", "Group=zookeeper", "Restart=on-failure", "LimitNOFILE=65536",
+                 "WantedBy=multi-user.target", "ExecStart=/opt/zookeeper/bin/zkServer.sh start-foreground"):
+        assert line in unit.splitlines()
+
+
+def test_data_dirs_owned_by_root_are_given_to_the_account():
+    plan = plan_for(facts(**{"zk.dirs": Fact("755 root root\n750 zookeeper zookeeper\n750 zookeeper zookeeper\n", 0)}))
+    assert plan.make_dirs and not plan.make_account
+
+
+def test_a_server_started_by_zkserver_sh_as_root_is_converted_by_a_restart():
+    plan = plan_for(facts(**{"zk.server": server(4242, 30, manager="zkserver", user="root")}))
+    assert plan.migrate and plan.restart_needed
+    assert plan.restart_reasons[0].startswith("runs outside zookeeper.service (as root")
+
+
+def test_a_restart_names_the_files_that_changed_since_the_server_started():
+    old = render_zoo_cfg(INV.zookeeper, INV, "node3").replace("syncLimit=2", "syncLimit=9")
+    plan = plan_for(facts(**{"zk.zoo_cfg": Fact(old, 0), "zk.server": server(4242, 600, {DROPIN_PATH: 60})}))
+    [reason] = plan.restart_reasons
+    assert DROPIN_PATH in reason and f"{RELEASE_DIR}/conf/zoo.cfg" in reason
+
+
+def test_autopurge_and_snap_count_are_in_zoo_cfg():
+    lines = render_zoo_cfg(INV.zookeeper, INV, "node2").splitlines()
+    assert {"autopurge.snapRetainCount=3", "autopurge.purgeInterval=24", "snapCount=100000"} <= set(lines)
+

@@ -54,6 +54,9 @@ dataLogDir=/var/lib/zookeeper/datalog
 clientPort=2181
 4lw.commands.whitelist=srvr, mntr, ruok, stat, conf, isro
 admin.enableServer=false
+snapCount=100000
+autopurge.snapRetainCount=3
+autopurge.purgeInterval=24
 server.1=node2:2888:3888
 server.2=node3:2888:3888
 server.3=node4:2888:3888
@@ -102,9 +105,9 @@ def test_the_whitelist_is_the_inventory_s():
     assert "4lw.commands.whitelist=*" in render_zoo_cfg(inv.zookeeper, inv, "node2").splitlines()
 
 
-def test_java_env_sets_the_server_heap():
-    assert render_java_env(inventory().zookeeper).endswith("ZK_SERVER_HEAP=1000\n")
-    assert "ZK_SERVER_HEAP=128\n" in render_java_env(inventory("heap_mb = 128").zookeeper)
+def test_java_env_sets_the_server_heap_where_zkserver_sh_starts_it():
+    assert "export ZK_SERVER_HEAP=1000\n" in render_java_env(inventory().zookeeper, "/usr/java/default", False)
+    assert "export ZK_SERVER_HEAP=128\n" in render_java_env(inventory("heap_mb = 128").zookeeper, "/j", False)
 
 
 def test_a_heap_too_small_for_a_jvm_is_an_inventory_error():

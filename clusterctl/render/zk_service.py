@@ -1,0 +1,81 @@
+"""The ZooKeeper server as a systemd service: the unit, its drop-in, and the environment both paths share."""
+
+from __future__ import annotations
+
+from ..inventory import Inventory, ZooKeeperSpec
+
+UNIT = "zookeeper.service"
+UNIT_PATH = f"/etc/systemd/system/{UNIT}"
+DROPIN_PATH = f"/etc/systemd/system/{UNIT}.d/clusterctl.conf"
+LOG_FILE = "zookeeper.log"
+
+
+def zookeeper_home(spec: ZooKeeperSpec) -> str:
+    return f"{spec.install_dir}/zookeeper"
+
+
+def server_jvm_flags(spec: ZooKeeperSpec) -> list[str]:
+    """The server's JVM flags: logs to a rotated file in log_dir (warnings also to the journal), GC logs
+    rotated beside them, then the inventory's own."""
+    return [
+        "-Dzookeeper.root.logger=INFO,ROLLINGFILE,CONSOLE",
+        "-Dzookeeper.console.threshold=WARN",
+        f"-Xlog:gc*:file={spec.log_dir}/gc.log:time,uptime,level,tags:filecount=5,filesize=20M",
+        *spec.jvm_flags,
+    ]
+
+
+def server_environment(spec: ZooKeeperSpec, java_home: str) -> list[tuple[str, str]]:
+    """(name, value) of the server's environment, as zkEnv.sh and zkServer.sh read it, in order."""
+    return [
+        ("JAVA_HOME", java_home),
+        ("ZK_SERVER_HEAP", str(spec.heap_mb)),
+        ("ZOO_LOG_DIR", spec.log_dir),
+        ("ZOO_LOG_FILE", LOG_FILE),
+        ("SERVER_JVMFLAGS", " ".join(server_jvm_flags(spec))),
+        *spec.environment,
+    ]
+
+
+def render_unit(spec: ZooKeeperSpec, inventory: Inventory) -> str:
+    """/etc/systemd/system/zookeeper.service: the server in the foreground, as its own user, restarted on failure."""
+    return f"""\
+# Written by clusterctl for cluster {inventory.cluster.name}; change the inventory and run
+# `clusterctl zk install` rather than editing this file. The server's JVM and environment are
+# in {DROPIN_PATH}.
+[Unit]
+Description=Apache ZooKeeper server (cluster {inventory.cluster.name})
+Documentation=https://zookeeper.apache.org/doc/current/zookeeperAdmin.html
+Wants=network-online.target
+After=network-online.target
+# At most 10 failed starts in 5 minutes, then systemd stops trying: a server that cannot run
+# is not restarted forever (`systemctl reset-failed zookeeper` lets it try again).
+StartLimitIntervalSec=300
+StartLimitBurst=10
+
+[Service]
+Type=simple
+User={spec.user}
+Group={spec.group}
+WorkingDirectory={spec.data_dir}
+ExecStart={zookeeper_home(spec)}/bin/zkServer.sh start-foreground
+Restart=on-failure
+RestartSec=5s
+# The JVM exits 143 on SIGTERM, which is how systemd stops it.
+SuccessExitStatus=143
+TimeoutStopSec=30s
+LimitNOFILE=65536
+UMask=0027
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def render_dropin(spec: ZooKeeperSpec, java_home: str) -> str:
+    """The unit's drop-in: heap, JVM flags and environment from the inventory."""
+    lines = ["# Written by clusterctl from the inventory's [zookeeper] heap_mb, jvm_flags, log_dir and environment.",
+             "[Service]"]
+    # Quoted whole: systemd splits Environment= on spaces, and SERVER_JVMFLAGS has several words.
+    lines += [f'Environment="{name}={value}"' for name, value in server_environment(spec, java_home)]
+    return "\n".join(lines) + "\n"
