@@ -105,6 +105,8 @@ class Host:
     become: str = "none"  # "sudo": root's work goes through sudo (the default for a user other than root)
     jump: tuple[Jump, ...] = ()  # bastions, in order; empty: straight there (or as ~/.ssh/config says)
     jump_given: bool = False  # the inventory named the jump (or "none"): ~/.ssh/config's ProxyJump is not used
+    given: frozenset[str] = frozenset()  # which of user, port, identity, become the inventory set (for ssh_config)
+    strict_host_keys: bool = False  # an unseen host key is refused, not pinned (StrictHostKeyChecking yes)
 
 
 @dataclass(frozen=True)
@@ -375,6 +377,8 @@ def _private_key_problem(path: Path) -> tuple[str, str] | None:
 
 
 class _Parser:
+    cluster_given: frozenset[str] = frozenset()
+
     def __init__(self, path: Path, raw: dict[str, Any]):
         self.path = path
         self.raw = raw
@@ -565,6 +569,7 @@ class _Parser:
         known_hosts = self.known_hosts("cluster.known_hosts", data.get("known_hosts", "~/.ssh/known_hosts"))
         become = self.choice(data, key, "become", "sudo", BECOME_METHODS) if "become" in data else None
         jump = self.jump(f"{key}.jump", data["jump"]) if "jump" in data else ()
+        self.cluster_given = frozenset(k for k in ("user", "port", "identity", "become") if k in data)
         return ClusterSpec(name, user, port, identity, known_hosts, become, jump, "jump" in data)
 
     def jump(self, key: str, value: Any) -> tuple[Jump, ...]:
@@ -654,6 +659,7 @@ class _Parser:
             become=become,
             jump=jump,
             jump_given=jump_given,
+            given=self.cluster_given | frozenset(k for k in ("user", "port", "identity", "become") if k in spec),
         )
 
     def network(self, spec: dict, key: str, static: str, interface: str | None

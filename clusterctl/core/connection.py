@@ -16,32 +16,63 @@ import paramiko
 
 from .. import remote
 from ..errors import ConnectError
-from ..inventory import Host
+from ..inventory import Host, Jump
 from .channel import ChannelLost, CommandResult, execute
-from .hostkeys import KnownHosts, fingerprint, known_hosts_name, mismatch_error, prepare_client
+from .hostkeys import KnownHosts, UnknownHostKey, fingerprint, known_hosts_name, mismatch_error, prepare_client
 
 CONNECT_TIMEOUT = 10
 
 
-def open_connection(host: Host, known_hosts: KnownHosts, password: str | None = None) -> fabric.Connection:
-    """An open, authenticated Fabric connection to ``host``; raises ConnectError."""
+# The SSH config is applied to the inventory once (core/ssh_config.py); Fabric must not apply it again on
+# its own, or a ProxyJump from it would bypass the host-key pinning of the bastion.
+_FABRIC_CONFIG = fabric.Config(overrides={"load_ssh_configs": False})
+
+
+def _connection(address: str, user: str, port: int, identity: Path | None, password: str | None,
+                gateway: fabric.Connection | None) -> fabric.Connection:
     connect_kwargs: dict = {"banner_timeout": CONNECT_TIMEOUT, "auth_timeout": CONNECT_TIMEOUT}
-    if host.identity:
-        connect_kwargs["key_filename"] = [str(host.identity)]
+    if identity:
+        connect_kwargs["key_filename"] = [str(identity)]
     if password:
         connect_kwargs["password"] = password
-    conn = fabric.Connection(host.address, user=host.user, port=host.port,
-                             connect_timeout=CONNECT_TIMEOUT, connect_kwargs=connect_kwargs)
-    prepare_client(conn.client, known_hosts, known_hosts_name(host.address, host.port))
+    # forward_agent stays off: a key of the operator's must never be usable from a managed host.
+    return fabric.Connection(address, user=user, port=port, connect_timeout=CONNECT_TIMEOUT, gateway=gateway,
+                             connect_kwargs=connect_kwargs, forward_agent=False, config=_FABRIC_CONFIG)
+
+
+def open_jump(jump: Jump, via: fabric.Connection | None, host: Host, known_hosts: KnownHosts) -> fabric.Connection:
+    """An open connection to a bastion (through ``via``, the hop before it), its host key pinned as any host's."""
+    conn = _connection(jump.host, jump.user or host.user, jump.port, host.identity, None, via)
+    prepare_client(conn.client, known_hosts, known_hosts_name(jump.host, jump.port), strict=host.strict_host_keys)
+    label = f"{jump} (the jump host to {host.name})"
+    try:
+        conn.open()
+    except paramiko.BadHostKeyException as exc:
+        raise mismatch_error(label, jump.host, exc, known_hosts) from None
+    except paramiko.AuthenticationException:
+        raise ConnectError(f"authentication at the jump host {jump} failed") from None
+    except (OSError, paramiko.SSHException, EOFError) as exc:
+        raise ConnectError(f"cannot reach the jump host {jump}: {exc or type(exc).__name__}") from None
+    return conn
+
+
+def open_connection(host: Host, known_hosts: KnownHosts, password: str | None = None,
+                    gateway: fabric.Connection | None = None) -> fabric.Connection:
+    """An open, authenticated Fabric connection to ``host`` (through ``gateway``, its last bastion); raises ConnectError."""
+    conn = _connection(host.address, host.user, host.port, host.identity, password, gateway)
+    prepare_client(conn.client, known_hosts, known_hosts_name(host.address, host.port), strict=host.strict_host_keys)
     try:
         conn.open()
     except paramiko.BadHostKeyException as exc:
         raise mismatch_error(host.name, host.address, exc, known_hosts) from None
+    except UnknownHostKey as exc:
+        raise ConnectError(str(exc)) from None
     except paramiko.AuthenticationException:
         how = "key and password" if password else "key (no password given: try --ask-pass)"
         raise ConnectError(f"authentication as {host.user}@{host.address} failed with {how}") from None
     except (OSError, paramiko.SSHException, EOFError) as exc:
-        raise ConnectError(f"cannot connect to {host.address}:{host.port}: {exc or type(exc).__name__}") from None
+        via = f" through {', '.join(map(str, host.jump))}" if host.jump else ""
+        raise ConnectError(f"cannot connect to {host.address}:{host.port}{via}: {exc or type(exc).__name__}") from None
     if password and _authenticated_by_password(conn):
         install_controller_key(conn, host)
     return conn
@@ -104,4 +135,4 @@ def reach(host: Host, address: str, expected: paramiko.PKey, known_hosts: KnownH
 
 
 __all__ = ["ChannelLost", "ConnectError", "controller_public_key", "install_controller_key", "open_connection",
-           "reach", "run_script_on"]
+           "open_jump", "reach", "run_script_on"]

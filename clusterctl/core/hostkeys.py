@@ -56,6 +56,10 @@ class KnownHosts:
                 out.write(f"{name} {key.get_name()} {key.get_base64()}\n")
 
 
+class UnknownHostKey(paramiko.SSHException):
+    """StrictHostKeyChecking yes: a host whose key is not pinned yet is refused."""
+
+
 class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
     """Pins unseen hosts; paramiko itself raises BadHostKeyException on a change."""
 
@@ -66,15 +70,27 @@ class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
         self.known_hosts.pin(hostname, key)
 
 
-def prepare_client(client: paramiko.SSHClient, known_hosts: KnownHosts, name: str) -> None:
+class StrictPolicy(paramiko.MissingHostKeyPolicy):
+    """Refuses unseen hosts (the SSH config says StrictHostKeyChecking yes)."""
+
+    def __init__(self, known_hosts: KnownHosts):
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client, hostname, key):
+        raise UnknownHostKey(f"{hostname} is not in {self.known_hosts.path} and StrictHostKeyChecking is yes: "
+                             f"its key {fingerprint(key)} was refused; add it (ssh-keyscan) if it is right")
+
+
+def prepare_client(client: paramiko.SSHClient, known_hosts: KnownHosts, name: str, *, strict: bool = False) -> None:
     """Make ``client`` check ``name`` against the run's known_hosts before connecting.
 
     Only this host's pinned keys are loaded into the client, so paramiko sees a
-    mismatch (and raises) or a miss (and calls the policy).
+    mismatch (and raises) or a miss (and calls the policy: pin it, or with
+    ``strict`` refuse it).
     """
     for key_type, key in known_hosts.lookup(name).items():
         client.get_host_keys().add(name, key_type, key)
-    client.set_missing_host_key_policy(AcceptNewPolicy(known_hosts))
+    client.set_missing_host_key_policy(StrictPolicy(known_hosts) if strict else AcceptNewPolicy(known_hosts))
 
 
 def mismatch_error(host: str, address: str, exc: paramiko.BadHostKeyException,

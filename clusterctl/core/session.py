@@ -29,7 +29,7 @@ from ..errors import ClusterctlError, ConnectError, Interrupted, PrivilegeError,
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
 from .channel import ChannelAborted, ChannelLost, CommandResult, execute
-from .connection import open_connection
+from .connection import open_connection, open_jump
 from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_facts
 from .hostkeys import KnownHosts
 
@@ -114,18 +114,38 @@ class SshRemote:
     def __init__(self, session: Session):
         self.session = session
         self._connections: dict[str, fabric.Connection] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._jumps: dict[tuple, fabric.Connection] = {}  # chain of bastions (a prefix of one) → its last hop
+        self._locks: dict = {}
         self._guard = threading.Lock()
 
     def connection(self, host: Host) -> fabric.Connection:
-        """The run's one connection to ``host``, opened on first use."""
+        """The run's one connection to ``host``, opened on first use (through its bastions, if it has any)."""
         with self._guard:
             lock = self._locks.setdefault(host.name, threading.Lock())
         with lock:
             conn = self._connections.get(host.name)
             if conn is None or not conn.is_connected:
-                conn = open_connection(host, self.session.known_hosts, self.session.password)
+                gateway = self.jump(host) if host.jump else None
+                conn = open_connection(host, self.session.known_hosts, self.session.password, gateway)
                 self._connections[host.name] = conn
+            return conn
+
+    def jump(self, host: Host) -> fabric.Connection:
+        """The last bastion on the way to ``host``: one connection per chain, shared by every host behind it."""
+        chain = host.jump
+        with self._guard:
+            lock = self._locks.setdefault(("jump", chain), threading.Lock())
+        with lock:
+            conn = self._jumps.get(chain)
+            if conn is None or not conn.is_connected:
+                via = None
+                for i, hop in enumerate(chain):
+                    prefix = chain[:i + 1]
+                    known = self._jumps.get(prefix)
+                    via = known if known is not None and known.is_connected else \
+                        open_jump(hop, via, host, self.session.known_hosts)
+                    self._jumps[prefix] = via
+                conn = via
             return conn
 
     def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
@@ -153,7 +173,8 @@ class SshRemote:
     def close(self) -> None:
         with self._guard:
             connections, self._connections = list(self._connections.values()), {}
-        for conn in connections:
+            jumps, self._jumps = list(self._jumps.values()), {}
+        for conn in connections + jumps[::-1]:
             conn.close()
 
 
