@@ -154,7 +154,8 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 def status(name: str, state_root: str) -> None:
     """Show each node (and the bastion): address, whether it runs, whether its sshd answers."""
     lab = Lab.load(name, state_root)
-    table = Table(title=f"lab {name} ({lab.subnet}, init {lab.init})")
+    user = f", user {lab.user}" if lab.user else ""
+    table = Table(title=f"lab {name} ({lab.subnet}, init {lab.init}{user})")
     for column in ("node", "address", "state", "pid", "sshd"):
         table.add_column(column)
     for node in lab.status():

@@ -85,7 +85,8 @@ class Lab:
 
     @property
     def key_path(self) -> Path:
-        """The lab's private key (ed25519); root on every node accepts it unless up(authorize_lab_key=False)."""
+        """The lab's private key (ed25519); root and the login user on every machine accept it, unless
+        up(authorize_lab_key=False)."""
         return self.state_dir / "id_ed25519"
 
     @property
