@@ -593,3 +593,17 @@ def test_nosudo_leaves_the_login_user_out_of_the_sudoers():
         given = tiny.exec("node1", ["su", "-", "deploy", "-c", "sudo -S -p '' true"],
                           input=(tiny.user_password + "\n").encode())
         assert given.returncode == 1 and b"deploy is not in the sudoers file" in given.stderr
+
+
+def test_a_failed_up_with_a_user_and_a_bastion_leaves_nothing_behind(monkeypatch):
+    tiny = Lab(TINY_LAB_NAME, TINY_LAB_SUBNET)  # its bastion network: 10.231.147.96/29
+    tiny.down()
+
+    def boot_fails(machines):
+        assert "bastion" in [machine.name for machine in machines]
+        raise LabError("simulated boot failure")
+
+    monkeypatch.setattr("clusterctl.lab.lab.wait_until_up", boot_fails)
+    with pytest.raises(LabError, match="simulated"):
+        tiny.up(nodes=1, user=DEPLOY, bastion=True)
+    assert leftovers(tiny) == NOTHING_LEFT
