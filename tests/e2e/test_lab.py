@@ -518,6 +518,12 @@ def test_the_nodes_still_log_in_to_each_other_directly(user_lab):
         inside(user_lab, "node1", "rm /home/deploy/.ssh/id_ed25519")
 
 
+def test_the_bastion_has_host_keys_of_its_own(user_lab):
+    fingerprints = {inside(user_lab, machine, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub").split()[1]
+                    for machine in [*USER_LAB_NODES, "bastion"]}
+    assert len(fingerprints) == 3
+
+
 def test_the_bastion_relays_ssh_but_forwards_no_packets(user_lab):
     assert inside(user_lab, "bastion", "cat /proc/sys/net/ipv4/ip_forward") == "0\n"
     assert inside(user_lab, "bastion", "ip -4 -o addr show | awk '{print $2, $4}'") == (
