@@ -96,8 +96,8 @@ def _parse_node_disks(context, parameter, values: tuple[str, ...]) -> dict[str, 
               help="Another size for one node's disk (say node3=64m, to fill it up); repeatable.")
 @click.option("--user", callback=_parse_user, metavar="NAME[:sudo|:nopasswd|:nosudo]",
               help="A login user on every machine, with its own password and the lab key; root then logs in "
-                   "over SSH on no node (only on the bastion). sudo (default): anything as root, with its password; nopasswd: without; "
-                   "nosudo: no sudo rights.")
+                   "over SSH on no node (only on the bastion). sudo (default): anything as root, with its "
+                   "password; nopasswd: without; nosudo: no sudo rights.")
 @click.option("--bastion", is_flag=True,
               help="Add a machine named bastion, on a network of its own with this machine: the nodes accept "
                    "SSH from this machine only through it (ProxyJump).")
@@ -113,8 +113,9 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 
     Up means booted through its init (systemd: startup finished, no unit
     failed) with sshd answering. A lab that is already up with the same shape
-    (nodes, subnet, init, disk sizes, lab key, user, bastion) is used as it is: its stopped nodes boot
-    and its inventory is written again. Another shape is refused (exit 2).
+    (nodes, subnet, init, disk sizes, lab key, user, bastion) is used as it is:
+    its stopped machines boot and its inventory is written again. Another
+    shape is refused (exit 2).
     """
     lab = Lab(name, subnet, state_root)
     extra = ""

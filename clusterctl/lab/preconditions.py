@@ -68,7 +68,7 @@ def other_labs(state_root: Path, name: str) -> list[tuple[str, ipaddress.IPv4Net
 
 
 def check_subnet_free(topology: LabTopology, bastion: bool = False) -> None:
-    """The lab's subnet, and with ``bastion`` its bastion network, overlap no address on this machine and no other lab."""
+    """The lab's subnet, and with ``bastion`` its bastion network, overlap no other lab and no address here."""
     subnets = {f"subnet {topology.subnet}": topology.subnet}
     if bastion:
         subnets[f"the bastion network {topology.bastion_subnet} (right after subnet {topology.subnet})"] = \
