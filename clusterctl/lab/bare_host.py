@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import LabError
 from .host_tools import run_tool
-from .node_files import HOST_KEY_TYPES, render_etc_hosts, render_sshd_config
+from .node_files import HOST_KEY_TYPES, render_etc_hosts
 
 # Directories a fresh host has empty (or, for /root, with only the distribution's defaults).
 EMPTIED_DIRS = ("/opt", "/home", "/root", "/usr/lib/jvm", "/mnt", "/media", "/srv")
@@ -41,6 +41,7 @@ COMMAND_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin")
 SYSTEMD_ENABLEMENT_DIR = "/etc/systemd/system"
 ENABLED_UNITS_KEPT = ("multi-user.target.wants/ssh.service", "multi-user.target.wants/remote-fs.target")
 OPAQUE_XATTR = "trusted.overlay.opaque"
+SUDOERS_DROP_IN = "/etc/sudoers.d/clusterctl-lab"
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,13 @@ class BareHostChanges:
 
 @dataclass(frozen=True)
 class NodeIdentity:
+    """Who a node is, and who may log in to it and become root."""
+
     hostname: str
     address: str
     authorized_key: str | None  # the lab's public key line, or None to leave root without one
+    sshd_config: str  # its /etc/ssh/sshd_config (see node_files.render_sshd_config)
+    sudoers: str | None = None  # a drop-in in /etc/sudoers.d for the login user, or None for none
 
 
 def find_bare_host_changes(lower: Path = Path("/"), also_hide: tuple[Path, ...] = ()) -> BareHostChanges:
@@ -113,8 +118,9 @@ def write_node_layer(upper: Path, changes: BareHostChanges, node: NodeIdentity,
 
     Empties and hides what ``changes`` lists, gives root the distribution's
     default home (from /etc/skel) and, if given, the lab key; writes the
-    node's hostname, /etc/hosts, machine-id, sshd_config and its own SSH host
-    keys. The root password is not set here: that needs chpasswd inside the node.
+    node's hostname, /etc/hosts, machine-id, sshd_config, sudoers drop-in and
+    its own SSH host keys. Passwords and the login user are not made here:
+    that needs the node's own chpasswd and useradd (first-boot.sh).
     """
     layer = _UpperLayer(upper, lower)
     for directory in changes.emptied_dirs:
@@ -125,7 +131,10 @@ def write_node_layer(upper: Path, changes: BareHostChanges, node: NodeIdentity,
     layer.write("/etc/hostname", f"{node.hostname}\n")
     layer.write("/etc/hosts", render_etc_hosts(node.hostname, node.address))
     layer.write("/etc/machine-id", secrets.token_hex(16) + "\n", mode=0o444)
-    layer.write("/etc/ssh/sshd_config", render_sshd_config(node.address))
+    layer.write("/etc/ssh/sshd_config", node.sshd_config)
+    if node.sudoers is not None:
+        # sudo ignores a drop-in that others may write to; 0440 is what visudo leaves.
+        layer.write(SUDOERS_DROP_IN, node.sudoers, mode=0o440)
     _write_host_keys(layer, node.hostname)
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from ..errors import ExitStatus
 from . import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET, Lab, LabError
 from .lab import DEFAULT_DISK_SIZE, DEFAULT_INIT
+from .lab_user import LabUser
 from .node_process import NodeInit
 
 _name_option = click.option("--name", envvar="CLUSTERCTL_LAB", default=DEFAULT_NAME, show_default=True,
@@ -54,8 +55,17 @@ def lab_group() -> None:
 
     Each node has its own address, hostname, processes, cgroups and
     copy-on-write disk, boots an init (systemd, unless '--init none'), and runs
-    an sshd that lets root in with the lab key or the lab password.
+    an sshd that lets root in with the lab key or the lab password (or, with
+    '--user', that user and not root). With '--bastion', the nodes take SSH
+    from this machine only through a bastion.
     """
+
+
+def _parse_user(context, parameter, value: str | None) -> LabUser | None:
+    try:
+        return LabUser.parse(value) if value is not None else None
+    except LabError as exc:
+        raise click.BadParameter(str(exc), context, parameter) from None
 
 
 def _parse_node_disks(context, parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -84,19 +94,28 @@ def _parse_node_disks(context, parameter, values: tuple[str, ...]) -> dict[str, 
               help="Size limit of each node's disk (a tmpfs on this machine).")
 @click.option("--node-disk", "node_disks", multiple=True, callback=_parse_node_disks, metavar="NODE=SIZE",
               help="Another size for one node's disk (say node3=64m, to fill it up); repeatable.")
+@click.option("--user", callback=_parse_user, metavar="NAME[:sudo|:nopasswd|:nosudo]",
+              help="A login user on every machine, with its own password and the lab key; root then logs in "
+                   "over SSH on no node (only on the bastion). sudo (default): anything as root, with its "
+                   "password; nopasswd: without; nosudo: no sudo rights.")
+@click.option("--bastion", is_flag=True,
+              help="Add a machine named bastion, on a network of its own with this machine: the nodes accept "
+                   "SSH from this machine only through it (ProxyJump).")
 @click.option("--artifacts", "artifacts_dir", type=click.Path(file_okay=False, exists=True),
               help="Mirror the runbook: add [jdk] and [zookeeper] sections using the packages built here "
                    "by 'clusterctl artifacts'.")
 @_state_root_option
 @_lab_errors
 def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool, init: str, disk_size: str,
-       node_disks: dict[str, str], artifacts_dir: str | None, state_root: str) -> None:
+       node_disks: dict[str, str], user: LabUser | None, bastion: bool, artifacts_dir: str | None,
+       state_root: str) -> None:
     """Bring up a lab and write its inventory; return when every node is up.
 
     Up means booted through its init (systemd: startup finished, no unit
     failed) with sshd answering. A lab that is already up with the same shape
-    (nodes, subnet, init, disk sizes, lab key) is used as it is: its stopped nodes boot
-    and its inventory is written again. Another shape is refused (exit 2).
+    (nodes, subnet, init, disk sizes, lab key, user, bastion) is used as it is:
+    its stopped machines boot and its inventory is written again. Another
+    shape is refused (exit 2).
     """
     lab = Lab(name, subnet, state_root)
     extra = ""
@@ -106,16 +125,26 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
         jdk, zookeeper = pick_packages(ensure_artifacts(Path(artifacts_dir).resolve()))
         extra = render_runbook_sections(lab.topology.node_names(nodes), jdk, zookeeper)
     inventory = lab.up(nodes=nodes, authorize_lab_key=not no_lab_key, disk_size=disk_size, disk_sizes=node_disks,
-                       init=init, inventory_extra=extra)
+                       init=init, inventory_extra=extra, user=user, bastion=bastion)
     if output:
         shutil.copyfile(inventory, output)
     click.echo(f"lab '{name}' is up: {nodes} node{'s' if nodes > 1 else ''} on {lab.subnet}, init {lab.init}")
     for node in lab.nodes:
         click.echo(f"  {node:<8} {lab.address(node):<15} disk {lab.disk_size(node)}")
+    if bastion:
+        click.echo(f"  {'bastion':<8} {lab.bastion_address:<15} (and {lab.address('bastion')} on the lab bridge)")
     click.echo(f"inventory: {inventory}" + (f" (copied to {output})" if output else ""))
-    click.echo(f"password:  export CLUSTERCTL_SSH_PASSWORD=\"$(cat {lab.password_path})\"")
+    password_path = lab.user_password_path if user else lab.password_path
+    click.echo(f"password:  export CLUSTERCTL_SSH_PASSWORD=\"$(cat {password_path})\"")
+    login_name = user.name if user else "root"
     first = lab.nodes[0]
-    login = f"ssh root@{lab.address(first)}" if no_lab_key else f"ssh -i {lab.key_path} root@{lab.address(first)}"
+    key = "" if no_lab_key else f"-i {lab.key_path} "
+    if bastion:
+        # A jump host takes no -i of its own: OpenSSH passes only -F to the ssh it starts for the jump.
+        login = (f"ssh {key}-o ProxyCommand='ssh {key}-W %h:%p {login_name}@{lab.bastion_address}' "
+                 f"{login_name}@{lab.address(first)}")
+    else:
+        login = f"ssh {key}{login_name}@{lab.address(first)}"
     click.echo(f"try:       clusterctl lab exec {first} -- hostname   or   {login}")
 
 
@@ -124,9 +153,10 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 @_state_root_option
 @_lab_errors
 def status(name: str, state_root: str) -> None:
-    """Show each node: address, whether it runs, whether its sshd answers."""
+    """Show each node (and the bastion): address, whether it runs, whether its sshd answers."""
     lab = Lab.load(name, state_root)
-    table = Table(title=f"lab {name} ({lab.subnet}, init {lab.init})")
+    user = f", user {lab.user}" if lab.user else ""
+    table = Table(title=f"lab {name} ({lab.subnet}, init {lab.init}{user})")
     for column in ("node", "address", "state", "pid", "sshd"):
         table.add_column(column)
     for node in lab.status():
@@ -183,7 +213,7 @@ def _add_power_cycle_command(name: str, crash: bool, help: str) -> None:
 
     @lab_group.command(name=name, help=help)
     @click.argument("nodes", nargs=-1)
-    @click.option("--all", "every_node", is_flag=True, help="Every node of the lab.")
+    @click.option("--all", "every_node", is_flag=True, help="Every node of the lab, and its bastion.")
     @_name_option
     @_state_root_option
     @_lab_errors
@@ -191,7 +221,7 @@ def _add_power_cycle_command(name: str, crash: bool, help: str) -> None:
         lab = Lab.load(name, state_root)
         if every_node == bool(nodes):
             raise LabError("name the nodes to power-cycle, or give --all (not both)")
-        targets = lab.nodes if every_node else list(nodes)
+        targets = lab.machines if every_node else list(nodes)
         lab.reboot(targets, crash=crash)
         click.echo(f"{', '.join(targets)} {'crashed' if crash else 'rebooted'} and up again")
 

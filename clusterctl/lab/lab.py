@@ -3,9 +3,12 @@
 Each node has its own network namespace on a private bridge, its own mount
 namespace over a copy-on-write view of this machine's root, its own hostname,
 pid namespace and cgroup tree, an init (systemd by default) and a real sshd
-that lets root in with the lab key or the lab password. Everything the lab
-creates is named from its name and subnet (see :mod:`.topology`) and recorded
-under its state directory, so any later process can use it or take it down.
+that lets root in with the lab key or the lab password. A lab may also have a
+login user (then root logs in over SSH on no node) and a bastion, a machine
+booted like the nodes, through which alone the nodes accept SSH from the
+controller. Everything the lab creates is named from its name and subnet (see
+:mod:`.topology`) and recorded under its state directory, so any later process
+can use it or take it down.
 """
 
 from __future__ import annotations
@@ -23,15 +26,17 @@ from .bare_host import NodeIdentity, find_bare_host_changes, write_node_layer
 from .errors import LabError
 from .host_tools import run_tool
 from .inventory import render_lab_inventory
-from .network import create_bridge, create_node_network, remove_network
+from .lab_user import LabUser, check_user_is_new
+from .network import create_bastion_bridge, create_bridge, create_node_network, remove_network
 from .node_boot import BootingNode, sshd_answers, wait_until_up
 from .node_cgroup import create_node_cgroup, remove_cgroup_tree, remove_if_empty
 from .node_disk import check_disk_size, mount_node_disk, mounts_below, unmount_below
-from .node_process import (NODE_ENV, NodeInit, check_init, exec_argv, node_init_pid, start_node_process,
-                           stop_node_processes, supervisor_pid)
+from .node_files import render_sshd_config, render_sudoers
+from .node_process import (NODE_ENV, FirstBoot, NodeInit, check_init, exec_argv, node_init_pid,
+                           start_node_process, stop_node_processes, supervisor_pid)
 from .preconditions import check_host, check_links_free, check_root, check_subnet_free
 from .state import LabRecord, read_record, shape_differences, write_record
-from .topology import CGROUP_PARENT, DEFAULT_STATE_ROOT, LabTopology, check_lab_name, parse_subnet
+from .topology import BASTION, CGROUP_PARENT, DEFAULT_STATE_ROOT, LabTopology, check_lab_name, parse_subnet
 
 DEFAULT_NAME = "demo"
 DEFAULT_SUBNET = "10.231.0.0/24"
@@ -80,7 +85,8 @@ class Lab:
 
     @property
     def key_path(self) -> Path:
-        """The lab's private key (ed25519); root on every node accepts it unless up(authorize_lab_key=False)."""
+        """The lab's private key (ed25519); root and the login user on every machine accept it, unless
+        up(authorize_lab_key=False)."""
         return self.state_dir / "id_ed25519"
 
     @property
@@ -89,8 +95,22 @@ class Lab:
 
     @property
     def password(self) -> str:
-        """Root's password on every node."""
+        """Root's password on every machine."""
         return self.password_path.read_text().strip()
+
+    @property
+    def user(self) -> LabUser | None:
+        """The login user every machine has (recorded at up), or None if the lab logs in as root."""
+        return self._record().user
+
+    @property
+    def user_password_path(self) -> Path:
+        return self.state_dir / "user-password"
+
+    @property
+    def user_password(self) -> str:
+        """The login user's password on every machine (also what sudo asks it for)."""
+        return self.user_password_path.read_text().strip()
 
     @property
     def known_hosts_path(self) -> Path:
@@ -103,41 +123,67 @@ class Lab:
 
     @property
     def nodes(self) -> list[str]:
-        """The lab's node names (node1, node2, ...); empty if it is not up."""
+        """The lab's node names (node1, node2, ...), its inventory's hosts; empty if it is not up."""
         record = read_record(self.state_dir)
         return list(record.nodes) if record else []
 
-    def address(self, node: str) -> str:
-        self._check_node(node)
-        return str(self.topology.address(node))
+    @property
+    def bastion(self) -> str | None:
+        """The bastion's name ("bastion") if the lab has one, else None."""
+        record = read_record(self.state_dir)
+        return BASTION if record and record.bastion else None
+
+    @property
+    def machines(self) -> list[str]:
+        """Every machine the lab boots: its nodes, then its bastion if it has one."""
+        return self.nodes + ([BASTION] if self.bastion else [])
+
+    def address(self, machine: str) -> str:
+        """The address of a node (or the bastion) on the lab bridge."""
+        self._check_node(machine)
+        return str(self.topology.address(machine))
+
+    @property
+    def bastion_address(self) -> str:
+        """The bastion's address on its own network, where the controller reaches it (the inventory's jump)."""
+        if self.bastion is None:
+            raise LabError(f"lab '{self.name}' has no bastion: bring it up with 'clusterctl lab up --bastion'")
+        return str(self.topology.bastion_address)
 
     # Bringing it up and down.
 
     def up(self, nodes: int = 4, authorize_lab_key: bool = True, disk_size: str = DEFAULT_DISK_SIZE,
            disk_sizes: Mapping[str, str] | None = None, init: str = DEFAULT_INIT,
-           inventory_extra: str = "") -> Path:
+           inventory_extra: str = "", user: LabUser | None = None, bastion: bool = False) -> Path:
         """Build and boot the lab; return the path of the inventory it wrote (state dir/inventory.toml).
 
         Every node's disk holds ``disk_size`` unless ``disk_sizes`` (node ->
-        size) says otherwise; every node boots ``init`` (systemd or none).
-        Returns once every node is up (see :func:`.node_boot.wait_until_up`).
+        size) says otherwise; every machine boots ``init`` (systemd or none).
+        With ``user``, every machine has that login user, with its own
+        password and the lab key, and the sudo rights it asks for; root then
+        logs in over SSH on no node. With ``bastion``, a machine named bastion
+        sits between the controller and the nodes, which refuse SSH from the
+        controller's own address (see :attr:`bastion_address`).
+        Returns once every machine is up (see :func:`.node_boot.wait_until_up`).
         If the lab is already up with this very shape (nodes, subnet, init,
-        disk sizes, lab key), it is used as it is: stopped nodes are booted and
-        the inventory is written again. Another shape, or a half-built lab, is
-        an error: take it down first. If building fails, what was built so far
-        is taken down again.
+        disk sizes, lab key, user, bastion), it is used as it is: stopped
+        machines are booted and the inventory is written again. Another shape,
+        or a half-built lab, is an error: take it down first. If building
+        fails, what was built so far is taken down again.
         """
         init = check_init(init)
-        check_host(init)
+        check_host(init, login_user=user is not None)
         names = self.topology.node_names(nodes)
         wanted = LabRecord(self.name, self.subnet, tuple(names), check_disk_size(disk_size), authorize_lab_key,
-                           init.value, self._check_disk_sizes(disk_sizes or {}, names))
+                           init.value, self._check_disk_sizes(disk_sizes or {}, names), user, bastion)
         existing = read_record(self.state_dir)
         if existing is not None:
             return self._converge(existing, wanted, inventory_extra)
         self._check_no_leftovers()
-        check_subnet_free(self.topology)
-        check_links_free(self.topology)
+        if user is not None:
+            check_user_is_new(user)
+        check_subnet_free(self.topology, bastion)
+        check_links_free(self.topology, bastion)
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.state_dir.mkdir(mode=0o700)
@@ -159,9 +205,10 @@ class Lab:
         """
         check_root()
         state_dir = self.state_dir
-        node_dirs = sorted(p for p in state_dir.glob("node*") if p.is_dir()) if state_dir.is_dir() else []
+        # Every machine's directory (disk, pid file), found on disk, so a half-built lab's are too.
+        machine_dirs = sorted(p for p in state_dir.iterdir() if p.is_dir()) if state_dir.is_dir() else []
         # Power off: the disks go next, so a clean shutdown would save nothing.
-        stop_node_processes(node_dirs)
+        stop_node_processes(machine_dirs)
         unmount_below(state_dir)
         remove_cgroup_tree(self.topology.cgroup)
         remove_if_empty(CGROUP_PARENT)
@@ -174,12 +221,15 @@ class Lab:
     # Using it.
 
     def status(self) -> list[NodeStatus]:
-        """Each node's address, supervisor pid (None if stopped) and whether its sshd answers."""
+        """Each machine's address, supervisor pid (None if stopped) and whether its sshd answers.
+
+        The bastion's address is the one the controller reaches it at, on its own network.
+        """
         result = []
-        for node in self.nodes:
-            pid = supervisor_pid(self.topology.node_dir(node))
-            address = str(self.topology.address(node))
-            result.append(NodeStatus(node, address, pid, pid is not None and sshd_answers(address)))
+        for machine in self.machines:
+            pid = supervisor_pid(self.topology.node_dir(machine))
+            address = self._controller_facing_address(machine)
+            result.append(NodeStatus(machine, address, pid, pid is not None and sshd_answers(address)))
         return result
 
     @property
@@ -274,44 +324,70 @@ class Lab:
         run_tool(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"clusterctl-lab-{self.name}",
                   "-f", str(self.key_path)])
         _write_private(self.password_path, secrets.token_urlsafe(18) + "\n")
+        if record.user is not None:
+            _write_private(self.user_password_path, secrets.token_urlsafe(18) + "\n")
         _write_private(self.known_hosts_path, "")
-        public_key = self.key_path.with_suffix(".pub").read_text() if record.lab_key_authorized else None
+        public_key_file = self.key_path.with_suffix(".pub") if record.lab_key_authorized else None
         # The state root is on this machine's root filesystem, which the nodes see: hide it (lab key, password).
         changes = find_bare_host_changes(also_hide=(self.topology.state_root,))
         create_bridge(self.topology)
-        for node in record.nodes:
-            create_node_network(self.topology, node)
-            node_dir = self.topology.node_dir(node)
-            disk = mount_node_disk(node_dir, record.disk_size_of(node), label=f"clusterctl-lab-{self.name}-{node}")
-            address = str(self.topology.address(node))
-            write_node_layer(disk / "upper", changes, NodeIdentity(node, address, public_key))
-        self._boot(list(record.nodes), NodeInit(record.init), password_file=self.password_path)
+        if record.bastion:
+            create_bastion_bridge(self.topology)
+        machines = self.machines
+        for machine in machines:
+            create_node_network(self.topology, machine)
+            disk = mount_node_disk(self.topology.node_dir(machine), record.disk_size_of(machine),
+                                   label=f"clusterctl-lab-{self.name}-{machine}")
+            write_node_layer(disk / "upper", changes, self._identity(record, machine, public_key_file))
+        user = record.user
+        first_boot = FirstBoot(self.password_path, user.name if user else None,
+                               self.user_password_path if user else None, public_key_file)
+        self._boot(machines, NodeInit(record.init), first_boot)
 
-    def _boot(self, nodes: list[str], init: NodeInit, password_file: Path | None = None) -> None:
-        """Start ``nodes`` (each in a fresh cgroup) and return when every one is up."""
-        for node in nodes:
-            # A node that powered itself off (say 'systemctl poweroff' inside) left its cgroups behind.
-            remove_cgroup_tree(self.topology.node_cgroup(node))
-            cgroup = create_node_cgroup(self.topology.node_cgroup(node))
-            start_node_process(self.topology.netns(node), self.topology.node_dir(node), node, init, cgroup,
-                               password_file=password_file)
-        wait_until_up([BootingNode(node, self.topology.node_dir(node), str(self.topology.address(node)), init)
-                       for node in nodes])
+    def _identity(self, record: LabRecord, machine: str, public_key_file: Path | None) -> NodeIdentity:
+        """Who ``machine`` is and who may log in to it: root unless the lab has a login user, except on the
+        bastion; on the nodes behind a bastion, nobody from the controller's address."""
+        if machine == BASTION:
+            sshd_config = render_sshd_config(root_login=True, tcp_forwarding=True)
+        else:
+            refused = str(self.topology.gateway.ip) if record.bastion else None
+            sshd_config = render_sshd_config(root_login=record.user is None, refused_client=refused)
+        return NodeIdentity(machine, str(self.topology.address(machine)),
+                            public_key_file.read_text() if public_key_file else None, sshd_config,
+                            render_sudoers(record.user) if record.user else None)
+
+    def _boot(self, machines: list[str], init: NodeInit, first_boot: FirstBoot | None = None) -> None:
+        """Start ``machines`` (each in a fresh cgroup) and return when every one is up."""
+        for machine in machines:
+            # A machine that powered itself off (say 'systemctl poweroff' inside) left its cgroups behind.
+            remove_cgroup_tree(self.topology.node_cgroup(machine))
+            cgroup = create_node_cgroup(self.topology.node_cgroup(machine))
+            start_node_process(self.topology.netns(machine), self.topology.node_dir(machine), machine, init,
+                               cgroup, first_boot=first_boot)
+        wait_until_up([BootingNode(machine, self.topology.node_dir(machine),
+                                   self._controller_facing_address(machine), init) for machine in machines])
+
+    def _controller_facing_address(self, machine: str) -> str:
+        """Where the controller reaches ``machine``: the bastion on its own network, a node on the lab bridge."""
+        return str(self.topology.bastion_address if machine == BASTION else self.topology.address(machine))
 
     def _converge(self, existing: LabRecord, wanted: LabRecord, inventory_extra: str) -> Path:
-        """Use the lab that is up if it has the wanted shape: boot its stopped nodes, write its inventory."""
+        """Use the lab that is up if it has the wanted shape: boot its stopped machines, write its inventory."""
         differences = shape_differences(existing, wanted)
         if differences:
             raise LabError(f"lab '{self.name}' is already up with another shape ({'; '.join(differences)}): "
                            f"take it down first with 'clusterctl lab down --name {self.name}'")
-        self.start_nodes(existing.nodes)
+        self.start_nodes(self.machines)
         self._write_inventory(existing, inventory_extra)
         return self.inventory_path
 
     def _write_inventory(self, record: LabRecord, inventory_extra: str) -> None:
+        user = record.user
+        jump = f"{user.name if user else 'root'}@{self.topology.bastion_address}" if record.bastion else None
         self.inventory_path.write_text(render_lab_inventory(
             self.name, {node: self.address(node) for node in record.nodes}, self.key_path,
-            self.known_hosts_path, self.password_path, record.lab_key_authorized, inventory_extra))
+            self.known_hosts_path, self.password_path, record.lab_key_authorized, inventory_extra,
+            user=user, user_password_file=self.user_password_path if user else None, jump=jump))
 
     # Checks.
 
@@ -340,11 +416,11 @@ class Lab:
             self._check_node(node)
         return nodes
 
-    def _check_node(self, node: str) -> None:
-        nodes = self.nodes
-        if node not in nodes:
-            known = ", ".join(nodes) if nodes else "none: the lab is not up"
-            raise LabError(f"lab '{self.name}' has no node {node!r} (nodes: {known})")
+    def _check_node(self, machine: str) -> None:
+        machines = self.machines
+        if machine not in machines:
+            known = ", ".join(machines) if machines else "none: the lab is not up"
+            raise LabError(f"lab '{self.name}' has no node {machine!r} (nodes: {known})")
 
     def _running_init_pid(self, node: str) -> int:
         self._check_node(node)

@@ -4,10 +4,11 @@
 # and then becomes the node's init (systemd, or minimal-init.sh).
 # Arguments: the node's disk directory (upper/, work/, merged/), its hostname,
 # the init (systemd or none), the node's cgroup (its path in the machine's cgroup2 tree),
-# the minimal init script and, on first boot only, a file holding the root
-# password to set.
+# the minimal init script and, on first boot only, the first-boot script and
+# its arguments after the node's root (see first-boot.sh).
 set -eu
-disk=$1 hostname=$2 init=$3 cgroup=$4 minimal_init=$5 password_file=${6:-}
+disk=$1 hostname=$2 init=$3 cgroup=$4 minimal_init=$5
+first_boot=("${@:6}")
 root=$disk/merged
 
 # What a container manager withholds from its guests: loading kernel modules,
@@ -68,8 +69,8 @@ mkdir -m 0755 "$root/run/clusterctl-lab"
 cat /proc/sys/kernel/random/uuid > "$root/run/clusterctl-lab/boot_id"
 mount --bind -o ro "$root/run/clusterctl-lab/boot_id" "$root/proc/sys/kernel/random/boot_id"
 hostname "$hostname"
-if [ -n "$password_file" ]; then
-    printf 'root:%s\n' "$(cat "$password_file")" | chroot "$root" /usr/sbin/chpasswd
+if [ ${#first_boot[@]} -gt 0 ]; then
+    bash "${first_boot[0]}" "$root" "${first_boot[@]:1}"
 fi
 case $init in
     systemd) argv=(/lib/systemd/systemd) ;;

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .lab_user import LabUser, SudoRights
+
 # Host key types made per node. No RSA: a 3072-bit key costs one to two seconds
 # of CPU each, which would dominate 'up' of a large lab, and every client
 # clusterctl uses speaks ed25519.
@@ -21,18 +23,32 @@ def render_etc_hosts(hostname: str, address: str) -> str:
     )
 
 
-def render_sshd_config(address: str) -> str:
-    """The node's /etc/ssh/sshd_config: root may log in with a key or the lab password."""
+def render_sshd_config(root_login: bool = True, refused_client: str | None = None,
+                       tcp_forwarding: bool = False) -> str:
+    """A lab machine's /etc/ssh/sshd_config: who may log in, from where, and whether it forwards.
+
+    Every user logs in with a key or a password; root too unless
+    ``root_login`` is false. Nobody logs in from ``refused_client`` (an
+    address), so that the nodes behind a bastion are reached only through
+    it. ``tcp_forwarding`` is for the bastion, which clients use as a ProxyJump.
+    """
     host_keys = "".join(f"HostKey /etc/ssh/ssh_host_{kind}_key\n" for kind in HOST_KEY_TYPES)
+    who = "root and users log in" if root_login else "users (not root) log in"
+    refusal = ""
+    if refused_client is not None:
+        refusal = (f"# Behind the bastion: the controller ({refused_client}) comes in only through it.\n"
+                   f"DenyUsers *@{refused_client}\n")
+    forwarding = "AllowTcpForwarding yes\n" if tcp_forwarding else ""
     return (
-        "# Written by clusterctl lab: root logs in with the lab key or the lab password.\n"
+        f"# Written by clusterctl lab: {who} with the lab key or their lab password.\n"
         # All addresses, as a stock sshd: the node is alone in its netns, and
         # `clusterctl net apply` must find sshd at the node's new address.
         "ListenAddress 0.0.0.0\n"
         "Port 22\n"
         f"{host_keys}"
         "PidFile /run/sshd.pid\n"
-        "PermitRootLogin yes\n"
+        f"PermitRootLogin {'yes' if root_login else 'no'}\n"
+        f"{refusal}"
         "PubkeyAuthentication yes\n"
         "PasswordAuthentication yes\n"
         "KbdInteractiveAuthentication no\n"
@@ -41,8 +57,19 @@ def render_sshd_config(address: str) -> str:
         "UseDNS no\n"
         # Many parallel first connections (a 16-node run with high --forks) must not be dropped.
         "MaxStartups 100:30:200\n"
+        f"{forwarding}"
         "X11Forwarding no\n"
         "PrintMotd no\n"
         "AcceptEnv LANG LC_*\n"
         "Subsystem sftp /usr/lib/openssh/sftp-server\n"
     )
+
+
+def render_sudoers(user: LabUser) -> str | None:
+    """The sudoers drop-in that gives ``user`` its sudo rights, or None when it has none (no drop-in at all)."""
+    if user.sudo is SudoRights.NOSUDO:
+        return None
+    nopasswd = user.sudo is SudoRights.NOPASSWD
+    return (f"# Written by clusterctl lab: {user.name} may run anything as root, "
+            f"{'without a password' if nopasswd else 'giving its own password'}.\n"
+            f"{user.name} ALL=(ALL:ALL) {'NOPASSWD: ALL' if nopasswd else 'ALL'}\n")

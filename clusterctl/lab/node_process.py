@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
@@ -35,8 +36,10 @@ NODE_ENV = {
 # subprocess's own bookkeeping (a bare os.waitpid would confuse it).
 _started: dict[int, subprocess.Popen] = {}
 
-# The node's boot script and the init of a node booted without a service manager (package files).
+# The node's boot script, what it runs at first boot, and the init of a node booted without
+# a service manager (package files).
 NODE_INIT_SCRIPT = Path(__file__).with_name("node-init.sh")
+FIRST_BOOT_SCRIPT = Path(__file__).with_name("first-boot.sh")
 MINIMAL_INIT_SCRIPT = Path(__file__).with_name("minimal-init.sh")
 SYSTEMD = "/lib/systemd/systemd"  # what node-init.sh execs as the node's init: the machine's own, through the overlay
 SHUTDOWN_GRACE = 15.0  # seconds a clean shutdown may take before the node's processes are killed
@@ -59,6 +62,23 @@ class NodeInit(StrEnum):
         return signal.SIGRTMIN + 4 if self is NodeInit.SYSTEMD else signal.SIGTERM
 
 
+@dataclass(frozen=True)
+class FirstBoot:
+    """The accounts a node gets at its first boot: root's password, and perhaps a login user (first-boot.sh)."""
+
+    root_password_file: Path
+    user: str | None = None
+    user_password_file: Path | None = None
+    authorized_key_file: Path | None = None  # the key the login user accepts, None for none
+
+    def argv(self) -> list[str]:
+        """first-boot.sh and its arguments but the node's root, which node-init.sh puts first."""
+        argv = [str(FIRST_BOOT_SCRIPT), str(self.root_password_file)]
+        if self.user is not None:
+            argv += [self.user, str(self.user_password_file), str(self.authorized_key_file or "-")]
+        return argv
+
+
 def check_init(init: str) -> NodeInit:
     """The init named ``init``, or LabError naming the choices."""
     try:
@@ -69,21 +89,22 @@ def check_init(init: str) -> NodeInit:
 
 
 def start_node_process(netns: str, node_dir: Path, hostname: str, init: NodeInit, cgroup: PurePosixPath,
-                       password_file: Path | None = None) -> int:
+                       first_boot: FirstBoot | None = None) -> int:
     """Boot the node whose disk is mounted at ``node_dir``/fs; record and return the supervisor's pid.
 
     ``cgroup`` is the node's empty cgroup, as a path from the top of this
-    machine's cgroup2 tree. Returns as soon as the processes are started; the
-    node's first pid 1 builds its root and then execs ``init``, which starts
-    sshd.
+    machine's cgroup2 tree. On the node's first boot, ``first_boot`` says
+    which accounts to set up before its init starts. Returns as soon as the
+    processes are started; the node's first pid 1 builds its root and then
+    execs ``init``, which starts sshd.
     """
     disk = node_dir / "fs"
     argv = [tool_path("ip"), "netns", "exec", netns,
             tool_path("unshare"), "--mount", "--uts", "--pid", "--fork", "--kill-child",
             "/bin/bash", str(NODE_INIT_SCRIPT), str(disk), hostname, init.value, str(cgroup),
             str(MINIMAL_INIT_SCRIPT)]
-    if password_file is not None:
-        argv.append(str(password_file))
+    if first_boot is not None:
+        argv += first_boot.argv()
     with open(node_dir / CONSOLE_LOG, "ab") as console:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                                    cwd="/", env=NODE_ENV, start_new_session=True)

@@ -12,7 +12,9 @@ from .host_tools import check_required_tools, run_tool
 from .node_cgroup import cgroup2_mount
 from .node_process import SYSTEMD, NodeInit
 from .state import STATE_FILE, read_record
-from .topology import LabTopology
+from .topology import LabTopology, bastion_subnet
+
+LOGIN_USER_PROGRAMS = {"/usr/sbin/useradd": "passwd", "/usr/bin/sudo": "sudo"}  # program -> Debian package
 
 
 def check_root() -> None:
@@ -23,8 +25,11 @@ def check_root() -> None:
         raise LabError("the lab needs root (it creates namespaces, links and mounts): run it with sudo")
 
 
-def check_host(init: NodeInit) -> None:
-    """This machine can build a lab whose nodes boot ``init``: Linux, root, overlayfs, cgroup2, the needed tools."""
+def check_host(init: NodeInit, login_user: bool = False) -> None:
+    """This machine can build a lab whose nodes boot ``init``: Linux, root, overlayfs, cgroup2, the needed tools.
+
+    With ``login_user``, also what a node needs to add a user and give it sudo rights.
+    """
     check_root()
     if "overlay" not in Path("/proc/filesystems").read_text():
         raise LabError("the kernel has no overlay filesystem: load it with 'modprobe overlay'")
@@ -33,6 +38,10 @@ def check_host(init: NodeInit) -> None:
     if init is NodeInit.SYSTEMD and not os.access(SYSTEMD, os.X_OK):
         raise LabError(f"{SYSTEMD} is missing on this machine: install the systemd package, "
                        "or boot the nodes with '--init none'")
+    for program, package in (LOGIN_USER_PROGRAMS if login_user else {}).items():
+        if not os.access(program, os.X_OK):
+            raise LabError(f"{program} is missing on this machine, and the nodes run its own: "
+                           f"install the {package} package")
 
 
 def host_networks() -> list[tuple[str, ipaddress.IPv4Interface]]:
@@ -46,27 +55,39 @@ def host_networks() -> list[tuple[str, ipaddress.IPv4Interface]]:
 
 
 def other_labs(state_root: Path, name: str) -> list[tuple[str, ipaddress.IPv4Network]]:
-    """(name, subnet) of the other labs recorded under ``state_root``."""
+    """(name, subnet) of the other labs recorded under ``state_root``: each lab subnet and bastion network."""
     records = (read_record(state.parent) for state in sorted(state_root.glob(f"*/{STATE_FILE}")))
-    return [(record.name, ipaddress.IPv4Network(record.subnet))
-            for record in records if record is not None and record.name != name]
+    found = []
+    for record in records:
+        if record is not None and record.name != name:
+            subnet = ipaddress.IPv4Network(record.subnet)
+            found.append((record.name, subnet))
+            if record.bastion:
+                found.append((record.name, bastion_subnet(subnet)))
+    return found
 
 
-def check_subnet_free(topology: LabTopology) -> None:
-    """The lab's subnet overlaps no address on this machine and no other lab."""
-    subnet = topology.subnet
-    for other, other_subnet in other_labs(topology.state_root, topology.name):
-        if subnet.overlaps(other_subnet):
-            raise LabError(f"subnet {subnet} overlaps lab '{other}' ({other_subnet}): "
-                           "choose another with --subnet or take that lab down")
-    for interface, address in host_networks():
-        if subnet.overlaps(address.network):
-            raise LabError(f"subnet {subnet} overlaps {address} on {interface} of this machine: "
-                           "choose another with --subnet")
+def check_subnet_free(topology: LabTopology, bastion: bool = False) -> None:
+    """The lab's subnet, and with ``bastion`` its bastion network, overlap no other lab and no address here."""
+    subnets = {f"subnet {topology.subnet}": topology.subnet}
+    if bastion:
+        subnets[f"the bastion network {topology.bastion_subnet} (right after subnet {topology.subnet})"] = \
+            topology.bastion_subnet
+    labs, addresses = other_labs(topology.state_root, topology.name), host_networks()
+    for described, subnet in subnets.items():
+        for other, other_subnet in labs:
+            if subnet.overlaps(other_subnet):
+                raise LabError(f"{described} overlaps lab '{other}' ({other_subnet}): "
+                               "choose another with --subnet or take that lab down")
+        for interface, address in addresses:
+            if subnet.overlaps(address.network):
+                raise LabError(f"{described} overlaps {address} on {interface} of this machine: "
+                               "choose another with --subnet")
 
 
-def check_links_free(topology: LabTopology) -> None:
-    """No link with the lab's bridge name exists (a lab with a colliding name, or one left over)."""
-    if Path("/sys/class/net", topology.bridge).exists():
-        raise LabError(f"a link named {topology.bridge} already exists: take down the lab that made it "
-                       f"('clusterctl lab down --name {topology.name}') or pick another name")
+def check_links_free(topology: LabTopology, bastion: bool = False) -> None:
+    """No link with the lab's bridge names exists (a lab with a colliding name, or one left over)."""
+    for bridge in topology.bridges if bastion else (topology.bridge,):
+        if Path("/sys/class/net", bridge).exists():
+            raise LabError(f"a link named {bridge} already exists: take down the lab that made it "
+                           f"('clusterctl lab down --name {topology.name}') or pick another name")

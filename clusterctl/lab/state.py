@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .lab_user import LabUser, SudoRights
+
 STATE_FILE = "lab.json"
 
 
@@ -18,6 +20,8 @@ class LabRecord:
     lab_key_authorized: bool
     init: str = "none"  # how every node boots, at up and at each start or reboot (a NodeInit value)
     disk_sizes: dict[str, str] = field(default_factory=dict)  # node -> size, where not disk_size
+    user: LabUser | None = None  # the login user on every machine; then root logs in over SSH on no node
+    bastion: bool = False  # whether the nodes are reached through a bastion
 
     def disk_size_of(self, node: str) -> str:
         return self.disk_sizes.get(node, self.disk_size)
@@ -38,6 +42,10 @@ def shape_differences(existing: LabRecord, wanted: LabRecord) -> list[str]:
             differences.append(f"{node} disk {has}, not {asked}")
     if existing.lab_key_authorized != wanted.lab_key_authorized:
         differences.append("lab key " + ("authorized" if existing.lab_key_authorized else "not authorized"))
+    if existing.user != wanted.user:
+        differences.append(f"user {existing.user or 'none'}, not {wanted.user or 'none'}")
+    if existing.bastion != wanted.bastion:
+        differences.append("a bastion" if existing.bastion else "no bastion")
     return differences
 
 
@@ -51,13 +59,17 @@ def write_record(state_dir: Path, record: LabRecord) -> None:
 def read_record(state_dir: Path) -> LabRecord | None:
     """The lab's record, or None if the lab never got that far (or its state is unreadable).
 
-    A record written before nodes could boot systemd, or have disks of their
-    own sizes, reads as what those labs were: minimal init, one disk size.
+    A record written before nodes could boot systemd, have disks of their
+    own sizes, a login user or a bastion reads as what those labs were:
+    minimal init, one disk size, root only, no bastion.
     """
     try:
         data = json.loads((state_dir / STATE_FILE).read_text())
+        user = data.get("user")
         return LabRecord(name=data["name"], subnet=data["subnet"], nodes=tuple(data["nodes"]),
                          disk_size=data["disk_size"], lab_key_authorized=bool(data["lab_key_authorized"]),
-                         init=data.get("init", "none"), disk_sizes=dict(data.get("disk_sizes", {})))
+                         init=data.get("init", "none"), disk_sizes=dict(data.get("disk_sizes", {})),
+                         user=LabUser(user["name"], SudoRights(user["sudo"])) if user else None,
+                         bastion=bool(data.get("bastion", False)))
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -2,6 +2,9 @@
 
 Everything the lab creates on this machine (namespaces, links, directories) is
 named here, so teardown can find all of it again from the same three facts.
+A lab's machines are its nodes, node1..nodeN, and optionally a bastion, which
+has a leg on the lab bridge and one on a bridge of its own (the bastion
+network), where the controller reaches it.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from .errors import LabError
 DEFAULT_STATE_ROOT = Path("/run/clusterctl/lab")
 CGROUP_PARENT = PurePosixPath("clusterctl-lab")  # in this machine's cgroup2 tree, shared by all labs
 FIRST_HOST_OFFSET = 10  # node k gets the subnet's address .10+k; .1 is the controller's bridge
+BASTION = "bastion"  # the bastion's name, as a machine of the lab; on the lab bridge it has .10, before node1
+# The bastion network: the block of this size right after the lab subnet. Small, so it
+# takes little of the address space a neighbouring lab may want.
+BASTION_PREFIX = 29
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 _IFNAME_MAX = 15  # IFNAMSIZ - 1
-_TAG_MAX = 7  # "clv-" + tag + "-" + up to three digits stays within 15 characters
+_TAG_MAX = 7  # "clv-" + tag + "-" + up to three digits (or "b", "j" for the bastion) stays within 15 characters
 
 
 def check_lab_name(name: str) -> str:
@@ -41,6 +48,21 @@ def parse_subnet(subnet: str) -> ipaddress.IPv4Network:
                        "172.16.0.0/12 or 192.168.0.0/16")
     if not 8 <= network.prefixlen <= 27:
         raise LabError(f"lab subnet {subnet} must have a prefix between /8 and /27 (e.g. /24)")
+    return network
+
+
+def bastion_subnet(subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    """The bastion network of a lab on ``subnet``: the /29 right after it (10.231.0.0/24 -> 10.231.1.0/29).
+
+    Raises LabError if that block is not private (a lab at the very end of a private range).
+    """
+    try:
+        network = ipaddress.IPv4Network(f"{subnet.broadcast_address + 1}/{BASTION_PREFIX}", strict=False)
+    except ValueError:  # the lab ends at 255.255.255.255
+        network = None
+    if network is None or not network.is_private:
+        raise LabError(f"a lab on {subnet} has no private block after it for its bastion network: "
+                       "choose another --subnet")
     return network
 
 
@@ -72,6 +94,11 @@ class LabTopology:
         return f"clb-{link_tag(self.name)}"
 
     @property
+    def bridges(self) -> tuple[str, str]:
+        """The lab bridge and the bastion network's (which only a lab with a bastion has)."""
+        return self.bridge, self.bastion_bridge
+
+    @property
     def gateway(self) -> ipaddress.IPv4Interface:
         """The controller's address on the lab bridge (the subnet's first address)."""
         return ipaddress.IPv4Interface(f"{self.subnet.network_address + 1}/{self.subnet.prefixlen}")
@@ -92,33 +119,63 @@ class LabTopology:
             raise LabError(f"no node {node!r} in lab {self.name}: nodes are named node1, node2, ...")
         return int(match.group(1))
 
-    def address(self, node: str) -> ipaddress.IPv4Address:
-        return self.subnet.network_address + FIRST_HOST_OFFSET + self.node_index(node)
+    def address(self, machine: str) -> ipaddress.IPv4Address:
+        """The machine's address on the lab bridge."""
+        offset = 0 if machine == BASTION else self.node_index(machine)
+        return self.subnet.network_address + FIRST_HOST_OFFSET + offset
 
-    def netns(self, node: str) -> str:
-        return f"clab-{self.name}-{node}"
+    def netns(self, machine: str) -> str:
+        return f"clab-{self.name}-{machine}"
 
     def netns_pattern(self) -> re.Pattern[str]:
         """Matches exactly this lab's namespace names, not those of a lab whose name extends it."""
-        return re.compile(rf"clab-{re.escape(self.name)}-node[0-9]+")
+        return re.compile(rf"clab-{re.escape(self.name)}-(node[0-9]+|{BASTION})")
 
-    def veth(self, node: str) -> str:
-        """The controller-side end of the node's link; the node-side end is eth0 in its namespace."""
-        name = f"clv-{link_tag(self.name)}-{self.node_index(node)}"
+    def veth(self, machine: str) -> str:
+        """The controller-side end of the machine's link to the lab bridge; its other end is the machine's eth0."""
+        suffix = "b" if machine == BASTION else str(self.node_index(machine))
+        name = f"clv-{link_tag(self.name)}-{suffix}"
         assert len(name) <= _IFNAME_MAX, name
         return name
 
     def veth_pattern(self) -> re.Pattern[str]:
-        return re.compile(rf"clv-{re.escape(link_tag(self.name))}-[0-9]+")
+        return re.compile(rf"clv-{re.escape(link_tag(self.name))}-([0-9]+|b|j)")
 
-    def node_dir(self, node: str) -> Path:
-        return self.state_dir / node
+    def node_dir(self, machine: str) -> Path:
+        """The machine's directory in the lab's state: its disk, console log and pid file."""
+        return self.state_dir / machine
 
     @property
     def cgroup(self) -> PurePosixPath:
-        """The lab's cgroup, relative to the root of this machine's cgroup2 tree; one child per node."""
+        """The lab's cgroup, relative to the root of this machine's cgroup2 tree; one child per machine."""
         return CGROUP_PARENT / self.name
 
-    def node_cgroup(self, node: str) -> PurePosixPath:
-        self.node_index(node)
-        return self.cgroup / node
+    def node_cgroup(self, machine: str) -> PurePosixPath:
+        if machine != BASTION:
+            self.node_index(machine)
+        return self.cgroup / machine
+
+    # The bastion network.
+
+    @property
+    def bastion_subnet(self) -> ipaddress.IPv4Network:
+        return bastion_subnet(self.subnet)
+
+    @property
+    def bastion_bridge(self) -> str:
+        return f"clj-{link_tag(self.name)}"
+
+    @property
+    def bastion_gateway(self) -> ipaddress.IPv4Interface:
+        """The controller's address on the bastion network (its first address)."""
+        return ipaddress.IPv4Interface(f"{self.bastion_subnet.network_address + 1}/{BASTION_PREFIX}")
+
+    @property
+    def bastion_address(self) -> ipaddress.IPv4Address:
+        """The bastion's address on the bastion network, where the controller reaches it."""
+        return self.bastion_subnet.network_address + 2
+
+    @property
+    def bastion_veth(self) -> str:
+        """The controller-side end of the bastion's link to the bastion network; its other end is its eth1."""
+        return f"clv-{link_tag(self.name)}-j"

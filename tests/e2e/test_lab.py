@@ -1,5 +1,7 @@
 """A lab node is a real, bare, isolated Linux host that boots through systemd and that root reaches over SSH;
-it survives reboots and crashes with its disk; down leaves nothing behind."""
+it survives reboots and crashes with its disk; down leaves nothing behind. A lab with a login user lets that
+user in and root nowhere, with the sudo rights asked for; a lab with a bastion takes SSH from the controller
+only through it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from clusterctl.lab import Lab, LabError
+from clusterctl.inventory import Jump, load_inventory
+from clusterctl.lab import Lab, LabError, LabUser, SudoRights
 from tests.lab_helpers import inside, running_lab
 
 pytestmark = pytest.mark.e2e
@@ -22,6 +25,11 @@ SPARE_NAME, SPARE_SUBNET = "tlspare", "10.231.141.0/24"  # for labs the tests bu
 NODES = ["node1", "node2", "node3"]
 SMALL_DISK = {"node3": "64m"}  # to fill up
 LAB_CLI = [sys.executable, "-m", "clusterctl", "lab"]  # as users run it: through clusterctl's entry point
+# A lab with a login user and a bastion; its bastion network is the /29 right after it, 10.231.147.0/29.
+USER_LAB_NAME, USER_LAB_SUBNET = "tub", "10.231.146.0/24"
+USER_LAB_NODES = ["node1", "node2"]
+DEPLOY = LabUser("deploy", SudoRights.SUDO)
+TINY_LAB_NAME, TINY_LAB_SUBNET = "tutiny", "10.231.147.64/27"  # one node, for the other sudo rights
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +39,23 @@ def lab():
 
 
 def ssh(lab: Lab, node: str, command: str, known_hosts: Path) -> subprocess.CompletedProcess:
-    """Run ``command`` on ``node`` with the real OpenSSH client and the lab key, as the controller would."""
-    return subprocess.run(
-        ["ssh", "-F", "/dev/null", "-i", str(lab.key_path), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-         "-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}",
-         "-o", "ConnectTimeout=5", f"root@{lab.address(node)}", command],
-        capture_output=True, text=True, timeout=30)
+    """Run ``command`` on ``node`` as root with the real OpenSSH client and the lab key, as the controller would."""
+    return openssh(lab, f"root@{lab.address(node)}", command, known_hosts)
+
+
+def openssh(lab: Lab, destination: str, command: str, known_hosts: Path, jump: str | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``command`` at ``destination`` (USER@ADDRESS) with OpenSSH and the lab key, through ``jump`` if given.
+
+    The options are in a config file because OpenSSH hands only -F, not -i or -o, to the ssh it starts for a jump.
+    """
+    config = known_hosts.with_name("ssh_config")
+    config.write_text(f"Host *\n  IdentityFile {lab.key_path}\n  IdentitiesOnly yes\n  BatchMode yes\n"
+                      f"  StrictHostKeyChecking accept-new\n  UserKnownHostsFile {known_hosts}\n"
+                      "  ConnectTimeout 5\n")
+    through = ["-J", jump] if jump else []
+    return subprocess.run(["ssh", "-F", str(config), *through, destination, command], input=input,
+                          capture_output=True, text=True, timeout=30)
 
 
 def password_client(lab: Lab, node: str, password: str) -> paramiko.SSHClient:
@@ -75,7 +94,7 @@ def leftovers(lab: Lab) -> dict[str, list[str]]:
     return {
         "netns": [n for n in re.findall(r"^(\S+)", netns, re.M) if n.startswith(f"clab-{name}-")],
         "links": [link.name for link in Path("/sys/class/net").iterdir()
-                  if link.name == f"clb-{name}" or link.name.startswith(f"clv-{name}-")],
+                  if link.name in (f"clb-{name}", f"clj-{name}") or link.name.startswith(f"clv-{name}-")],
         # By mount point, and by the label each node's disk is mounted with, wherever it went.
         "mounts": [point for point, _, source in mounts()
                    if point.startswith(str(state_dir)) or source.startswith(f"clusterctl-lab-{name}-")],
@@ -422,3 +441,175 @@ def test_a_node_without_a_service_manager_runs_sshd_itself_and_reboots_the_same_
         assert Lab.load(SPARE_NAME).init == "none"
         assert inside(spare, "node1", "ps -p 1 -o comm=; cat /var/tmp/reboot-marker") == "bash\nkept\n"
     assert leftovers(spare) == NOTHING_LEFT
+
+
+# A lab with a login user and a bastion.
+
+
+@pytest.fixture(scope="module")
+def user_lab():
+    with running_lab(USER_LAB_NAME, USER_LAB_SUBNET, len(USER_LAB_NODES), user=DEPLOY, bastion=True) as lab:
+        yield lab
+
+
+def through_bastion(lab: Lab, user: str, node: str, command: str, known_hosts: Path,
+                    input: str | None = None) -> subprocess.CompletedProcess:
+    """``command`` as ``user`` on ``node``, jumping through the bastion as the lab's login user."""
+    return openssh(lab, f"{user}@{lab.address(node)}", command, known_hosts,
+                   jump=f"{DEPLOY.name}@{lab.bastion_address}", input=input)
+
+
+def test_the_login_user_has_its_home_shell_password_and_the_lab_key_on_every_machine(user_lab):
+    key = user_lab.key_path.with_suffix(".pub").read_text()
+    accounts = set()
+    for machine in [*USER_LAB_NODES, "bastion"]:
+        accounts.add(inside(user_lab, machine, "getent passwd deploy | cut -d: -f3,6,7"))
+        assert inside(user_lab, machine, "stat -c '%U %a' /home/deploy/.ssh /home/deploy/.ssh/authorized_keys; "
+                                         "ls -A /home/deploy") == (
+            "deploy 700\ndeploy 600\n.bash_logout\n.bashrc\n.profile\n.ssh\n")
+        assert inside(user_lab, machine, "cat /home/deploy/.ssh/authorized_keys") == key
+        assert inside(user_lab, machine, "passwd -S deploy | cut -d' ' -f2") == "P\n"  # a usable password
+    assert len(accounts) == 1 and accounts.pop().endswith(":/home/deploy:/bin/bash\n")
+    assert user_lab.user == DEPLOY and user_lab.user_password != user_lab.password
+
+
+def test_the_login_user_logs_in_to_the_nodes_through_the_bastion(user_lab, tmp_path):
+    for node in USER_LAB_NODES:
+        result = through_bastion(user_lab, "deploy", node, "hostname; id -un; pwd", tmp_path / "known_hosts")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"{node}\ndeploy\n/home/deploy\n"
+
+
+def test_root_logs_in_to_no_node_even_through_the_bastion(user_lab, tmp_path):
+    for node in USER_LAB_NODES:
+        result = through_bastion(user_lab, "root", node, "true", tmp_path / "known_hosts")
+        assert result.returncode == 255 and "Permission denied" in result.stderr
+        assert inside(user_lab, node, "sshd -T | grep -i '^permitrootlogin'") == "permitrootlogin no\n"
+
+
+def test_sudo_asks_the_login_user_for_its_own_password(user_lab, tmp_path):
+    known_hosts = tmp_path / "known_hosts"
+    without = through_bastion(user_lab, "deploy", "node1", "sudo -n true", known_hosts)
+    assert without.returncode == 1 and "a password is required" in without.stderr
+    given = through_bastion(user_lab, "deploy", "node1", "sudo -S -p '' id -un", known_hosts,
+                            input=user_lab.user_password + "\n")
+    assert (given.returncode, given.stdout) == (0, "root\n"), given.stderr
+
+
+def test_the_controller_logs_in_to_the_bastion_but_to_no_node_directly(user_lab, tmp_path):
+    known_hosts = tmp_path / "known_hosts"
+    for user in ("root", "deploy"):
+        result = openssh(user_lab, f"{user}@{user_lab.bastion_address}", "hostname", known_hosts)
+        assert (result.returncode, result.stdout) == (0, "bastion\n"), result.stderr
+        for node in USER_LAB_NODES:
+            refused = openssh(user_lab, f"{user}@{user_lab.address(node)}", "true", known_hosts)
+            assert refused.returncode == 255 and "Permission denied" in refused.stderr
+    assert all(status.sshd_up for status in user_lab.status())  # refused at login, not unreachable
+
+
+def test_the_nodes_still_log_in_to_each_other_directly(user_lab):
+    user_lab.exec("node1", ["install", "-o", "deploy", "-g", "deploy", "-m", "0600", "/dev/stdin",
+                            "/home/deploy/.ssh/id_ed25519"], input=user_lab.key_path.read_bytes(), check=True)
+    try:
+        hop = inside(user_lab, "node1", "su - deploy -c 'ssh -o BatchMode=yes -o StrictHostKeyChecking=no "
+                                        f"-o UserKnownHostsFile=/dev/null {user_lab.address('node2')} hostname'")
+        assert hop == "node2\n"
+    finally:
+        inside(user_lab, "node1", "rm /home/deploy/.ssh/id_ed25519")
+
+
+def test_the_bastion_has_host_keys_of_its_own(user_lab):
+    fingerprints = {inside(user_lab, machine, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub").split()[1]
+                    for machine in [*USER_LAB_NODES, "bastion"]}
+    assert len(fingerprints) == 3
+
+
+def test_the_bastion_relays_ssh_but_forwards_no_packets(user_lab):
+    assert inside(user_lab, "bastion", "cat /proc/sys/net/ipv4/ip_forward") == "0\n"
+    assert inside(user_lab, "bastion", "ip -4 -o addr show | awk '{print $2, $4}'") == (
+        "lo 127.0.0.1/8\neth0 10.231.146.10/24\neth1 10.231.147.2/29\n")
+    assert inside(user_lab, "node1", "ip route get 10.231.147.1 2>&1; true").startswith("RTNETLINK answers")
+
+
+def test_the_inventory_logs_in_as_the_user_through_the_bastion(user_lab):
+    inventory = load_inventory(user_lab.inventory_path)
+    assert list(inventory.hosts) == USER_LAB_NODES
+    assert {(host.user, host.become, host.jump) for host in inventory.hosts.values()} == {
+        ("deploy", "sudo", (Jump("10.231.147.2", "deploy"),))}
+    text = user_lab.inventory_path.read_text()
+    assert f'export CLUSTERCTL_BECOME_PASSWORD="$(cat {user_lab.user_password_path})"' in text
+    assert user_lab.user_password not in text and user_lab.password not in text
+
+
+def test_the_bastion_reboots_and_crashes_like_a_node(user_lab, tmp_path):
+    before = boot_id(user_lab, "bastion")
+    result = lab_cli("reboot", "bastion", "--name", USER_LAB_NAME)
+    assert result.returncode == 0 and result.stdout == "bastion rebooted and up again\n"
+    rebooted = boot_id(user_lab, "bastion")
+    user_lab.reboot(["bastion"], crash=True)
+    assert len({before, rebooted, boot_id(user_lab, "bastion")}) == 3
+    assert system_state(user_lab, "bastion") == "running"
+    assert through_bastion(user_lab, "deploy", "node2", "hostname", tmp_path / "known_hosts").stdout == "node2\n"
+
+
+def test_up_again_with_the_same_user_and_bastion_uses_the_lab_and_another_is_refused(user_lab):
+    user_lab.stop_node("bastion")
+    again = Lab(USER_LAB_NAME, USER_LAB_SUBNET)
+    assert again.up(nodes=2, user=DEPLOY, bastion=True) == user_lab.inventory_path
+    assert {s.name: s.sshd_up for s in user_lab.status()} == {"node1": True, "node2": True, "bastion": True}
+    with pytest.raises(LabError, match="user deploy:sudo, not deploy:nopasswd"):
+        again.up(nodes=2, user=LabUser("deploy", SudoRights.NOPASSWD), bastion=True)
+    with pytest.raises(LabError, match=r"another shape \(user deploy:sudo, not none; a bastion\)"):
+        again.up(nodes=2)
+
+
+def test_a_subnet_over_the_bastion_network_is_refused(user_lab):
+    with pytest.raises(LabError, match="overlaps lab 'tub' \\(10.231.147.0/29\\)"):
+        Lab(TINY_LAB_NAME, "10.231.147.0/27").up(nodes=1)
+
+
+def test_down_of_a_lab_with_a_user_and_a_bastion_leaves_nothing_behind(user_lab):
+    supervisors = [s.pid for s in user_lab.status()]
+    assert len(supervisors) == 3
+    node_pids = [int(pid) for cgroup in lab_cgroups(USER_LAB_NAME)
+                 for pid in (cgroup / "cgroup.procs").read_text().split()]
+    assert Path("/sys/class/net/clj-tub").exists()
+    user_lab.down()
+    assert leftovers(user_lab) == NOTHING_LEFT
+    assert [pid for pid in supervisors + node_pids if alive(pid)] == []
+
+
+def test_nopasswd_lets_the_login_user_sudo_without_a_password_and_a_lab_without_bastion_lets_it_in_directly(
+        tmp_path):
+    with running_lab(TINY_LAB_NAME, TINY_LAB_SUBNET, 1, init="none",
+                     user=LabUser("deploy", SudoRights.NOPASSWD)) as tiny:
+        known_hosts = tmp_path / "known_hosts"
+        result = openssh(tiny, f"deploy@{tiny.address('node1')}", "sudo -n id -un", known_hosts)
+        assert (result.returncode, result.stdout) == (0, "root\n"), result.stderr
+        assert ssh(tiny, "node1", "true", known_hosts).returncode == 255
+    assert leftovers(tiny) == NOTHING_LEFT
+
+
+def test_nosudo_leaves_the_login_user_out_of_the_sudoers():
+    with running_lab(TINY_LAB_NAME, TINY_LAB_SUBNET, 1, init="none",
+                     user=LabUser("deploy", SudoRights.NOSUDO)) as tiny:
+        assert inside(tiny, "node1", "ls /etc/sudoers.d") == "README\n"
+        without = tiny.exec("node1", ["su", "-", "deploy", "-c", "sudo -n true"])
+        assert without.returncode == 1 and b"a password is required" in without.stderr
+        given = tiny.exec("node1", ["su", "-", "deploy", "-c", "sudo -S -p '' true"],
+                          input=(tiny.user_password + "\n").encode())
+        assert given.returncode == 1 and b"deploy is not in the sudoers file" in given.stderr
+
+
+def test_a_failed_up_with_a_user_and_a_bastion_leaves_nothing_behind(monkeypatch):
+    tiny = Lab(TINY_LAB_NAME, TINY_LAB_SUBNET)  # its bastion network: 10.231.147.96/29
+    tiny.down()
+
+    def boot_fails(machines):
+        assert "bastion" in [machine.name for machine in machines]
+        raise LabError("simulated boot failure")
+
+    monkeypatch.setattr("clusterctl.lab.lab.wait_until_up", boot_fails)
+    with pytest.raises(LabError, match="simulated"):
+        tiny.up(nodes=1, user=DEPLOY, bastion=True)
+    assert leftovers(tiny) == NOTHING_LEFT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from clusterctl.lab import render_lab_inventory
+from clusterctl.lab import LabUser, SudoRights, render_lab_inventory
 
 STATE = Path("/run/clusterctl/lab/demo")
 ADDRESSES = {"node1": "10.231.0.11", "node2": "10.231.0.12", "node3": "10.231.0.13", "node4": "10.231.0.14"}
@@ -107,3 +107,76 @@ def test_the_projects_inventory_loader_accepts_it(tmp_path):
         (name, address, "root", 22) for name, address in ADDRESSES.items()]
     assert inventory.cluster.identity == tmp_path / "id_ed25519"
     assert inventory.ssh_trust.hosts == tuple(ADDRESSES)
+
+
+def render_with_user(sudo: SudoRights = SudoRights.SUDO, **overrides) -> str:
+    return render(user=LabUser("deploy", sudo), user_password_file=STATE / "user-password", **overrides)
+
+
+def test_a_lab_with_a_login_user_logs_in_as_that_user_with_its_password():
+    text = render_with_user()
+    assert tomllib.loads(text)["cluster"]["user"] == "deploy"
+    header = text.split("[cluster]")[0]
+    assert 'export CLUSTERCTL_SSH_PASSWORD="$(cat /run/clusterctl/lab/demo/user-password)"' in header
+    assert "CLUSTERCTL_SSH_PASSWORD=\"$(cat /run/clusterctl/lab/demo/password)\"" not in header
+
+
+def test_the_header_says_how_to_give_sudo_its_password_when_it_asks_for_one():
+    header = render_with_user().split("[cluster]")[0]
+    assert 'export CLUSTERCTL_BECOME_PASSWORD="$(cat /run/clusterctl/lab/demo/user-password)"' in header
+    for sudo in (SudoRights.NOPASSWD, SudoRights.NOSUDO):
+        assert "CLUSTERCTL_BECOME_PASSWORD" not in render_with_user(sudo)
+    assert "without a password" in render_with_user(SudoRights.NOPASSWD)
+    assert "deploy may not use sudo" in render_with_user(SudoRights.NOSUDO)
+
+
+def test_the_header_says_root_logs_in_over_ssh_on_no_node():
+    assert "# Root logs in over SSH on no node; its password (for su) is in /run/clusterctl/lab/demo/password." in (
+        render_with_user())
+
+
+def test_a_lab_with_a_bastion_jumps_through_it():
+    text = render_with_user(jump="deploy@10.231.1.2")
+    assert tomllib.loads(text)["cluster"]["jump"] == "deploy@10.231.1.2"
+    assert "only through the bastion, 10.231.1.2" in text.split("[cluster]")[0]
+    assert "jump" not in tomllib.loads(render())["cluster"]
+
+
+def test_the_exact_layout_with_a_login_user_and_a_bastion():
+    text = render_with_user(addresses={"node1": "10.231.0.11"}, jump="deploy@10.231.1.2")
+    assert text == (
+        "# Written by 'clusterctl lab up' for lab \"demo\".\n"
+        "# deploy's lab password is in /run/clusterctl/lab/demo/user-password; to log in with it:\n"
+        '#   export CLUSTERCTL_SSH_PASSWORD="$(cat /run/clusterctl/lab/demo/user-password)"\n'
+        "# sudo asks deploy for that same password; to give it:\n"
+        '#   export CLUSTERCTL_BECOME_PASSWORD="$(cat /run/clusterctl/lab/demo/user-password)"\n'
+        "# Root logs in over SSH on no node; its password (for su) is in /run/clusterctl/lab/demo/password.\n"
+        "# The nodes let SSH in only through the bastion, 10.231.1.2 (jump below).\n"
+        "\n"
+        "[cluster]\n"
+        'name = "demo"\n'
+        'user = "deploy"\n'
+        "port = 22\n"
+        'identity = "/run/clusterctl/lab/demo/id_ed25519"\n'
+        'known_hosts = "/run/clusterctl/lab/demo/known_hosts"\n'
+        'jump = "deploy@10.231.1.2"\n'
+        "\n"
+        "[hosts.node1]\n"
+        'address = "10.231.0.11"\n'
+        "\n"
+        "[ssh_trust]\n"
+        'key_type = "ed25519"\n'
+        'hosts = ["node1"]\n'
+    )
+
+
+def test_the_projects_inventory_loader_takes_the_login_user_sudo_and_the_jump(tmp_path):
+    from clusterctl.inventory import Jump, load_inventory
+
+    (tmp_path / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    path = tmp_path / "inventory.toml"
+    path.write_text(render_with_user(identity=tmp_path / "id_ed25519", known_hosts=tmp_path / "known_hosts",
+                                     jump="deploy@10.231.1.2"))
+    inventory = load_inventory(path)
+    assert {(host.user, host.become, host.jump) for host in inventory.hosts.values()} == {
+        ("deploy", "sudo", (Jump("10.231.1.2", "deploy"),))}
