@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clusterctl.lab import Lab  # noqa: E402
+from clusterctl.lab import Lab, LabError  # noqa: E402
 from clusterctl.lab.artifacts import ensure_artifacts  # noqa: E402
 from clusterctl.lab.runbook import render_runbook_sections  # noqa: E402
 
@@ -67,6 +68,22 @@ CONTENDERS = ("ssh-trust", "clusterctl", "pyinfra", "floor")
 # 193 MB of JDK and 76 MB of staged tarballs on its tmpfs disk, a ZooKeeper JVM, systemd.
 DEFAULT_NODE_GB = {"ssh-trust": 0.06, "clusterctl": 0.45, "pyinfra": 0.40, "floor": 0.40}
 MEMORY_RESERVE_GB = 2.0  # left for everyone else on the machine
+LAB_UP_ATTEMPTS = 3
+# A node booting systemd holds this many inotify instances (systemd, dbus-daemon, logind; counted
+# here), and they all count against root's fs.inotify.max_user_instances, shared by every lab.
+INOTIFY_PER_SYSTEMD_NODE = 7
+
+
+def inotify_instances() -> tuple[int, int]:
+    """(fs.inotify.max_user_instances, inotify instances open now on this machine)."""
+    limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    in_use = 0
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            in_use += sum(1 for fd in fd_dir.iterdir() if os.readlink(fd) == "anon_inode:inotify")
+        except OSError:
+            continue  # a process that ended meanwhile, or a descriptor closed under us
+    return limit, in_use
 
 
 def bench_python() -> Path:
@@ -79,15 +96,24 @@ def bench_python() -> Path:
 
 
 @contextmanager
-def fresh_lab(n: int, heap_mb: int, artifacts: dict[str, Path]) -> Iterator[tuple[Lab, Path, int]]:
+def fresh_lab(n: int, heap_mb: int, artifacts: dict[str, Path], init: str) -> Iterator[tuple[Lab, Path, int]]:
     """A new lab of ``n`` nodes with the runbook's sections; (lab, inventory, MemAvailable before it)."""
     lab = Lab(LAB_NAME, LAB_SUBNET)
-    lab.down()
     names = [f"node{i}" for i in range(1, n + 1)]
-    baseline = mem_available_bytes()
+    sections = render_runbook_sections(names, artifacts["jdk_tarball"].resolve(), artifacts["zookeeper"].resolve(),
+                                       heap_mb=heap_mb)
     try:
-        inventory = lab.up(nodes=n, inventory_extra=render_runbook_sections(
-            names, artifacts["jdk_tarball"].resolve(), artifacts["zookeeper"].resolve(), heap_mb=heap_mb))
+        for attempt in range(1, LAB_UP_ATTEMPTS + 1):
+            lab.down()
+            baseline = mem_available_bytes()
+            try:
+                inventory = lab.up(nodes=n, inventory_extra=sections, init=init)
+                break
+            except LabError as error:
+                # Under load a node's systemd sometimes comes up degraded; that is the lab's, not the run's.
+                print(f"lab up, attempt {attempt} of {LAB_UP_ATTEMPTS}: {error}", flush=True)
+                if attempt == LAB_UP_ATTEMPTS:
+                    raise
         yield lab, inventory, baseline
     finally:
         lab.down()
@@ -107,7 +133,7 @@ class Bench:
         self.out_dir = BENCH / "results" / datetime.now().strftime("%Y%m%d-%H%M%S")
         self.out_dir.mkdir(parents=True)
         self.results: dict = {"machine": machine(), "started": datetime.now().isoformat(timespec="seconds"),
-                              "commit": _git_head(), "heap_mb": args.heap_mb, "noops": args.noops,
+                              "commit": _git_head(), "init": args.init, "heap_mb": args.heap_mb, "noops": args.noops,
                               "repeat": args.repeat, "sizes": {}}
 
     def log(self, message: str) -> None:
@@ -132,7 +158,13 @@ class Bench:
         return max(per for n, per in measured if n == largest)
 
     def fits(self, n: int, contender: str) -> str | None:
-        """None if ``n`` nodes of ``contender`` fit in free memory now, else why not."""
+        """None if ``n`` nodes of ``contender`` fit in free memory (and inotify instances) now, else why not."""
+        if self.args.init == "systemd":
+            limit, in_use = inotify_instances()
+            if n * INOTIFY_PER_SYSTEMD_NODE > limit - in_use:
+                return (f"{n} systemd nodes need about {n * INOTIFY_PER_SYSTEMD_NODE} inotify instances, and "
+                        f"{in_use} of fs.inotify.max_user_instances = {limit} are in use on this machine "
+                        f"(raise it, or run with --init none)")
         need = n * self.node_gb(contender) * 1.1
         free = mem_available_bytes() / 1e9 - MEMORY_RESERVE_GB
         if need <= free:
@@ -149,13 +181,17 @@ class Bench:
             cell["skipped"] = why_not
             self.log(f"N={n} {contender}: skipped: {why_not}")
             return
-        with fresh_lab(n, self.args.heap_mb, self.artifacts) as (lab, inventory, baseline):
-            runner = {"ssh-trust": self.ssh_trust, "clusterctl": self.clusterctl,
-                      "pyinfra": self.pyinfra, "floor": self.floor}[contender]
-            runner(n, repeat, lab, inventory, baseline, cell)
-            if cell["cold"]:
-                cell["cold"][-1]["lab_memory_gb"] = lab_memory_gb(lab)
-                self.log(f"N={n} {contender}: the lab holds {cell['cold'][-1]['lab_memory_gb']:.1f} GB")
+        try:
+            with fresh_lab(n, self.args.heap_mb, self.artifacts, self.args.init) as (lab, inventory, baseline):
+                runner = {"ssh-trust": self.ssh_trust, "clusterctl": self.clusterctl,
+                          "pyinfra": self.pyinfra, "floor": self.floor}[contender]
+                runner(n, repeat, lab, inventory, baseline, cell)
+                if cell["cold"]:
+                    cell["cold"][-1]["lab_memory_gb"] = lab_memory_gb(lab)
+                    self.log(f"N={n} {contender}: the lab holds {cell['cold'][-1]['lab_memory_gb']:.1f} GB")
+        except LabError as error:
+            cell["problems"].append(f"repeat {repeat + 1}: no lab: {error}")
+            self.log(f"N={n} {contender}: no lab: {error}")
 
     def record_cold(self, cell: dict, n: int, contender: str, measured: Measured, problems: list[str],
                     extra: dict | None = None) -> bool:
@@ -243,6 +279,7 @@ class Bench:
             sizes = self.results["sizes"].setdefault(str(n), {"background_cores": None})
             sizes["background_cores"] = round(background_load(), 2)
             sizes["load_at_start"] = load_average()
+            sizes["inotify_limit_in_use"] = inotify_instances()
             self.log(f"N={n}: others keep {sizes['background_cores']:.1f} cores busy, load {sizes['load_at_start']}")
             for repeat in range(self.args.repeat):
                 # A different order each repeat, so that no contender always meets the same hour of others' load.
@@ -383,14 +420,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="cold runs per contender and size (fresh labs)")
     parser.add_argument("--noops", type=int, default=3, help="no-op runs after each good cold run")
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--init", choices=("systemd", "none"), default="systemd",
+                        help="the lab nodes' init (none: the lab's minimal init, no inotify instances per node)")
     parser.add_argument("--heap-mb", type=int, default=64, help="ZooKeeper heap per server (64 nodes need ≤ 64)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run is killed")
     parser.add_argument("--json", type=Path, default=REPO / "docs" / "bootstrap-side-by-side.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bootstrap-steps.png")
-    parser.add_argument("--tables-only", type=Path, metavar="JSON", help="print the tables of an earlier run")
+    parser.add_argument("--tables-only", type=Path, nargs="+", metavar="JSON",
+                        help="no runs: the tables and plot of earlier sessions' results.json, sizes merged in order")
     args = parser.parse_args()
     if args.tables_only:
-        print(tables(json.loads(args.tables_only.read_text())))
+        merged = merge([json.loads(path.read_text()) for path in args.tables_only])
+        publish(merged, args, bench_python(), BENCH / "results" / "merged.json")
         return
     python = bench_python()
     artifacts = ensure_artifacts(REPO / "artifacts", only=["jdk_tarball", "zookeeper"])
@@ -400,11 +441,28 @@ def main() -> None:
         bench.run()
     finally:
         bench.save()
+    publish(bench.results, args, python, bench.out_dir / "results.json")
+
+
+def merge(sessions: list[dict]) -> dict:
+    """One result from several sessions: the first one's header, each size from the last session that ran it."""
+    merged = dict(sessions[0], sizes={})
+    for session in sessions:
+        merged["sizes"].update(session["sizes"])
+    merged["sessions"] = [{k: s.get(k) for k in ("started", "finished", "commit", "repeat")} for s in sessions]
+    return merged
+
+
+def publish(results: dict, args: argparse.Namespace, python: Path, results_path: Path) -> None:
+    """Print the tables; write the JSON to --json and the plot to --plot."""
+    text = json.dumps(results, indent=1)
+    results_path.write_text(text)
+    if args.json:
+        args.json.write_text(text)
     print()
-    print(tables(bench.results))
+    print(tables(results))
     if args.plot:
-        subprocess.run([str(python), str(BENCH / "plot_steps.py"), str(bench.out_dir / "results.json"),
-                        str(args.plot)], check=True)
+        subprocess.run([str(python), str(BENCH / "plot_steps.py"), str(results_path), str(args.plot)], check=True)
         print(f"\nplot: {args.plot}")
 
 

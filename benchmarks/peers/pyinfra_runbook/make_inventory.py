@@ -18,22 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from runbook_job import Job, load_job  # noqa: E402
 
-UNIT = """[Unit]
-Description=ZooKeeper server
-After=network.target
-
-[Service]
-Type=forking
-Environment=JAVA_HOME={java_home}
-ExecStart={zk_home}/bin/zkServer.sh start
-ExecStop={zk_home}/bin/zkServer.sh stop
-PIDFile={data_dir}/zookeeper_server.pid
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-
 def host_data(job: Job) -> dict:
     """What every host's deploy reads, the same for all hosts."""
     return {
@@ -58,7 +42,6 @@ def host_data(job: Job) -> dict:
         "zoo_cfg": job.zoo_cfg(),
         "java_env": job.java_env(),
         "zk_profile": job.zk_profile(),
-        "zk_unit": UNIT.format(java_home=job.java_home, zk_home=job.zk_home, data_dir=job.data_dir),
         "smoke_server": next(iter(job.servers)),
     }
 
