@@ -24,6 +24,7 @@ class Measured:
     load_after: float
     memory_used_gb: float  # MemAvailable at the start minus its lowest value during the run (others' use too)
     returncode: int
+    killed: str = ""  # why the run was killed, if it was
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -54,10 +55,18 @@ def background_load(seconds: float = 3.0) -> float:
 
 
 class LowestMemAvailable:
-    """Samples MemAvailable every ``interval`` seconds in a thread, keeping the lowest."""
+    """Samples MemAvailable every ``interval`` seconds in a thread, keeping the lowest.
 
-    def __init__(self, interval: float = 0.5):
+    Below ``guard`` bytes it calls ``on_low`` once: lab nodes' memory is this
+    machine's, shared with other people's work, and running out of it would
+    let the kernel's OOM killer pick among their processes too.
+    """
+
+    def __init__(self, interval: float = 0.5, guard: int = 0, on_low=None):
         self.interval = interval
+        self.guard = guard
+        self.on_low = on_low
+        self.tripped = False
         self.lowest = mem_available_bytes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -65,6 +74,9 @@ class LowestMemAvailable:
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
             self.lowest = min(self.lowest, mem_available_bytes())
+            if self.lowest < self.guard and not self.tripped and self.on_low:
+                self.tripped = True
+                self.on_low()
 
     def __enter__(self) -> LowestMemAvailable:
         self._thread.start()
@@ -84,21 +96,33 @@ def _kill_group(pgid: int) -> None:
 
 
 def run_measured(argv: list[str], output: Path, timeout: float, cwd: Path | None = None,
-                 baseline_available: int | None = None) -> Measured:
+                 baseline_available: int | None = None, memory_guard_gb: float = 1.5) -> Measured:
     """Run ``argv`` to the end, its stdout and stderr into ``output``; what it cost.
 
-    A run still going after ``timeout`` seconds is killed: its own process
-    group, whose id is the child's pid. ``baseline_available`` is
+    A run still going after ``timeout`` seconds, or while MemAvailable falls
+    below ``memory_guard_gb``, is killed (``killed`` says why): its own
+    process group, whose id is the child's pid. ``baseline_available`` is
     MemAvailable before the lab was built, so that the memory column counts
     the lab's nodes too; without it, the run's own.
     """
     load_before = load_average()
     baseline = baseline_available if baseline_available is not None else mem_available_bytes()
-    with open(output, "wb") as out, LowestMemAvailable() as memory:
+    killed: list[str] = []
+    group: list[int] = []
+
+    def kill(why: str) -> None:
+        killed.append(why)
+        if group:
+            _kill_group(group[0])
+
+    guard = int(memory_guard_gb * 1e9)
+    low = f"MemAvailable fell below {memory_guard_gb} GB"
+    with open(output, "wb") as out, LowestMemAvailable(guard=guard, on_low=lambda: kill(low)) as memory:
         start = time.monotonic()
         child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  cwd=cwd, start_new_session=True)
-        killer = threading.Timer(timeout, _kill_group, [child.pid])
+        group.append(child.pid)
+        killer = threading.Timer(timeout, kill, [f"still running after {timeout:.0f}s"])
         killer.start()
         # wait4 rather than RUSAGE_CHILDREN: this child's own figures, not a running maximum.
         _, status, usage = os.wait4(child.pid, 0)
@@ -107,7 +131,8 @@ def run_measured(argv: list[str], output: Path, timeout: float, cwd: Path | None
         child.returncode = os.waitstatus_to_exitcode(status)
     return Measured(wall=wall, cpu=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024,
                     load_before=load_before, load_after=load_average(),
-                    memory_used_gb=(baseline - memory.lowest) / 1e9, returncode=child.returncode)
+                    memory_used_gb=(baseline - memory.lowest) / 1e9, returncode=child.returncode,
+                    killed=killed[0] if killed else "")
 
 
 def machine() -> dict:

@@ -19,7 +19,10 @@ matplotlib.use("Agg")  # no display: the plot goes to a file
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-CONTENDER_STYLES = {"clusterctl": ("tab:blue", "o"), "pyinfra": ("tab:orange", "s"), "floor": ("tab:green", "^")}
+CONTENDER_STYLES = {"clusterctl": ("tab:blue", "o"), "pyinfra": ("tab:orange", "s"), "floor": ("tab:green", "^"),
+                    "ssh-trust": ("tab:purple", "D")}
+# The run log names zk-start's wait by the probes it sends.
+STEP_LABELS = {"zk-status": "zk-status (zk-start waiting: srvr probes)"}
 MIN_SHOWN = 0.1  # seconds: steps that never take longer are drawn as one "other steps" line
 
 
@@ -44,7 +47,8 @@ def main() -> None:
     cmap = plt.get_cmap("tab20")
     for i, step in enumerate(shown):
         ns = sorted(medians[step])
-        steps_ax.plot(ns, [medians[step][n] for n in ns], marker="o", color=cmap(i % 20), label=step)
+        steps_ax.plot(ns, [medians[step][n] for n in ns], marker="o", color=cmap(i % 20),
+                      label=STEP_LABELS.get(step, step))
     if step_runs:
         ns = sorted(others)
         steps_ax.plot(ns, [others[n] for n in ns], marker=".", color="grey", linestyle=":", label="other steps")
@@ -66,8 +70,9 @@ def main() -> None:
             med = [statistics.median(points[n]) for n in ns]
             low = [med[i] - min(points[n]) for i, n in enumerate(ns)]
             high = [max(points[n]) - med[i] for i, n in enumerate(ns)]
+            run = "alone" if contender == "ssh-trust" else "cold" if kind == "cold" else "no-op"
             totals_ax.errorbar(ns, med, yerr=[low, high], color=color, marker=marker, linestyle=style,
-                               capsize=3, label=f"{contender} {'cold' if kind == 'cold' else 'no-op'}")
+                               capsize=3, label=f"{contender} {run}")
     totals_ax.set_title("whole run: median, min–max")
     totals_ax.set_xlabel("hosts")
     totals_ax.set_ylabel("wall seconds")

@@ -22,8 +22,10 @@ says what failed. Each run's wall time, its CPU seconds and peak RSS (the
 child's, from wait4), the 1-minute load before and after, and the memory
 the lab took are kept; clusterctl's run logs give each step's time
 (run_log_spans.py). Before a size whose labs would not fit in memory (an
-estimate from the sizes measured before it), the cold runs are skipped and
-the table says so.
+estimate from the sizes measured before it), or whose systemd nodes would
+not get their inotify instances, the runs are skipped and the table says
+so; a run during which MemAvailable falls below 1.5 GB is killed (the
+machine's memory is shared with other people's work).
 
 Prints markdown tables, writes the raw numbers as JSON (``--json``) and
 draws the per-step plot (``--plot``, with plot_steps.py in benchmarks/.venv,
@@ -217,6 +219,8 @@ class Bench:
         return [sys.executable, "-m", "clusterctl", command, "-i", str(inventory), "--log", str(log)]
 
     def clusterctl_problems(self, measured: Measured, log: Path, output: Path) -> list[str]:
+        if measured.killed:
+            return [f"killed: {measured.killed}"]
         if measured.returncode == 0:
             return []
         failed = failures(log.read_text(errors="replace")) if log.exists() else []
@@ -260,6 +264,8 @@ class Bench:
              inventory: Path, baseline: int, cell: dict) -> None:
         """A peer's cold run on the fresh lab, its end state checked, then its no-op runs."""
         def problems_of(measured: Measured, out: Path) -> list[str]:
+            if measured.killed:
+                return [f"killed: {measured.killed}", tail(out)]
             return [f"exit {measured.returncode}", tail(out)] if measured.returncode else []
 
         out = self.path(n, name, repeat, "cold.out")
@@ -336,8 +342,9 @@ def cell_text(cell: dict | None, kind: str, field: str, digits: int = 1) -> str:
     if values:
         return spread(values, digits)
     if cell.get("skipped"):
-        return "skipped (memory)"
-    return "FAILED" if cell[kind] or cell["problems"] else "—"
+        return "skipped"
+    failed_cold = kind == "cold" and cell["problems"] and not good(cell["cold"])
+    return "FAILED" if cell[kind] or failed_cold else "—"
 
 
 def tables(results: dict) -> str:
@@ -373,6 +380,7 @@ def tables(results: dict) -> str:
                    f"{cell_text(t, 'cold', 'cpu', 2)} | {cell_text(t, 'cold', 'peak_rss_mb', 0)} |")
     out.append("")
     out += step_table(sizes)
+    out += noop_split(sizes)
     out += ["**Conditions per size**: 1-minute load before→after each run (lowest–highest), cores others kept "
             "busy at the start, memory the lab held after the runs (GB: node disks + PSS of its processes)", "",
             "| N | load | others' cores | memory: clusterctl | pyinfra | floor |", "|---:|---|---:|---:|---:|---:|"]
@@ -414,6 +422,25 @@ def step_table(sizes: dict) -> list[str]:
     return out + [""]
 
 
+def noop_split(sizes: dict) -> list[str]:
+    """clusterctl's no-op: the logged run (first event to last) against the whole wall time."""
+    rows = []
+    for n, cells in sizes.items():
+        runs = good(cells.get("clusterctl", {}).get("noop", []))
+        if runs:
+            logged = [sum(run["steps"].values()) for run in runs]
+            rest = [run["wall"] - sum(run["steps"].values()) for run in runs]
+            gather = [run["steps"].get("gather", 0.0) for run in runs]
+            rows.append(f"| {n} | {spread([r['wall'] for r in runs], 2)} | {spread(logged, 2)} | "
+                        f"{spread(gather, 2)} | {spread(rest, 2)} |")
+    if not rows:
+        return []
+    return ["**clusterctl no-op, where the wall time goes** (s; before the first log line: Python start-up, "
+            "imports, inventory, SSH connections; after the last: exit)", "",
+            "| N | wall | logged run | of which gather | outside the log |", "|---:|---:|---:|---:|---:|",
+            *rows, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 64])
@@ -427,7 +454,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=REPO / "docs" / "bootstrap-side-by-side.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bootstrap-steps.png")
     parser.add_argument("--tables-only", type=Path, nargs="+", metavar="JSON",
-                        help="no runs: the tables and plot of earlier sessions' results.json, sizes merged in order")
+                        help="no runs: the tables and plot of earlier sessions' results.json, runs pooled")
     args = parser.parse_args()
     if args.tables_only:
         merged = merge([json.loads(path.read_text()) for path in args.tables_only])
@@ -445,10 +472,19 @@ def main() -> None:
 
 
 def merge(sessions: list[dict]) -> dict:
-    """One result from several sessions: the first one's header, each size from the last session that ran it."""
+    """One result from several sessions: the first one's header, each contender's runs pooled per size."""
     merged = dict(sessions[0], sizes={})
     for session in sessions:
-        merged["sizes"].update(session["sizes"])
+        for n, cells in session["sizes"].items():
+            into = merged["sizes"].setdefault(n, {})
+            for key, value in cells.items():
+                if not isinstance(value, dict) or key not in into:
+                    into[key] = value
+                    continue
+                # The same contender in several sessions: its runs and problems are pooled.
+                for kind in ("cold", "noop", "problems"):
+                    into[key][kind] = into[key][kind] + value[kind]
+                into[key]["skipped"] = into[key]["skipped"] or value["skipped"]
     merged["sessions"] = [{k: s.get(k) for k in ("started", "finished", "commit", "repeat")} for s in sessions]
     return merged
 
