@@ -36,6 +36,8 @@ from clusterctl.lab import Lab
 from clusterctl.run import RunOptions, open_run
 from clusterctl.steps import hosts_file, ssh_trust
 
+from measure import background_load, busy_cpu_seconds
+
 REPO = Path(__file__).resolve().parents[1]
 LAB_NAME, LAB_SUBNET = "tjbench", "10.231.94.0/24"
 STAGE = "/opt/apps"
@@ -49,19 +51,6 @@ def shape(lab: Lab, limit: str | None) -> None:
     if limit:
         subprocess.run(["tc", "qdisc", "add", "dev", bridge, "root", "tbf", "rate", limit,
                         "burst", "256kb", "latency", "400ms"], check=True)
-
-
-def busy_cpu_seconds() -> float:
-    """CPU seconds this machine has spent on anything but idling, since boot (all cores)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def background_load(seconds: float = 3.0) -> float:
-    """Cores kept busy by others while we do nothing."""
-    before = busy_cpu_seconds()
-    time.sleep(seconds)
-    return (busy_cpu_seconds() - before) / seconds
 
 
 def reset(lab: Lab, nodes: list[str]) -> None:
