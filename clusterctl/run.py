@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .core.session import DEFAULT_FORKS, Session
+from .core import ssh_config
+from .core.session import BECOME_PASSWORD_ENV, DEFAULT_FORKS, Session
 from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, default_log_path
 from .errors import ExitStatus, HostsFailed, Interrupted, UsageError
 from .events import Recorder, Reporter, State
@@ -42,6 +43,8 @@ class RunOptions:
     inventory: str | None = None
     forks: int = DEFAULT_FORKS
     ask_pass: bool = False
+    ask_become_pass: bool = False
+    ssh_config: str | None = None  # -F: instead of ~/.ssh/config
     verbose: bool = False
     log: str | None = None
     hosts: list[str] = field(default_factory=list)
@@ -71,8 +74,9 @@ class Run:
 
 
 def load(options: RunOptions) -> Inventory:
-    """The inventory the options name, with --hosts checked against it; raises InventoryError/UsageError."""
+    """The inventory the options name, the SSH config applied, --hosts checked; raises InventoryError/UsageError."""
     inventory = load_inventory(inventory_path(options.inventory))
+    inventory = ssh_config.apply(inventory, ssh_config.load(Path(options.ssh_config) if options.ssh_config else None))
     unknown = [h for h in options.hosts if h not in inventory.hosts]
     if unknown:
         raise UsageError(f"--hosts names {unknown[0]!r}, which {inventory.path} does not define "
@@ -85,6 +89,14 @@ def password(options: RunOptions) -> str | None:
         import click
         return click.prompt("SSH password", hide_input=True, err=True)
     return os.environ.get(PASSWORD_ENV) or None
+
+
+def become_password(options: RunOptions) -> str | None:
+    """The sudo password: asked once for the whole run, or from the environment; never logged or shown."""
+    if options.ask_become_pass:
+        import click
+        return click.prompt("sudo password", hide_input=True, err=True)
+    return os.environ.get(BECOME_PASSWORD_ENV) or None
 
 
 def check_log_path(path: Path) -> Path:
@@ -158,7 +170,7 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
     else:
         reporter.add(PlainLines(out, options.verbose))
     session = Session(inventory, reporter, forks=options.forks, password=password(options),
-                      limit=options.hosts or None)
+                      limit=options.hosts or None, become_password=become_password(options))
     resume = "clusterctl " + shlex.join(options.argv) if options.argv else f"the same {command} command"
     run = Run(inventory, session, reporter, recorder, console, log_path, time.monotonic(), command, resume,
               read_only)

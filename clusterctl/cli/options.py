@@ -21,13 +21,17 @@ def _host_list(ctx, param, value: str | None) -> list[str] | None:
 
 
 def common_options(func):
-    """-i/--forks/--ask-pass/-v/--log/--hosts, each None when not given."""
+    """-i/--forks/--ask-pass/--ask-become-pass/-F/-v/--log/--hosts, each None when not given."""
     options = [
         click.option("-i", "--inventory", type=click.Path(dir_okay=False),
                      help="Inventory TOML (default: $CLUSTERCTL_INVENTORY, else configs/cluster.toml)."),
         click.option("--forks", type=click.IntRange(1, 512), help=f"Hosts worked on at once (default {DEFAULT_FORKS})."),
         click.option("--ask-pass", is_flag=True, default=None,
                      help="Prompt once for an SSH password (first contact); or set CLUSTERCTL_SSH_PASSWORD."),
+        click.option("--ask-become-pass", is_flag=True, default=None,
+                     help="Prompt once for the sudo password, for the whole run; or set CLUSTERCTL_BECOME_PASSWORD."),
+        click.option("-F", "--ssh-config", type=click.Path(dir_okay=False),
+                     help="OpenSSH client config to use instead of ~/.ssh/config."),
         click.option("-v", "--verbose", is_flag=True, default=None, help="Show remote commands and their output."),
         click.option("--log", type=click.Path(dir_okay=False), help="Run log file (default under ~/.local/state)."),
         click.option("--hosts", callback=_host_list,
@@ -38,7 +42,7 @@ def common_options(func):
     return func
 
 
-NAMES = ("inventory", "forks", "ask_pass", "verbose", "log", "hosts")
+NAMES = ("inventory", "forks", "ask_pass", "ask_become_pass", "ssh_config", "verbose", "log", "hosts")
 
 
 def global_options(ctx: click.Context, values: dict) -> None:
@@ -56,7 +60,8 @@ def run_options(func):
         root = click.get_current_context().find_root().obj or {}
         merged = {name: given[name] if given[name] is not None else root.get(name) for name in NAMES}
         options = RunOptions(inventory=merged["inventory"], forks=merged["forks"] or DEFAULT_FORKS,
-                             ask_pass=bool(merged["ask_pass"]), verbose=bool(merged["verbose"]),
+                             ask_pass=bool(merged["ask_pass"]), ask_become_pass=bool(merged["ask_become_pass"]),
+                             ssh_config=merged["ssh_config"], verbose=bool(merged["verbose"]),
                              log=merged["log"], hosts=merged["hosts"] or [], argv=sys.argv[1:])
         return func(*args, options=options, **kwargs)
 

@@ -194,6 +194,15 @@ def ssh_argv(inventory: Inventory, node: str, command: str) -> list[str]:
             "-o", "StrictHostKeyChecking=accept-new"]
     if host.identity:
         argv += ["-i", str(host.identity), "-o", "IdentitiesOnly=yes"]
+    if host.jump:
+        # Through the bastions, checked against the same known_hosts; the inner ssh gets the same key.
+        inner = ["ssh", "-o", f"UserKnownHostsFile={inventory.cluster.known_hosts}",
+                 "-o", "StrictHostKeyChecking=accept-new", *(["-i", str(host.identity)] if host.identity else [])]
+        *before, last = host.jump
+        if before:
+            inner += ["-J", ",".join(str(j) for j in before)]
+        inner += ["-p", str(last.port), "-W", "%h:%p", f"{last.user or host.user}@{last.host}"]
+        argv += ["-o", "ProxyCommand=" + shlex.join(inner)]
     return argv + [f"{host.user}@{host.address}", command]
 
 

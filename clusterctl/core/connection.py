@@ -109,17 +109,21 @@ def install_controller_key(conn: fabric.Connection, host: Host) -> None:
 
 
 def reach(host: Host, address: str, expected: paramiko.PKey, known_hosts: KnownHosts, password: str | None,
-          deadline: float) -> paramiko.SSHClient | None:
+          deadline: float, gateway: fabric.Connection | None = None) -> paramiko.SSHClient | None:
     """A connection to ``address`` whose host key is ``expected``, or None if none by ``deadline``.
 
     For a host whose address is changing: the same host key at the new
     address is what shows it is the same host. The key is pinned there.
+    Through ``gateway`` (the host's last bastion) when it has one.
     """
     while time.monotonic() < deadline:
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # checked just below, by identity
         try:
-            client.connect(address, port=host.port, username=host.user, timeout=2, banner_timeout=3,
+            sock = None
+            if gateway is not None:
+                sock = gateway.transport.open_channel("direct-tcpip", (address, host.port), ("", 0), timeout=3)
+            client.connect(address, port=host.port, username=host.user, timeout=2, banner_timeout=3, sock=sock,
                            key_filename=str(host.identity) if host.identity else None, password=password)
         except (OSError, paramiko.SSHException, EOFError):
             client.close()

@@ -253,18 +253,6 @@ fact_resolve() {
     done
 }
 
-# Whether the login user can do root's work: "root", "sudo nopasswd", "sudo password" or "none REASON".
-fact_privilege() {
-    local out
-    if [ "$(id -u)" = 0 ]; then echo root; return 0; fi
-    if ! command -v sudo >/dev/null; then echo "none sudo is not installed"; return 0; fi
-    if out=$(sudo -n true 2>&1); then echo "sudo nopasswd"; return 0; fi
-    case $out in
-        *"password is required"*) echo "sudo password" ;;
-        *) echo "none ${out:-sudo refused}" | head -n 1 ;;
-    esac
-}
-
 # How many disks the host has (for the advice to keep transaction logs on a disk of their own).
 fact_disks() {
     lsblk -dn -o TYPE 2>/dev/null | grep -c '^disk$'

@@ -101,8 +101,9 @@ class Network(Step):
         ctx.write_file(f"{state}/net.sh", remote.load(SCRIPT).text, mode="700", dir_mode="700", become=True)
         ctx.write_file(f"{state}/config", plan.content, mode="600", become=True)
         ctx.run_script(SCRIPT, "launch", state, net.interface, plan.path, plan.backend, self.timeout, become=True)
+        gateway = session.remote.jump(ctx.host) if ctx.host.jump else None
         client = reach(ctx.host, net.address, expected, session.known_hosts, session.password,
-                       time.monotonic() + self.timeout - 2)
+                       time.monotonic() + self.timeout - 2, gateway)
         session.remote.drop(ctx.host.name)  # the old connection died with the address change
         if client is not None:
             with client:

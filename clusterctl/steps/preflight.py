@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Mapping
 
 from ..core.facts import Fact, FactQuery, query
-from ..core.session import HostContext, HostResults, Outcome
+from ..core.session import HostContext, HostResults, Outcome, Privilege
 from ..core.transfer import LocalFile, StagedFile, local_file, staging_action, COPY
 from ..display import human_bytes
+from ..errors import ClusterctlError
 from ..inventory import Host, Inventory
 from ..render.hosts_file import parse_hosts_block
 from . import jdk as jdk_steps
@@ -221,16 +222,15 @@ def check_init(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[C
     return [Check("systemd", "ok", f"systemd ({init[1] if len(init) > 1 else 'running'})")]
 
 
-def check_privilege(inventory: Inventory, host: str, f: Mapping[str, Fact], become_password: bool) -> list[Check]:
-    said = f["preflight.privilege"].output.strip()
+def check_privilege(inventory: Inventory, host: str, way: Privilege) -> list[Check]:
+    """Whether the login user can do root's work, as the session found out (the sudo password tried)."""
     user = inventory.hosts[host].user
-    if said == "root" or said == "sudo nopasswd" or (said == "sudo password" and become_password):
-        return [Check("privilege", "ok", said)]
-    if said == "sudo password":
-        return [Check("privilege", "fail", f"{user} needs a password for sudo",
-                      "pass --ask-become-pass or set CLUSTERCTL_BECOME_PASSWORD")]
-    return [Check("privilege", "fail", f"{user} cannot do root's work: {said.removeprefix('none ')}",
-                  f"log in as root, or give {user} sudo rights")]
+    if way.mode != "none":
+        return [Check("privilege", "ok", {"root": "root", "nopasswd": "sudo, no password",
+                                          "password": "sudo, with the password given"}[way.mode])]
+    fix = ("pass --ask-become-pass or set CLUSTERCTL_BECOME_PASSWORD" if "password" in way.reason
+           else f"log in as root, or give {user} sudo rights")
+    return [Check("privilege", "fail", way.reason, fix)]
 
 
 def check_log_disk(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[Check]:
@@ -265,8 +265,8 @@ class Preflight(Step):
     topic = "preflight."
     gate = True
 
-    def __init__(self, become_password: bool = False):
-        self.become_password = become_password
+    def __init__(self) -> None:
+        self.privileges: dict[str, Privilege] = {}  # found out by the session when it plans
 
     def hosts(self, inventory: Inventory) -> list[str]:
         return list(inventory.hosts)
@@ -275,7 +275,7 @@ class Preflight(Step):
         has_jdk, server = role_of(inventory, host.name)
         queries = [query("preflight.disk", "disk_free", *paths_of(inventory, host.name)),
                    query("preflight.memory", "memory"), query("preflight.clock", "clock"),
-                   query("preflight.privilege", "privilege"), query("preflight.disks", "disks"),
+                   query("preflight.disks", "disks"),
                    query("zk.init", "init_system"), query("hosts.etc_hosts", "file", "/etc/hosts")]
         if has_jdk:
             queries += jdk_steps.facts(inventory.jdk)
@@ -288,7 +288,8 @@ class Preflight(Step):
     def decide(self, inventory: Inventory, facts: Mapping[str, Mapping[str, Fact]]) -> dict[str, PreflightPlan]:
         plans = {}
         for host, f in facts.items():
-            checks = [*check_privilege(inventory, host, f, self.become_password), *check_disk(inventory, host, f),
+            way = self.privileges.get(host, Privilege("root"))
+            checks = [*check_privilege(inventory, host, way), *check_disk(inventory, host, f),
                       *check_memory(inventory, host, f), *check_ports(inventory, host, f),
                       *check_names(inventory, host, f), *check_init(inventory, host, f),
                       *check_log_disk(inventory, host, f)]
@@ -300,6 +301,12 @@ class Preflight(Step):
         return plans
 
     def plans(self, session) -> dict[str, PreflightPlan]:
+        self.privileges = {}
+        for host in session.live_hosts(self.hosts(session.inventory)):
+            try:
+                self.privileges[host] = session.privilege(session.inventory.hosts[host])
+            except ClusterctlError as exc:  # unreachable: the gather says so for it
+                self.privileges[host] = Privilege("none", str(exc))
         plans = super().plans(session)
         now = time.time()  # the clocks were read a moment ago, in the same round trip
         offsets = {}

@@ -13,7 +13,7 @@ from typing import Mapping
 
 from ..core.facts import FactQuery
 from ..core.host_receive import RemotePaths
-from ..core.session import HostResults
+from ..core.session import HostResults, Outcome
 from ..core.transfer import COPY, KEEP, StagedFile, distribute, local_file, staged_query, staging_action
 from ..display import human_bytes
 from ..inventory import Host, Inventory
@@ -70,8 +70,19 @@ class StageStep(Step):
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, StagePlan]) -> HostResults:
-        inventory = run.session.inventory
+        session = run.session
+        inventory = session.inventory
         actions = {h: p.action for h, p in plans.items() if not p.skipped}
+        # A login user other than root receives the bytes into a directory root made for it.
+        copying = [h for h, a in actions.items() if a == COPY and inventory.hosts[h].user != "root"]
+        if copying:
+            stage_dir = self.stage_dir(inventory)
+
+            def prepare(ctx) -> Outcome:
+                ctx.run_script("stage_dir.sh", stage_dir, ctx.host.user, become=True)
+                return Outcome.ok()
+
+            session.for_each(self.name, copying, prepare, report=False)
         return distribute(run.session, self.name, actions, self.package(inventory), self.stage_dir(inventory),
                           self.mode or self.default_mode(inventory))
 

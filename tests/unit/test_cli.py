@@ -67,3 +67,9 @@ def test_help_lists_the_lab_and_artifacts_plugins(capsys):
     assert main(["--help"]) == ExitStatus.OK
     out = capsys.readouterr().out
     assert "lab" in out and "artifacts" in out and "bootstrap" in out
+
+
+def test_connections_never_forward_the_agent():
+    from clusterctl.core.connection import _connection
+    conn = _connection("10.0.0.1", "deploy", 22, None, None, None)
+    assert conn.forward_agent is False
