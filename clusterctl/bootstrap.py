@@ -16,8 +16,13 @@ from .steps.base import HostPlan, Step, StepRun, plan_steps, run_steps, select
 
 
 def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | None = None,
-            start_timeout: float = zookeeper.START_TIMEOUT) -> list[Step]:
-    """Every step of the runbook, in order. Checks run when something changed, or always with ``verify``."""
+            start_timeout: float = zookeeper.START_TIMEOUT, pause: float = 0.0, confirm=None) -> list[Step]:
+    """Every step of the runbook, in order. Checks run when something changed, or always with ``verify``.
+
+    On a running ensemble the last steps restart, one at a time and the leader last, only the
+    servers whose configuration or release changed since they started (``pause`` seconds apart,
+    each after ``confirm(host, why)`` when given).
+    """
     return [
         preflight.Preflight(),
         network.Network(),
@@ -29,7 +34,7 @@ def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | N
         zookeeper.ZkStage(),
         zookeeper.ZkInstall(),
         zookeeper.ZkStart(timeout=start_timeout),
-        zookeeper.ZkRoll("migrate", start_timeout),
+        zookeeper.ZkRoll("stale", start_timeout, pause=pause, confirm=confirm),
         zookeeper.ZkSmoke(always=verify),
     ]
 

@@ -26,6 +26,7 @@ STYLES = {
     State.UNCHANGED: ("unchanged", "green"),
     State.FAILED: ("FAILED", "bold red"),
     State.SKIPPED: ("skipped", "dim red"),
+    State.INTERRUPTED: ("interrupted", "bold magenta"),
 }
 
 

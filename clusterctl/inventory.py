@@ -171,6 +171,8 @@ class ZooKeeperSpec:
     snap_count: int = 100_000  # transactions between snapshots (ZooKeeper's snapCount)
     jvm_flags: tuple[str, ...] = ()  # more JVM flags for the server (SERVER_JVMFLAGS)
     environment: tuple[tuple[str, str], ...] = ()  # more environment for the server's unit
+    conf_dir: str = "/etc/zookeeper"  # zoo.cfg and the dynamic membership, the server's (it rewrites them)
+    secret_file: Path | None = None  # on the controller: the super-user password reconfig authenticates with
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -716,7 +718,8 @@ class _Parser:
             "package", "install_dir", "data_dir", "data_log_dir", "client_port", "quorum_port",
             "election_port", "tick_time", "init_limit", "sync_limit", "servers", "admin_server",
             "admin_port", "four_letter_words", "distribute", "heap_mb", "user", "group", "log_dir",
-            "snap_retain_count", "purge_interval", "snap_count", "jvm_flags", "environment")))
+            "snap_retain_count", "purge_interval", "snap_count", "jvm_flags", "environment", "conf_dir",
+            "secret_file")))
         package, _ = self.package(data, key, _RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
         ports = {n: self.integer(data, key, n, d, 1, 65535) for n, d in
                  (("client_port", 2181), ("quorum_port", 2888), ("election_port", 3888), ("admin_port", 8080))}
@@ -747,6 +750,8 @@ class _Parser:
             snap_count=self.integer(data, key, "snap_count", 100_000, 2, 100_000_000),
             jvm_flags=self.jvm_flags(data, key),
             environment=self.environment(data, key),
+            conf_dir=self.remote_dir(data, key, "conf_dir", "/etc/zookeeper"),
+            secret_file=self.local_path(f"{key}.secret_file", data["secret_file"]) if "secret_file" in data else None,
         )
 
     def service_account(self, data: dict, key: str, name: str) -> str:

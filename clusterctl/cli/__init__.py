@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 import click
 
 from ..errors import ClusterctlError, ExitStatus, Terminated, exit_status_for
-from .bootstrap import bootstrap_command, plan_command
+from .bootstrap import apply_command, bootstrap_command, plan_command
 from .jdk import jdk_group
 from .net import net_group
 from .options import common_options, global_options, run_options
@@ -53,6 +53,7 @@ def cli(ctx: click.Context, **values) -> None:
 
 
 cli.add_command(bootstrap_command)
+cli.add_command(apply_command)
 cli.add_command(plan_command)
 cli.add_command(preflight_command)
 cli.add_command(ssh_trust_command)

@@ -24,23 +24,62 @@ def _names(ctx, param, value: str | None) -> list[str]:
 phase_help = ", ".join(bootstrap.PHASES)
 
 
+def runbook_options(func):
+    """What bootstrap and apply take: step selection, checks, and how cautiously to roll."""
+    for option in reversed([
+        click.option("--only", callback=_names, help=f"Only these steps, comma-separated ({phase_help})."),
+        click.option("--skip", callback=_names, help="Skip these steps, comma-separated."),
+        click.option("--dry-run", is_flag=True, help="Show what would change and change nothing (same as plan)."),
+        click.option("--verify", is_flag=True, help="Run the SSH proof, the JVM check and the smoke test even when "
+                                                    "nothing changed."),
+        click.option("--verify-ssh", type=click.Choice(VERIFY_MODES), default="ring", show_default=True,
+                     help="ring: prove every pair from both ends' files and log in along a ring (N logins); "
+                          "full: log in for every pair (N×N)."),
+        click.option("--pause", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
+                     help="Seconds to wait between two servers' restarts."),
+        click.option("--confirm", is_flag=True, help="Ask before restarting each server."),
+    ]):
+        func = option(func)
+    return func
+
+
+def ask_to_restart(host: str, why: str) -> bool:
+    return click.confirm(f"restart {host} ({why})?", default=True, err=True)
+
+
 @click.command("bootstrap")
 @run_options
-@click.option("--only", callback=_names, help=f"Only these steps, comma-separated ({phase_help}).")
-@click.option("--skip", callback=_names, help="Skip these steps, comma-separated.")
-@click.option("--dry-run", is_flag=True, help="Show what would change and change nothing (same as plan).")
-@click.option("--verify", is_flag=True, help="Run the SSH proof, the JVM check and the smoke test even when "
-                                             "nothing changed.")
-@click.option("--verify-ssh", type=click.Choice(VERIFY_MODES), default="ring", show_default=True,
-              help="ring: prove every pair from both ends' files and log in along a ring (N logins); "
-                   "full: log in for every pair (N×N).")
-def bootstrap_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: str) -> None:
-    """The whole runbook: network, hosts file, SSH trust, JDK, ZooKeeper, quorum, smoke test, status.
+@runbook_options
+def bootstrap_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: str, pause: float,
+                      confirm: bool) -> None:
+    """The whole runbook: preflight, network, hosts file, SSH trust, JDK, ZooKeeper, quorum, smoke test, status.
 
-    Re-run it at any time: it changes only what differs. With --hosts it
-    changes only those hosts (reading the others' keys and the ensemble).
+    Re-run it at any time: it changes only what differs, and restarts only the
+    servers whose configuration or release changed, one at a time, the leader
+    last, each back in sync before the next. With --hosts it changes only
+    those hosts (reading the others' keys and the ensemble).
     """
-    steps = bootstrap.select_steps(only, skip, verify=verify, verify_ssh=verify_ssh)
+    _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
+
+
+@click.command("apply")
+@run_options
+@runbook_options
+def apply_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: str, pause: float,
+                  confirm: bool) -> None:
+    """Bring a running cluster to the inventory with the fewest restarts (what bootstrap does on one).
+
+    Files are converged first; then only the servers whose running configuration
+    or release is stale restart, one at a time, the leader last, the margin (one
+    more failure tolerated) checked before each, each caught up before the next.
+    A run that stopped half way resumes where it stopped; a no-op run restarts nothing.
+    """
+    _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
+
+
+def _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm) -> None:
+    steps = bootstrap.select_steps(only, skip, verify=verify, verify_ssh=verify_ssh, pause=pause,
+                                   confirm=ask_to_restart if confirm else None)
     if dry_run:
         return _plan(options, steps, diff=False, as_json=False)
     status = None

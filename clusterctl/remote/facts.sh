@@ -181,6 +181,26 @@ fact_zk_server() {
     return 0
 }
 
+# The membership file a static zoo.cfg names (dynamicConfigFile): its path, then its content;
+# nothing when there is none yet.
+fact_zk_dynamic() {
+    local file
+    file=$(sed -n 's/^[[:space:]]*dynamicConfigFile[[:space:]]*=[[:space:]]*//p' "$1" 2>/dev/null | tail -n 1)
+    [ -n "$file" ] && [ -f "$file" ] || return 0
+    echo "$file"
+    cat -- "$file"
+}
+
+# How many snapshots and transaction logs the data directories hold.
+fact_zk_data() {
+    local dir count=0 n
+    for dir in "$@"; do
+        n=$(find "$dir/version-2" -maxdepth 1 -type f \( -name 'snapshot.*' -o -name 'log.*' \) 2>/dev/null | wc -l)
+        count=$((count + n))
+    done
+    echo "$count"
+}
+
 # Whether systemd runs the host: "systemd STATE" (is-system-running), or "none".
 fact_init_system() {
     if [ -d /run/systemd/system ]; then

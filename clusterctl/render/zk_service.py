@@ -8,6 +8,17 @@ UNIT = "zookeeper.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 DROPIN_PATH = f"/etc/systemd/system/{UNIT}.d/clusterctl.conf"
 LOG_FILE = "zookeeper.log"
+# The JVM reads this variable itself (JDK 9+), so the option never shows in the process's arguments.
+SECRET_VARIABLE = "JDK_JAVA_OPTIONS"
+
+
+def secret_env_path(spec: ZooKeeperSpec) -> str:
+    return f"{spec.conf_dir}/super.env"
+
+
+def super_option(super_digest: str) -> str:
+    """The JVM option that makes ``super:<digest>`` ZooKeeper's super user (who alone may reconfig)."""
+    return f"-Dzookeeper.DigestAuthenticationProvider.superDigest=super:{super_digest}"
 
 
 def zookeeper_home(spec: ZooKeeperSpec) -> str:
@@ -29,6 +40,7 @@ def server_environment(spec: ZooKeeperSpec, java_home: str) -> list[tuple[str, s
     """(name, value) of the server's environment, as zkEnv.sh and zkServer.sh read it, in order."""
     return [
         ("JAVA_HOME", java_home),
+        ("ZOOCFGDIR", spec.conf_dir),
         ("ZK_SERVER_HEAP", str(spec.heap_mb)),
         ("ZOO_LOG_DIR", spec.log_dir),
         ("ZOO_LOG_FILE", LOG_FILE),
@@ -73,9 +85,11 @@ WantedBy=multi-user.target
 
 
 def render_dropin(spec: ZooKeeperSpec, java_home: str) -> str:
-    """The unit's drop-in: heap, JVM flags and environment from the inventory."""
+    """The unit's drop-in: heap, JVM flags and environment from the inventory; the secret from its own file."""
     lines = ["# Written by clusterctl from the inventory's [zookeeper] heap_mb, jvm_flags, log_dir and environment.",
-             "[Service]"]
+             "[Service]",
+             # Root-only, read by systemd before it drops to the account: the super user's digest.
+             f"EnvironmentFile={secret_env_path(spec)}"]
     # Quoted whole: systemd splits Environment= on spaces, and SERVER_JVMFLAGS has several words.
     lines += [f'Environment="{name}={value}"' for name, value in server_environment(spec, java_home)]
     return "\n".join(lines) + "\n"

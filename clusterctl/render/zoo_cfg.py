@@ -5,21 +5,24 @@ from __future__ import annotations
 import shlex
 
 from ..inventory import Inventory, ZooKeeperSpec
-from .zk_service import DROPIN_PATH, UNIT, server_environment
+from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
 
 
 def shell_word(value: str) -> str:
     return shlex.quote(value)
 
 
+ROLES = ("participant", "observer")
+
+
 def server_line(spec: ZooKeeperSpec, host: str, server_id: int, observer: bool) -> str:
-    """``server.N=host:quorum:election``, with ``:observer`` for a non-voting member.
+    """``server.N=host:quorum:election:role;0.0.0.0:clientPort``, as a dynamic membership line.
 
     Peers are named by inventory host name, which the managed /etc/hosts block
-    resolves on every node, so changing an address never touches zoo.cfg.
+    resolves on every node, so changing an address never touches the membership.
     """
-    suffix = ":observer" if observer else ""
-    return f"server.{server_id}={host}:{spec.quorum_port}:{spec.election_port}{suffix}"
+    role = "observer" if observer else "participant"
+    return f"server.{server_id}={host}:{spec.quorum_port}:{spec.election_port}:{role};0.0.0.0:{spec.client_port}"
 
 
 def admin_server_lines(spec: ZooKeeperSpec) -> list[str]:
@@ -32,23 +35,28 @@ def admin_server_lines(spec: ZooKeeperSpec) -> list[str]:
     return lines + [f"admin.serverPort={spec.admin_port}"]
 
 
-def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None = None) -> str:
-    """zoo.cfg for the ensemble; for ``host``, that server's own copy.
+def dynamic_path(spec: ZooKeeperSpec) -> str:
+    """The first membership file; ZooKeeper then writes its own, ``zoo.cfg.dynamic.<version>``, beside it."""
+    return f"{spec.conf_dir}/zoo.cfg.dynamic"
 
-    Every server gets the same file except an observer, whose copy also says
-    ``peerType=observer`` (ZooKeeper derives it from its server line too, but
-    the documented setup names it in the observer's own file).
+
+def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None = None) -> str:
+    """The static zoo.cfg of ``host``: everything but the membership, which is the dynamic file's.
+
+    Membership changes go through ZooKeeper's reconfig (3.5+), which rewrites
+    this file itself (order, comments, the dynamicConfigFile line); it is
+    compared by its settings, see :func:`static_differs`. A server's role is
+    its membership line's alone (no ``peerType`` here), so that promoting or
+    demoting it by reconfig leaves nothing in this file stale.
     """
-    own = next((s for s in spec.servers if s.host == host), None)
     lines = [
-        f"# ZooKeeper ensemble of cluster {inventory.cluster.name!r}, written by 'clusterctl zk install'.",
-        "# Change the inventory and run it again rather than editing this file.",
+        f"# ZooKeeper ensemble of cluster {inventory.cluster.name!r}, written by clusterctl from the inventory.",
+        "# The membership is in the dynamic file; change it with clusterctl zk add/remove/replace.",
         f"tickTime={spec.tick_time}",
         f"initLimit={spec.init_limit}",
         f"syncLimit={spec.sync_limit}",
         f"dataDir={spec.data_dir}",
         f"dataLogDir={spec.data_log_dir}",
-        f"clientPort={spec.client_port}",
         # Since 3.5 a server answers only srvr unless told otherwise; zk status needs srvr (and mntr).
         "4lw.commands.whitelist=" + ", ".join(spec.four_letter_words),
         *admin_server_lines(spec),
@@ -56,25 +64,73 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
         f"snapCount={spec.snap_count}",
         f"autopurge.snapRetainCount={spec.snap_retain_count}",
         f"autopurge.purgeInterval={spec.purge_interval}",
+        # Membership through reconfig, which only the super user (clusterctl) may run.
+        "reconfigEnabled=true",
+        "standaloneEnabled=false",
+        f"dynamicConfigFile={dynamic_path(spec)}",
     ]
-    if own is not None and own.observer:
-        lines.append("peerType=observer")
-    lines += [server_line(spec, s.host, s.id, s.observer) for s in sorted(spec.servers, key=lambda s: s.id)]
     return "\n".join(lines) + "\n"
 
 
-def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool) -> str:
-    """conf/java.env, which zkEnv.sh sources before it starts the server.
+def render_dynamic(spec: ZooKeeperSpec, members: list[tuple[int, str, bool]]) -> str:
+    """A membership file: one server line for each (id, host, observer), by id."""
+    return "".join(server_line(spec, host, sid, observer) + "\n" for sid, host, observer in sorted(members))
 
-    Under systemd the server's environment is the unit's drop-in, and
-    java.env must not override it; started by zkServer.sh, java.env carries it.
+
+def properties(text: str) -> dict[str, str]:
+    """key → value of a ZooKeeper config file (comments and blank lines skipped)."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+# What ZooKeeper itself may change in a static file: where the membership is, and the lines it moves there
+# (an observer's peerType follows from its membership line).
+SELF_MANAGED = ("dynamicConfigFile", "clientPort", "clientPortAddress", "peerType")
+
+
+def static_differs(current: str, wanted: str) -> bool:
+    """Whether a static zoo.cfg sets something else than ``wanted``, ignoring what ZooKeeper manages itself."""
+    def settings(text: str) -> dict[str, str]:
+        return {k: v for k, v in properties(text).items() if k not in SELF_MANAGED and not k.startswith("server.")}
+    return settings(current) != settings(wanted)
+
+
+def parse_members(text: str) -> dict[int, tuple[str, str]]:
+    """id → (host, role) of the server lines of a dynamic (or old static) config file."""
+    members = {}
+    for key, value in properties(text).items():
+        if key.startswith("server.") and key[7:].isdigit():
+            address = value.split(";")[0].split(":")
+            role = address[3] if len(address) > 3 and address[3] in ROLES else "participant"
+            members[int(key[7:])] = (address[0], role)
+    return members
+
+
+def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool, super_digest: str) -> str:
+    """java.env in the config directory, which zkEnv.sh sources before it starts the server.
+
+    Under systemd the server's environment is the unit's drop-in and the
+    secret's file, and java.env must not override them; started by
+    zkServer.sh, java.env carries it all (it is readable by root and the
+    service account only).
     """
     if supervised:
         return (f"# Written by clusterctl. The server runs as {UNIT}; its heap, JVM flags and environment\n"
                 f"# are in {DROPIN_PATH}. Nothing is set here, so that nothing overrides them.\n")
     lines = ["# Written by clusterctl from the inventory's [zookeeper] (no systemd here: zkServer.sh reads it)."]
     lines += [f"export {name}={shell_word(value)}" for name, value in server_environment(spec, java_home)]
+    lines.append(f"export {SECRET_VARIABLE}={shell_word(super_option(super_digest))}")
     return "\n".join(lines) + "\n"
+
+
+def render_secret_env(super_digest: str) -> str:
+    """The unit's EnvironmentFile: the super user's digest, kept out of argv (ps) and of systemctl show."""
+    return f"{SECRET_VARIABLE}={super_option(super_digest)}\n"
 
 
 def render_myid(server_id: int) -> str:

@@ -23,6 +23,7 @@ from ..inventory import Host, Inventory
 from ..render.zk_service import UNIT
 from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
+from ..zk import superuser
 from ..zk.restart import RollResult, rolling_restart
 from ..zk.server import control, java_home
 from ..zk.smoke import smoke as smoke_test
@@ -65,9 +66,12 @@ def release(inventory: Inventory) -> zk_install.Release:
 
 
 def decide_all(inventory: Inventory, gathered: Mapping[str, Facts]) -> dict[str, zk_install.HostPlan]:
+    """Every server's plan, against the membership the ensemble runs (read from all of them)."""
     rel, spec = release(inventory), inventory.zookeeper
-    return {h: zk_install.decide(inventory, h, zk_install.HostState.from_facts(f, spec), rel)
-            for h, f in gathered.items()}
+    states = {h: zk_install.HostState.from_facts(f, spec) for h, f in gathered.items()}
+    running = zk_install.running_members(states)
+    digest = superuser.digest(superuser.password(inventory))
+    return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
 
 
 class _ZkStep(Step):
@@ -154,16 +158,21 @@ class ZkInstall(_ZkStep):
         if p.make_account:
             ctx.run_script(INSTALL_SCRIPT, "account", spec.user, spec.group, spec.data_dir, become=True)
             done.append(f"account {spec.user}")
-        for path, (_, wanted) in p.files.items():
-            ctx.write_file(path, wanted, mode="644", owner="root", group="root", become=True)
-            done.append(path.rsplit("/", 1)[1])
-        if p.relink:
-            ctx.run_script(INSTALL_SCRIPT, "relink", rel.directory(spec), zk_install.home(spec), become=True)
-            done.append(f"{zk_install.home(spec)} → {rel.name}")
         if p.make_dirs:
             ctx.run_script(INSTALL_SCRIPT, "data-dirs", spec.user, spec.group, spec.data_dir, spec.data_log_dir,
                            spec.log_dir, become=True)
+            ctx.run_script(INSTALL_SCRIPT, "conf-dir", spec.user, spec.group, spec.conf_dir, become=True)
             done.append("data dirs")
+        for path, (_, wanted) in p.files.items():
+            owner, group, mode = zk_install.file_owner(spec, path)
+            ctx.write_file(path, wanted, mode=mode, owner=owner, group=group, dir_mode="750", become=True)
+            done.append(path.rsplit("/", 1)[1])
+        if p.config_changes:
+            # What says "the server's config was written now": zoo.cfg's own mtime is ZooKeeper's too.
+            ctx.write_file(zk_install.stamp_path(spec), f"{time.time():.0f}\n", become=True)
+        if p.relink:
+            ctx.run_script(INSTALL_SCRIPT, "relink", rel.directory(spec), zk_install.home(spec), become=True)
+            done.append(f"{zk_install.home(spec)} → {rel.name}")
         if p.write_myid:
             # Created, never replaced: a myid written meanwhile belongs to the server that wrote it.
             if not ctx.write_file(f"{spec.data_dir}/myid", render_myid(p.server_id), mode="644", owner=spec.user,
@@ -208,6 +217,7 @@ class StartResult:
 class StartPlan(HostPlan):
     pid: int | None = None  # the running server's, if one runs
     supervised: bool = False  # systemd runs the host
+    waits: str = ""  # why it is not started (a server for zk add)
 
 
 class ZkStart(_ZkStep):
@@ -222,15 +232,22 @@ class ZkStart(_ZkStep):
     name = START_STEP
     phase = "zk-start"
 
-    def __init__(self, hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT):
+    def __init__(self, hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT, joining: bool = False):
         super().__init__(hosts)
         self.timeout = timeout
+        self.joining = joining  # zk add: start servers the running ensemble does not have yet
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, StartPlan]:
         plans = {}
+        decided = decide_all(inventory, facts)
         for host, f in facts.items():
             state = zk_install.HostState.from_facts(f, inventory.zookeeper)
-            plans[host] = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd)
+            plan = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd)
+            if decided[host].joins and not self.joining:
+                plan.waits = (f"not started: {host} is not in the running ensemble; clusterctl zk add {host} "
+                              f"starts it as it adds it")
+                plan.notes.append(plan.waits)
+            plans[host] = plan
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, StartPlan]) -> HostResults:
@@ -241,6 +258,8 @@ class ZkStart(_ZkStep):
     def apply_host(self, ctx: HostContext, plan: StartPlan) -> Outcome:
         if plan.pid is not None:
             return Outcome.unchanged(f"running (pid {plan.pid})")
+        if plan.waits:
+            return Outcome.unchanged(plan.waits)
         state, pid = control(ctx, "start", ctx.session.inventory.zookeeper, java_home(ctx.session.inventory))
         if state == "running":
             return Outcome.unchanged(f"running (pid {pid})")
@@ -259,7 +278,7 @@ def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> Star
         return len(able) < status.quorum.needed
 
     # Every server it was asked to start, running before or not: exit 0 means each of them serves clients.
-    asked = [h for h in plans if h not in session.failures]
+    asked = [h for h, p in plans.items() if h not in session.failures and not p.waits]
     waited = wait_until_serving(session, asked, timeout, hopeless=hopeless)
     if not waited.met and waited.status.settled:
         for h, why in lagging(waited.status, asked, None).items():

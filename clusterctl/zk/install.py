@@ -22,8 +22,9 @@ from ..inventory import Inventory, ZooKeeperSpec
 from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
 from ..render.profile import render_profile_snippet
-from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit
-from ..render.zoo_cfg import render_java_env, render_zoo_cfg
+from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
+from ..render.zoo_cfg import (dynamic_path, parse_members, properties, render_dynamic, render_java_env,
+                              render_secret_env, render_zoo_cfg, static_differs)
 from .server import home, java_home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
@@ -57,10 +58,26 @@ def release_of(package: Path) -> Release:
     return Release(package, _top_directory(package, package.stat().st_mtime_ns), local.sha256)
 
 
+def stamp_path(spec: ZooKeeperSpec) -> str:
+    """Touched whenever clusterctl writes the server's config: ZooKeeper rewrites zoo.cfg itself, so
+    zoo.cfg's own mtime cannot tell a restart is needed."""
+    return f"{spec.conf_dir}/.clusterctl-written"
+
+
 def config_files(spec: ZooKeeperSpec) -> list[str]:
     """The files a running server read at start: one changed since means it needs a restart."""
-    link = home(spec)
-    return [link, f"{link}/conf/zoo.cfg", f"{link}/conf/java.env", UNIT_PATH, DROPIN_PATH]
+    return [home(spec), stamp_path(spec), UNIT_PATH, DROPIN_PATH]
+
+
+@lru_cache(maxsize=8)
+def release_member(package: Path, mtime_ns: int, member: str) -> str:
+    """A text file of the release tarball (its own log4j.properties), read on the controller."""
+    import tarfile
+    with tarfile.open(package, "r:gz") as tar:
+        found = next((m for m in tar if m.name.split("/", 1)[-1] == member), None)
+        if found is None:
+            return ""
+        return tar.extractfile(found).read().decode("utf-8", "replace")
 
 
 def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
@@ -69,11 +86,15 @@ def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
     return [
         query("zk.release", "release_mark", target, RELEASE_MARK),
         query("zk.link", "link", home(spec)),
-        query("zk.zoo_cfg", "file", f"{target}/conf/zoo.cfg"),
-        query("zk.java_env", "file", f"{target}/conf/java.env"),
+        query("zk.zoo_cfg", "file", f"{spec.conf_dir}/zoo.cfg"),
+        query("zk.java_env", "file", f"{spec.conf_dir}/java.env"),
+        query("zk.log4j", "file", f"{spec.conf_dir}/log4j.properties"),
+        query("zk.secret", "file", secret_env_path(spec)),
+        query("zk.dynamic", "zk_dynamic", f"{spec.conf_dir}/zoo.cfg"),
+        query("zk.data", "zk_data", spec.data_dir, spec.data_log_dir),
         query("zk.profile", "file", PROFILE_PATH),
         query("zk.myid", "file", f"{spec.data_dir}/myid"),
-        query("zk.dirs", "stat", spec.data_dir, spec.data_log_dir, spec.log_dir),
+        query("zk.dirs", "stat", spec.data_dir, spec.data_log_dir, spec.log_dir, spec.conf_dir),
         query("zk.server", "zk_server", UNIT, pid_file(spec), *config_files(spec)),
         query("zk.init", "init_system"),
         query("zk.account", "account", spec.user, spec.group),
@@ -127,6 +148,21 @@ class HostState:
     unit: str | None = None
     dropin: str | None = None
     enabled: bool = False
+    log4j: str | None = None
+    secret: str | None = None
+    dynamic: tuple[str, str] | None = None  # (path, content) of the membership file the static zoo.cfg names
+    has_data: bool = False  # snapshots or transaction logs in the data dirs
+
+    @property
+    def members(self) -> dict[int, tuple[str, str]]:
+        """id → (host, role) of the membership this server has (empty before it has one)."""
+        return parse_members(self.dynamic[1]) if self.dynamic else {}
+
+    @property
+    def version(self) -> int:
+        """The membership's version (ZooKeeper's; 0 for one clusterctl wrote and no server has taken up)."""
+        text = properties(self.dynamic[1]).get("version", "0") if self.dynamic else "0"
+        return int(text, 16) if all(c in "0123456789abcdefABCDEF" for c in text) and text else 0
 
     @classmethod
     def from_facts(cls, f: dict[str, Fact], spec: ZooKeeperSpec | None = None) -> HostState:
@@ -139,7 +175,9 @@ class HostState:
         state_lines = dict(line.split(" ", 1) for line in f["zk.unit_state"].lines if " " in line) \
             if "zk.unit_state" in f else {}
         owners = f["zk.dirs"].lines
-        paths = [spec.data_dir, spec.data_log_dir, spec.log_dir] if spec else []
+        paths = [spec.data_dir, spec.data_log_dir, spec.log_dir, spec.conf_dir] if spec else []
+        dynamic = f["zk.dynamic"].output if "zk.dynamic" in f and f["zk.dynamic"].ok else ""
+        first, _, content = dynamic.partition("\n")
         return cls(
             release_sha256=release[5:] if release.startswith("mark ") else (UNMARKED if release else ""),
             link_target=link[5:] if link.startswith("link ") else (NOT_A_LINK if link else ""),
@@ -154,6 +192,10 @@ class HostState:
             unit=text("zk.unit"),
             dropin=text("zk.dropin"),
             enabled=state_lines.get("enabled", "").strip() == "enabled",
+            log4j=text("zk.log4j"),
+            secret=text("zk.secret"),
+            dynamic=(first, content) if first else None,
+            has_data="zk.data" in f and f["zk.data"].output.strip() not in ("", "0"),
         )
 
 
@@ -178,6 +220,7 @@ class HostPlan:
     relink: bool = False
     link_before: str = ""
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (now, wanted), differing only
+    joins: bool = False  # a server the running ensemble does not have yet: clusterctl zk add
     make_account: bool = False
     make_dirs: bool = False  # create them, or give them to the service account
     write_myid: bool = False
@@ -186,11 +229,12 @@ class HostPlan:
     replaces: bool = False  # a release directory of that name exists and is not the tarball's
     systemd: bool = False
     user: str = "zookeeper"
+    dynamic_path: str = ""  # the first membership file, written only before the server has one
 
     @property
     def config_changes(self) -> list[str]:
         """What this plan writes that the running server read at start (files, the release)."""
-        changed = [path for path in self.files if path != PROFILE_PATH]
+        changed = [path for path in self.files if path not in (PROFILE_PATH, self.dynamic_path)]
         if self.unpack or self.relink:
             changed.insert(0, f"the release ({self.release.name})")
         return changed
@@ -254,6 +298,9 @@ class HostPlan:
     def notes(self) -> list[str]:
         """What plan and status say about this server beyond the changes."""
         notes = [] if self.systemd else [NO_SYSTEMD.format(user=self.user)]
+        if self.joins:
+            notes.append(f"{self.host} is not in the running ensemble yet: clusterctl zk add {self.host} "
+                         f"installs, starts and adds it, one at a time")
         if self.restart_needed:
             notes.append(restart_notice(self.running.pid, self.restart_reasons))
         return notes
@@ -269,20 +316,52 @@ def profile_snippet(spec: ZooKeeperSpec) -> str:
 
 
 def dirs_ready(state: HostState, spec: ZooKeeperSpec) -> bool:
-    """The data, log and log directories exist and belong to the service account."""
-    wanted = [spec.data_dir, spec.data_log_dir, spec.log_dir]
+    """The data, transaction-log, log and config directories exist and belong to the service account."""
+    wanted = [spec.data_dir, spec.data_log_dir, spec.log_dir, spec.conf_dir]
     return all(state.dirs.get(path, "").split()[1:] == [spec.user, spec.group] for path in wanted)
 
 
-def decide(inventory: Inventory, host: str, state: HostState, release: Release) -> HostPlan:
-    """What ``host`` needs for the inventory's ensemble (pure)."""
+def inventory_members(spec: ZooKeeperSpec) -> dict[int, tuple[str, str]]:
+    return {s.id: (s.host, "observer" if s.observer else "participant") for s in spec.servers}
+
+
+def running_members(states: dict[str, HostState]) -> dict[int, tuple[str, str]]:
+    """The membership the ensemble runs: the newest any server has taken up, else none (a new ensemble)."""
+    taken = [s for s in states.values() if s.dynamic and s.version > 0]
+    return max(taken, key=lambda s: s.version).members if taken else {}
+
+
+def joiner_problem(spec: ZooKeeperSpec, host: str, state: HostState) -> str | None:
+    """Why ``host`` must not join the running ensemble as it is (another ensemble's state), else None."""
+    if state.has_data:
+        return (f"{spec.data_dir} (or {spec.data_log_dir}) holds snapshots or transaction logs, but {host} is not in "
+                f"the running ensemble: another ensemble's state would be served. Move {spec.data_dir}/version-2 "
+                f"away (keep it if it matters), then run clusterctl zk add {host}")
+    if state.dynamic and state.version > 0:
+        return (f"{state.dynamic[0]} is the membership of an ensemble {host} is not part of (a stale dynamic "
+                f"config): move it and {spec.conf_dir}/zoo.cfg away, then run clusterctl zk add {host}")
+    return None
+
+
+def decide(inventory: Inventory, host: str, state: HostState, release: Release,
+           running: dict[int, tuple[str, str]] | None = None, digest: str = "") -> HostPlan:
+    """What ``host`` needs for the inventory's ensemble (pure).
+
+    ``running`` is the membership the ensemble runs now (from its servers'
+    facts; empty for a new ensemble); ``digest`` the super user's.
+    """
     spec = inventory.zookeeper
+    running = running or {}
     server = next(s for s in spec.servers if s.host == host)
-    plan = HostPlan(host, server.id, release, running=state.server, systemd=state.systemd, user=spec.user)
+    plan = HostPlan(host, server.id, release, running=state.server, systemd=state.systemd, user=spec.user,
+                    dynamic_path=dynamic_path(spec))
     plan.conflict = myid_conflict(state.myid, server.id, spec.data_dir)
     if state.link_target == NOT_A_LINK:
         plan.conflict = plan.conflict or (f"{home(spec)} exists and is not a symbolic link: move it away, "
                                           f"clusterctl manages it as a link to the release")
+    plan.joins = bool(running) and server.id not in running
+    if plan.joins and not plan.conflict:
+        plan.conflict = joiner_problem(spec, host, state)
     if plan.conflict:
         return plan
     target = release.directory(spec)
@@ -290,20 +369,41 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release) 
     plan.replaces = plan.unpack and state.release_sha256 != ""
     plan.link_before = state.link_target
     plan.relink = state.link_target != target
-    fresh = plan.unpack  # a new unpack brings a conf/ without our files
     java = java_home(inventory)
     wanted = {
-        f"{target}/conf/zoo.cfg": ("" if fresh else state.zoo_cfg or "", render_zoo_cfg(spec, inventory, host)),
-        f"{target}/conf/java.env": ("" if fresh else state.java_env or "",
-                                    render_java_env(spec, java, supervised=state.systemd)),
+        f"{spec.conf_dir}/java.env": (state.java_env or "",
+                                      render_java_env(spec, java, supervised=state.systemd, super_digest=digest)),
+        f"{spec.conf_dir}/log4j.properties": (state.log4j or "", release_member(
+            release.package, release.package.stat().st_mtime_ns, "conf/log4j.properties")),
         PROFILE_PATH: (state.profile or "", profile_snippet(spec)),
     }
+    zoo_cfg = render_zoo_cfg(spec, inventory, host)
+    if state.zoo_cfg is None or static_differs(state.zoo_cfg, zoo_cfg):
+        wanted[f"{spec.conf_dir}/zoo.cfg"] = (state.zoo_cfg or "", zoo_cfg)
+    if state.dynamic is None:
+        # The first membership: the running ensemble's and this server (a joiner), or the inventory's.
+        members = dict(running or inventory_members(spec))
+        members[server.id] = (host, "observer" if server.observer else "participant")
+        wanted[dynamic_path(spec)] = ("", render_dynamic(spec, [(i, h, r == "observer") for i, (h, r) in members.items()]))
     if state.systemd:
         wanted[UNIT_PATH] = (state.unit or "", render_unit(spec, inventory))
         wanted[DROPIN_PATH] = (state.dropin or "", render_dropin(spec, java))
+        wanted[secret_env_path(spec)] = (state.secret or "", render_secret_env(digest))
     plan.files = {path: pair for path, pair in wanted.items() if pair[0] != pair[1]}
     plan.make_account = not state.account
     plan.make_dirs = not dirs_ready(state, spec)
     plan.write_myid = state.myid is None
     plan.enable = state.systemd and (not state.enabled or UNIT_PATH in plan.files or DROPIN_PATH in plan.files)
     return plan
+
+
+def file_owner(spec: ZooKeeperSpec, path: str) -> tuple[str, str, str]:
+    """(owner, group, mode) of a file the install writes: ZooKeeper rewrites zoo.cfg and its membership
+    itself; the secret is root's alone; java.env holds it where there is no systemd."""
+    if path in (f"{spec.conf_dir}/zoo.cfg", dynamic_path(spec)):
+        return spec.user, spec.group, "640"
+    if path == secret_env_path(spec):
+        return "root", "root", "600"
+    if path == f"{spec.conf_dir}/java.env":
+        return "root", spec.group, "640"
+    return "root", "root", "644"

@@ -60,7 +60,7 @@ def test_plan_on_a_fresh_lab_lists_every_change_and_touches_nothing(planned_then
     assert "network: no host has an interface key" in plan.stdout, "a step left out is said, not silent"
     assert "+++ /etc/hosts (planned)" not in plan.stdout, "diffs only with --diff"
     assert "+++ /etc/hosts (planned)" in diff.stdout
-    assert "server.1=node2:2888:3888" in diff.stdout
+    assert "server.1=node2:2888:3888:participant;0.0.0.0:2181" in diff.stdout
 
 
 def test_bootstrap_ends_with_a_smoke_tested_ensemble(lab, planned_then_bootstrapped):

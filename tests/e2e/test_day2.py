@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 NODES = ["node1", "node2", "node3", "node4", "node5"]
 SERVERS = NODES  # five voters: one may be down and a roll still has its margin
 FILES = ["/etc/hosts", "/root/.ssh/authorized_keys", "/root/.ssh/known_hosts", "/etc/profile.d/java.sh",
-         "/etc/profile.d/zookeeper.sh", "/opt/zookeeper/conf/zoo.cfg", "/opt/zookeeper/conf/java.env",
+         "/etc/profile.d/zookeeper.sh", "/etc/zookeeper/zoo.cfg", "/etc/zookeeper/java.env",
          "/var/lib/zookeeper/myid"]
 SNAPSHOT = (f"for f in {' '.join(FILES)}; do stat -c '%n %i %Y %s' \"$f\"; md5sum \"$f\"; done; "
             "readlink /opt/zookeeper /usr/java/default; " + SERVER_PID)
@@ -106,8 +106,8 @@ def test_bootstrap_hosts_repairs_one_node_and_leaves_the_others_as_they_were(clu
     for peer in others("node5"):
         login = inside(cluster.lab, "node5", f"ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes {peer} hostname")
         assert login.strip() == peer, "node5 knows every peer again, from the peers' own keys"
-    assert "syncLimit=6" in inside(cluster.lab, "node5", "cat /opt/zookeeper/conf/zoo.cfg")
-    assert "syncLimit=5" in inside(cluster.lab, "node1", "cat /opt/zookeeper/conf/zoo.cfg")
+    assert "syncLimit=6" in inside(cluster.lab, "node5", "cat /etc/zookeeper/zoo.cfg")
+    assert "syncLimit=5" in inside(cluster.lab, "node1", "cat /etc/zookeeper/zoo.cfg")
     assert cluster.roles()["node5"] in ("follower", "leader")
     cluster.converged()
 
@@ -201,7 +201,11 @@ def test_plan_is_compact_with_diff_and_json_on_request(cluster):
     assert diff.stdout.count("-syncLimit=5") == len(SERVERS) and diff.stdout.count("+syncLimit=7") == len(SERVERS)
     as_json = cluster.cli("plan", "--json", inventory=changed)
     data = json.loads(as_json.stdout)
-    assert data["changes"] == len(SERVERS) and data["hosts_changed"] == len(SERVERS)
+    # Each server: its zoo.cfg written, then its restart (the roll's), the reason named.
+    assert data["changes"] == 2 * len(SERVERS) and data["hosts_changed"] == len(SERVERS)
+    roll_rows = [row for row in data["plan"] if row["step"] == "zk-roll"]
+    assert {row["host"] for row in roll_rows} == set(SERVERS)
+    assert all("zoo.cfg" in row["changes"][0]["summary"] for row in roll_rows), roll_rows
     zk_rows = [row for row in data["plan"] if row["step"] == "zookeeper"]
     assert {row["host"] for row in zk_rows} == set(SERVERS)
     assert all("+syncLimit=7" in row["changes"][0]["diff"] and row["changes"][0]["change"] for row in zk_rows)

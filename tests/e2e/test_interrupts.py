@@ -141,8 +141,7 @@ CASES = {
                     "for i in $(seq 3000); do echo \"filler$i.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF$i\"; "
                     "done >> /root/.ssh/known_hosts",
                     ["ssh-trust", "--no-verify"]),
-    "zoo.cfg": ("/opt/apache-zookeeper-3.8.0-bin/conf", "zoo.cfg",
-                "sed -i 's/^tickTime=.*/tickTime=1999/' /opt/zookeeper/conf/zoo.cfg",
+    "zoo.cfg": ("/etc/zookeeper", "zoo.cfg", "sed -i 's/^tickTime=.*/tickTime=1999/' /etc/zookeeper/zoo.cfg",
                 ["zk", "install"]),
     "myid": ("/var/lib/zookeeper", "myid", "rm /var/lib/zookeeper/myid", ["zk", "install"]),
     "profile": ("/etc/profile.d", "zookeeper.sh", "echo '# edited' >> /etc/profile.d/zookeeper.sh", ["zk", "install"]),
@@ -193,7 +192,7 @@ def test_a_write_cut_off_at_the_worst_moment_leaves_the_old_file_or_the_new_one(
 
 # -- random interrupts across cold bootstraps -------------------------------------------
 
-BARE = ("systemctl disable --now zookeeper 2>/dev/null; rm -rf /etc/systemd/system/zookeeper.service*; "
+BARE = ("systemctl disable --now zookeeper 2>/dev/null; rm -rf /etc/systemd/system/zookeeper.service* /etc/zookeeper; "
         "systemctl daemon-reload 2>/dev/null; sleep 0.3; rm -rf /opt/* /usr/java /var/lib/zookeeper /etc/profile.d/java.sh "
         "/etc/profile.d/zookeeper.sh; sed -i '/^# BEGIN clusterctl/,/^# END clusterctl/d' /etc/hosts; "
         "rm -f /root/.ssh/id_* /root/.ssh/known_hosts; grep clusterctl-lab /root/.ssh/authorized_keys > /tmp/k; "
@@ -219,8 +218,8 @@ def whole(lab, node: str, artifacts) -> list[str]:
         if text and not (text.startswith("# Managed by clusterctl") and text.endswith("export PATH\n")
                          and variable in text):
             problems.append(f"/etc/profile.d/{profile} is not whole")
-    cfg = inside(lab, node, "cat /opt/zookeeper/conf/zoo.cfg 2>/dev/null || true")
-    if cfg and "server.3=node3:2888:3888" not in cfg:
+    cfg = inside(lab, node, "cat /etc/zookeeper/zoo.cfg 2>/dev/null || true")
+    if cfg and "reconfigEnabled=true" not in cfg:
         problems.append("zoo.cfg is not whole")
     myid = inside(lab, node, "cat /var/lib/zookeeper/myid 2>/dev/null || true")
     if myid and myid != f"{NODES.index(node) + 1}\n":
@@ -235,7 +234,7 @@ def whole(lab, node: str, artifacts) -> list[str]:
                              " || true").strip()
     if java == "broken":
         problems.append("/usr/java/default points at no JDK")
-    spare = leftovers(lab, node, "/etc", "/root/.ssh", "/etc/profile.d", "/opt", "/opt/zookeeper/conf",
+    spare = leftovers(lab, node, "/etc", "/root/.ssh", "/etc/profile.d", "/opt", "/etc/zookeeper",
                       "/var/lib/zookeeper", "/usr/java")
     if spare:
         problems.append(f"leftovers: {spare.split()}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clusterctl.lab.runbook import render_runbook_sections
-from tests.lab_helpers import Writer, inside, running_lab
+from tests.lab_helpers import SERVER_PID, Writer, inside, running_lab
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -101,9 +101,13 @@ def test_the_server_runs_as_its_own_user_under_an_enabled_unit(lab):
         pid = main_pid(lab, node)
         assert inside(lab, node, f"ps -o user= -p {pid}").strip() == "zookeeper"
         assert inside(lab, node, "find /var/lib/zookeeper /var/log/zookeeper ! -user zookeeper").strip() == ""
-        assert inside(lab, node, "stat -c %U /opt/apache-zookeeper-3.8.0-bin /opt/zookeeper/conf/zoo.cfg") == "root\nroot\n"
-        writable = inside(lab, node, "runuser -u zookeeper -- test -w /opt/zookeeper/conf/zoo.cfg && echo yes || echo no")
+        assert inside(lab, node, "stat -c %U /opt/apache-zookeeper-3.8.0-bin /opt/zookeeper/bin/zkServer.sh") == "root\nroot\n"
+        writable = inside(lab, node, "runuser -u zookeeper -- test -w /opt/zookeeper/bin && echo yes || echo no")
         assert writable.strip() == "no", "the release is read-only to the server"
+        assert inside(lab, node, "stat -c '%a %U' /etc/zookeeper/super.env").strip() == "600 root"
+        mode = inside(lab, node, "stat -c %a $(sed -n 's/^dynamicConfigFile=//p' /etc/zookeeper/zoo.cfg)").strip()
+        assert mode[-1] == "0", "the membership file is not world-writable"
+        assert "superDigest" not in inside(lab, node, f"tr '\\0' ' ' < /proc/$({SERVER_PID})/cmdline")
         assert inside(lab, node, "getent passwd zookeeper | cut -d: -f7").strip() in ("/usr/sbin/nologin", "/bin/false")
         assert inside(lab, node, "ls /var/log/zookeeper").split() == ["gc.log", "zookeeper.log"]
     assert inside(lab, "node1", "systemctl cat zookeeper >/dev/null 2>&1 && echo yes || echo no").strip() == "no"
@@ -169,11 +173,25 @@ def test_autopurge_keeps_the_newest_three_snapshots(lab, tmp_path):
     assert roll.returncode == 0
 
 
+# The previous layout: zoo.cfg with static server lines in the release's conf/, no reconfig, no unit, root.
 LEGACY = """set -e
 systemctl disable --now zookeeper
-rm -rf /etc/systemd/system/zookeeper.service /etc/systemd/system/zookeeper.service.d
+rm -rf /etc/systemd/system/zookeeper.service /etc/systemd/system/zookeeper.service.d /etc/zookeeper
 systemctl daemon-reload
-chown -R root:root /var/lib/zookeeper
+chown -R root:root /var/lib/zookeeper; rm -f /var/lib/zookeeper/zookeeper_server.pid
+cat > /opt/zookeeper/conf/zoo.cfg <<CFG
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=/var/lib/zookeeper
+dataLogDir=/var/lib/zookeeper/datalog
+clientPort=2181
+4lw.commands.whitelist=srvr, mntr, ruok, stat, conf, isro
+admin.enableServer=false
+server.1=node2:2888:3888
+server.2=node3:2888:3888
+server.3=node4:2888:3888
+CFG
 printf 'ZK_SERVER_HEAP=128\\n' > /opt/zookeeper/conf/java.env
 cd / && JAVA_HOME=/usr/java/default /opt/zookeeper/bin/zkServer.sh start
 """

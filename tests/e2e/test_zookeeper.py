@@ -33,6 +33,8 @@ from clusterctl.steps import hosts_file, jdk, zookeeper
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
+# zoo.cfg, then the membership file it names (ZooKeeper's, once it has taken it up).
+CONFIG = "cat /etc/zookeeper/zoo.cfg; cat \"$(sed -n 's/^dynamicConfigFile=//p' /etc/zookeeper/zoo.cfg)\""
 # Short ticks: elections and failure detection in seconds (sessions may last 2..20 ticks).
 ZK_TUNING = "tick_time = 500\ninit_limit = 10\nsync_limit = 5\nheap_mb = 128\n"
 
@@ -136,8 +138,9 @@ class TestRunbookEnsemble:
         for node, myid in zip(runbook.servers, ("1", "2", "3")):
             assert inside(runbook.lab, node, "readlink /opt/zookeeper").strip() == "/opt/apache-zookeeper-3.8.0-bin"
             assert inside(runbook.lab, node, "cat /var/lib/zookeeper/myid").strip() == myid
-            cfg = inside(runbook.lab, node, "cat /opt/zookeeper/conf/zoo.cfg").splitlines()
-            assert {"server.1=node2:2888:3888", "server.2=node3:2888:3888", "server.3=node4:2888:3888",
+            cfg = inside(runbook.lab, node, CONFIG).splitlines()
+            assert {"server.1=node2:2888:3888:participant;0.0.0.0:2181", "server.2=node3:2888:3888:participant;0.0.0.0:2181",
+                    "server.3=node4:2888:3888:participant;0.0.0.0:2181", "reconfigEnabled=true",
                     "dataDir=/var/lib/zookeeper", "dataLogDir=/var/lib/zookeeper/datalog", "tickTime=500",
                     "admin.enableServer=false"} <= set(cfg)
             assert inside(runbook.lab, node, "test -d /var/lib/zookeeper/datalog && echo ok").strip() == "ok"
@@ -355,8 +358,8 @@ class TestFiveVotersAndAnObserver:
         assert roles["node6"] == "observer" == role_said(five.srvr_inside("node6"))
         assert sorted(roles[h] for h in FIVE if h != "node6").count("leader") == 1
         assert status["quorum"] == {"voters": 5, "up": 5, "needed": 3, "has_quorum": True, "tolerates": 2}
-        assert "peerType=observer" in inside(five.lab, "node6", "cat /opt/zookeeper/conf/zoo.cfg")
-        assert "peerType" not in inside(five.lab, "node1", "cat /opt/zookeeper/conf/zoo.cfg")
+        for node in FIVE:  # every server's membership says node6 observes
+            assert "server.6=node6:2888:3888:observer;0.0.0.0:2181" in inside(five.lab, node, CONFIG)
 
     def test_smoke_reads_back_through_the_observer_too(self, five):
         result = five.cli("zk", "smoke")

@@ -73,3 +73,9 @@ def test_connections_never_forward_the_agent():
     from clusterctl.core.connection import _connection
     conn = _connection("10.0.0.1", "deploy", 22, None, None, None)
     assert conn.forward_agent is False
+
+
+def test_every_state_has_a_look_in_the_live_grid():
+    from clusterctl.display import STYLES
+    from clusterctl.events import State
+    assert set(STYLES) == set(State)

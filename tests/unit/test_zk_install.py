@@ -13,7 +13,7 @@ from clusterctl.core.facts import Fact, gather_args, parse_facts
 from clusterctl.inventory import Inventory, load_inventory
 from test_package_files import write_package
 from clusterctl.render.zk_service import DROPIN_PATH, UNIT_PATH, render_dropin, render_unit
-from clusterctl.render.zoo_cfg import render_java_env, render_zoo_cfg
+from clusterctl.render.zoo_cfg import render_dynamic, render_java_env, render_secret_env, render_zoo_cfg
 from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, HostState, Release, decide, home, myid_conflict,
                                    profile_snippet)
 from tests.fakes import run_locally
@@ -35,7 +35,6 @@ node2 = 1
 node3 = 2
 node4 = { id = 3, observer = true }
 """
-RELEASE = Release(Path("apache-zookeeper-3.8.0-bin.tar.gz"), "apache-zookeeper-3.8.0-bin", "ab" * 32)
 RELEASE_DIR = "/opt/apache-zookeeper-3.8.0-bin"
 
 
@@ -47,22 +46,30 @@ def inventory() -> Inventory:
 
 
 INV = inventory()
+RELEASE = Release(INV.zookeeper.package, "apache-zookeeper-3.8.0-bin", "ab" * 32)
 
 
 JAVA = "/usr/java/default"
+DIGEST = "c3VwZXI="
+CONF = "/etc/zookeeper"
+MEMBERS = render_dynamic(INV.zookeeper, [(1, "node2", False), (2, "node3", False), (3, "node4", True)])
 
 
 def facts(**overrides: Fact) -> dict[str, Fact]:
     """The facts of a node under systemd as clusterctl left it (node3), with ``overrides``."""
     spec = INV.zookeeper
     converged = {
-        "zk.release": Fact(f"mark {RELEASE.sha256}\n", 0),
+        "zk.release": Fact(f"mark {RELEASE.sha256}\n", 0),  # and below, a server under systemd as left
         "zk.link": Fact(f"link {RELEASE_DIR}\n", 0),
         "zk.zoo_cfg": Fact(render_zoo_cfg(spec, INV, "node3"), 0),
-        "zk.java_env": Fact(render_java_env(spec, JAVA, supervised=True), 0),
+        "zk.java_env": Fact(render_java_env(spec, JAVA, supervised=True, super_digest=DIGEST), 0),
+        "zk.log4j": Fact("", 0),
+        "zk.secret": Fact(render_secret_env(DIGEST), 0),
+        "zk.dynamic": Fact(f"{CONF}/zoo.cfg.dynamic.100000000\n{MEMBERS}version=100000000\n", 0),
+        "zk.data": Fact("4\n", 0),
         "zk.profile": Fact(profile_snippet(spec), 0),
         "zk.myid": Fact("2\n", 0),
-        "zk.dirs": Fact("750 zookeeper zookeeper\n" * 3, 0),
+        "zk.dirs": Fact("750 zookeeper zookeeper\n" * 4, 0),
         "zk.server": Fact("", 1),
         "zk.init": Fact("systemd running\n", 0),
         "zk.account": Fact("user 998 998 /var/lib/zookeeper /usr/sbin/nologin\ngroup 998\n", 0),
@@ -74,27 +81,32 @@ def facts(**overrides: Fact) -> dict[str, Fact]:
     return converged
 
 
+STAMP = f"{CONF}/.clusterctl-written"
+
+
 def server(pid: int, seconds: int, changed: dict[str, int] | None = None, manager: str = "systemd",
            user: str = "zookeeper") -> Fact:
     """The zk.server fact of a running server, with each config file's age in seconds."""
-    ages = {f"{RELEASE_DIR}/conf/zoo.cfg": 3000, **(changed or {})}
+    ages = {STAMP: 3000, **(changed or {})}
     return Fact(f"{pid} {seconds} {manager} {user}\n" + "".join(f"{age} {path}\n" for path, age in ages.items()), 0)
 
 
 FRESH = facts(**{name: Fact("", 1) for name in ("zk.release", "zk.zoo_cfg", "zk.java_env", "zk.profile",
-                                                  "zk.myid", "zk.dirs", "zk.unit", "zk.dropin")},
+                                                  "zk.myid", "zk.dirs", "zk.unit", "zk.dropin", "zk.log4j",
+                                                  "zk.secret")},
+              **{"zk.dynamic": Fact("", 0), "zk.data": Fact("0\n", 0)},
               **{"zk.link": Fact("", 0), "zk.account": Fact("", 0), "zk.unit_state": Fact("enabled disabled\n", 0)})
 
 
-def plan_for(f: dict[str, Fact], host: str = "node3"):
-    return decide(INV, host, HostState.from_facts(f, INV.zookeeper), RELEASE)
+def plan_for(f: dict[str, Fact], host: str = "node3", running=None):
+    return decide(INV, host, HostState.from_facts(f, INV.zookeeper), RELEASE, running, DIGEST)
 
 
 def test_a_fresh_node_needs_everything():
     plan = plan_for(FRESH)
     assert plan.unpack and plan.relink and plan.make_dirs and plan.write_myid and not plan.conflict
-    assert set(plan.files) == {f"{RELEASE_DIR}/conf/zoo.cfg", f"{RELEASE_DIR}/conf/java.env", PROFILE_PATH,
-                               UNIT_PATH, DROPIN_PATH}
+    assert set(plan.files) == {f"{CONF}/zoo.cfg", f"{CONF}/zoo.cfg.dynamic", f"{CONF}/java.env", f"{CONF}/super.env",
+                               PROFILE_PATH, UNIT_PATH, DROPIN_PATH}
     assert plan.make_account and plan.enable
     summaries = [c.summary for c in plan.changes(INV.zookeeper)]
     assert summaries[0].startswith("stage and unpack apache-zookeeper-3.8.0-bin under /opt")
@@ -136,9 +148,10 @@ def test_a_profile_change_alone_does_not_need_a_restart():
     assert list(plan.files) == [PROFILE_PATH] and not plan.restart_needed
 
 
-def test_the_observer_gets_its_own_file():
+def test_the_observer_is_one_by_its_membership_line_alone():
     plan = plan_for(FRESH, "node4")
-    assert "peerType=observer" in plan.files[f"{RELEASE_DIR}/conf/zoo.cfg"][1]
+    assert "peerType" not in plan.files[f"{CONF}/zoo.cfg"][1]
+    assert ":observer;" in plan.files[f"{CONF}/zoo.cfg.dynamic"][1]
 
 
 @pytest.mark.parametrize("current, conflict", [(None, False), ("2", False), ("3", True), ("", True), ("x", True)])
@@ -198,19 +211,24 @@ def test_the_facts_read_an_installed_node_as_host_state(tmp_path):
     from clusterctl.zk.install import facts as fact_queries
     spec = INV.zookeeper.__class__(**{**INV.zookeeper.__dict__, "install_dir": str(tmp_path / "opt"),
                                       "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log"),
-                                      "log_dir": str(tmp_path / "logs")})
+                                      "log_dir": str(tmp_path / "logs"), "conf_dir": str(tmp_path / "conf")})
     release_dir = tmp_path / "opt" / RELEASE.name
-    (release_dir / "conf").mkdir(parents=True)
+    release_dir.mkdir(parents=True)
     (release_dir / RELEASE_MARK).write_text(RELEASE.sha256 + "\n")
-    (release_dir / "conf" / "zoo.cfg").write_text("tickTime=2000\n")
     (tmp_path / "opt" / "zookeeper").symlink_to(release_dir)
     run_locally("zk_install.sh", "data-dirs", os.getuid(), os.getgid(), tmp_path / "data", tmp_path / "log",
-                tmp_path / "logs")
+                tmp_path / "logs", tmp_path / "conf")
     (tmp_path / "data" / "myid").write_text("2\n")
+    (tmp_path / "data" / "version-2").mkdir()
+    (tmp_path / "data" / "version-2" / "snapshot.100000000").write_text("")
+    members = "server.1=node2:2888:3888:participant;0.0.0.0:2181\nversion=100000000\n"
+    (tmp_path / "conf" / "zoo.cfg.dynamic.100000000").write_text(members)
+    (tmp_path / "conf" / "zoo.cfg").write_text(f"tickTime=2000\ndynamicConfigFile={tmp_path}/conf/zoo.cfg.dynamic.100000000\n")
     out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
     state = HostState.from_facts(parse_facts(out), spec)
     assert state.release_sha256 == RELEASE.sha256 and state.link_target == str(release_dir)
-    assert state.myid == "2" and state.zoo_cfg == "tickTime=2000\n" and len(state.dirs) == 3
+    assert state.myid == "2" and state.zoo_cfg.startswith("tickTime=2000\n") and len(state.dirs) == 4
+    assert state.members == {1: ("node2", "participant")} and state.version == 0x100000000 and state.has_data
     assert home(spec) == str(tmp_path / "opt" / "zookeeper")
 
 
@@ -245,7 +263,8 @@ def test_a_node_without_systemd_gets_no_unit_and_a_java_env_that_carries_the_env
     plan = plan_for(facts(**{"zk.init": Fact("none\n", 0), "zk.unit": Fact("", 1), "zk.dropin": Fact("", 1),
                              "zk.java_env": Fact("", 1)}))
     assert UNIT_PATH not in plan.files and DROPIN_PATH not in plan.files and not plan.enable
-    java_env = plan.files[f"{RELEASE_DIR}/conf/java.env"][1]
+    java_env = plan.files[f"{CONF}/java.env"][1]
+    assert "superDigest=super:c3VwZXI=" in java_env
     assert "export ZK_SERVER_HEAP=128" in java_env and "export ZOO_LOG_DIR=/var/log/zookeeper" in java_env
     assert any("no systemd on this host" in note for note in plan.notes()), "never silently"
 
@@ -255,7 +274,8 @@ def test_under_systemd_the_environment_is_the_drop_in_and_java_env_sets_nothing(
     dropin = render_dropin(spec, JAVA)
     assert 'Environment="ZK_SERVER_HEAP=128"' in dropin and 'Environment="JAVA_HOME=/usr/java/default"' in dropin
     assert "-Xlog:gc*:file=/var/log/zookeeper/gc.log" in dropin and "ROLLINGFILE" in dropin
-    assert not [line for line in render_java_env(spec, JAVA, supervised=True).splitlines()
+    assert "EnvironmentFile=/etc/zookeeper/super.env" in dropin and "superDigest" not in dropin
+    assert not [line for line in render_java_env(spec, JAVA, supervised=True, super_digest=DIGEST).splitlines()
                 if line and not line.startswith("#")]
 
 
@@ -281,10 +301,55 @@ def test_a_restart_names_the_files_that_changed_since_the_server_started():
     old = render_zoo_cfg(INV.zookeeper, INV, "node3").replace("syncLimit=2", "syncLimit=9")
     plan = plan_for(facts(**{"zk.zoo_cfg": Fact(old, 0), "zk.server": server(4242, 600, {DROPIN_PATH: 60})}))
     [reason] = plan.restart_reasons
-    assert DROPIN_PATH in reason and f"{RELEASE_DIR}/conf/zoo.cfg" in reason
+    assert DROPIN_PATH in reason and f"{CONF}/zoo.cfg" in reason
 
 
 def test_autopurge_and_snap_count_are_in_zoo_cfg():
     lines = render_zoo_cfg(INV.zookeeper, INV, "node2").splitlines()
     assert {"autopurge.snapRetainCount=3", "autopurge.purgeInterval=24", "snapCount=100000"} <= set(lines)
 
+
+
+# -- membership ---------------------------------------------------------------
+
+def test_a_server_the_running_ensemble_lacks_is_a_joiner_with_the_running_membership_and_itself():
+    running = {1: ("node2", "participant"), 2: ("node3", "participant")}
+    plan = plan_for(FRESH, "node4", running)
+    assert plan.joins and not plan.conflict
+    members = plan.files[f"{CONF}/zoo.cfg.dynamic"][1]
+    assert "server.3=node4:2888:3888:observer;0.0.0.0:2181" in members and "server.1=node2" in members
+    assert any("clusterctl zk add node4" in note for note in plan.notes())
+
+
+def test_a_joiner_holding_another_ensembles_data_is_refused_naming_the_directory():
+    running = {1: ("node2", "participant"), 2: ("node3", "participant")}
+    plan = plan_for({**FRESH, "zk.data": Fact("12\n", 0)}, "node4", running)
+    assert "/var/lib/zookeeper (or /var/lib/zookeeper/datalog) holds snapshots" in plan.conflict
+    assert "clusterctl zk add node4" in plan.conflict
+
+
+def test_a_joiner_with_a_stale_dynamic_config_is_refused_naming_the_file():
+    running = {1: ("node2", "participant"), 2: ("node3", "participant")}
+    stale = Fact(f"{CONF}/zoo.cfg.dynamic.200000000\nserver.9=elsewhere:2888:3888\nversion=200000000\n", 0)
+    plan = plan_for({**FRESH, "zk.dynamic": stale}, "node4", running)
+    assert f"{CONF}/zoo.cfg.dynamic.200000000 is the membership of an ensemble" in plan.conflict
+
+
+def test_zoo_cfg_rewritten_by_zookeeper_itself_needs_nothing():
+    from clusterctl.render.zoo_cfg import static_differs
+    ours = render_zoo_cfg(INV.zookeeper, INV, "node3")
+    theirs = "\n".join(sorted(line for line in ours.splitlines() if not line.startswith("#")
+                              and not line.startswith("dynamicConfigFile")))
+    theirs += f"\ndynamicConfigFile={CONF}/zoo.cfg.dynamic.100000002\n"
+    assert not static_differs(theirs, ours)
+    assert static_differs(theirs.replace("tickTime=2000", "tickTime=1000"), ours)
+
+
+def test_the_running_membership_is_the_newest_any_server_took_up():
+    from clusterctl.zk.install import running_members
+    old = HostState.from_facts(facts(), INV.zookeeper)
+    newer = HostState.from_facts(facts(**{"zk.dynamic": Fact(
+        f"{CONF}/zoo.cfg.dynamic.100000005\nserver.1=node2:2888:3888:participant;0.0.0.0:2181\nversion=100000005\n", 0)}),
+        INV.zookeeper)
+    assert running_members({"a": old, "b": newer}) == {1: ("node2", "participant")}
+    assert running_members({"a": HostState.from_facts(FRESH, INV.zookeeper)}) == {}

@@ -1,0 +1,60 @@
+"""ZooKeeper's super user, the only one allowed to reconfigure the ensemble: a password kept on the controller.
+
+The servers know only its digest (``super:<base64 sha1>``, ZooKeeper's own
+DigestAuthenticationProvider), in a file root alone reads. The password is
+made once per cluster, on the controller that first installs it, in a file
+only its owner reads; copy that file to manage the cluster from another
+controller. Reconfiguration then authenticates as ``super``: never by
+skipping ACLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from ..errors import UsageError
+from ..inventory import Inventory
+
+USER = "super"
+
+
+def secret_path(inventory: Inventory) -> Path:
+    spec = inventory.zookeeper
+    if spec.secret_file is not None:
+        return spec.secret_file
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "clusterctl" / "secrets" / f"{inventory.cluster.name}.zookeeper-super"
+
+
+def password(inventory: Inventory) -> str:
+    """The cluster's super-user password, made (readable by its owner only) the first time it is needed."""
+    path = secret_path(inventory)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the ZooKeeper super-user secret: {exc.strerror}") from None
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = secrets.token_urlsafe(24)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another run made it a moment ago
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(made + "\n")
+    return made
+
+
+def digest(secret: str) -> str:
+    """What the servers are told: base64 of sha1("super:password"), as ZooKeeper's digest scheme has it (pure)."""
+    return base64.b64encode(hashlib.sha1(f"{USER}:{secret}".encode()).digest()).decode()
+
+
+def auth_data(inventory: Inventory) -> list[tuple[str, str]]:
+    """kazoo's auth_data for the super user."""
+    return [("digest", f"{USER}:{password(inventory)}")]
