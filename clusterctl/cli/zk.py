@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -15,7 +16,7 @@ from ..core.session import HostContext, Outcome
 from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum
 from ..inventory import Inventory
 from ..run import load, open_run
-from ..steps import zookeeper
+from ..steps import membership, upgrade, zookeeper
 from ..steps.base import run_steps
 from ..zk.server import home, java_home
 from ..zk.smoke import smoke as smoke_test
@@ -30,7 +31,7 @@ QUIET_CLIENT = "-Dzookeeper.console.threshold=WARN -Dzookeeper.root.logger=WARN,
 
 @click.group("zk")
 def zk_group() -> None:
-    """The ZooKeeper ensemble: install, start, stop, restart, status, zkCli, smoke test."""
+    """The ZooKeeper ensemble: install, start, stop, restart, status, zkCli, smoke test, and membership."""
 
 
 def _finish(run) -> None:
@@ -110,6 +111,139 @@ def zk_restart(options, rolling: bool, timeout: float) -> None:
     status = result.after if rolling else result.waited.status
     if status is not None:
         show_status(run.console, status)
+    _finish(run)
+
+
+def _membership(options, action: str, names: list[str], timeout: float, confirm: bool) -> None:
+    """Run one membership command; the ensemble as it stands afterwards."""
+    def ask(host: str, what: str) -> bool:
+        return click.confirm(f"{what}?", default=True)
+
+    with open_run(options, f"zk-{action}") as run:
+        membership.change(run.session, action, names, timeout=timeout, confirm=ask if confirm else None)
+        after = None if run.session.stopping.is_set() else zookeeper.status(run.session)
+    if after is not None:
+        show_status(run.console, after)
+    _finish(run)
+
+
+def membership_options(command):
+    command = click.option("--confirm", is_flag=True, help="Ask before each server's change.")(command)
+    return click.option("--timeout", type=click.FloatRange(1, 3600), default=membership.DEFAULT_TIMEOUT,
+                        show_default=True, help="Seconds for each server to start, join and catch up.")(command)
+
+
+@zk_group.command("add")
+@run_options
+@membership_options
+@click.argument("nodes", nargs=-1, required=True)
+def zk_add(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+    """Add servers listed in [zookeeper.servers] to the running ensemble, one at a time.
+
+    Every host is converged first as bootstrap would (names, JDK, release,
+    config; nothing restarts), then each new server is started, added by
+    reconfig as the super user, confirmed by a committed write, and waited
+    for until it serves, caught up, before the next. Voters and observers
+    alike. Refused (exit 4, nothing changed) without a quorum.
+    """
+    _membership(options, "add", list(nodes), timeout, confirm)
+
+
+@zk_group.command("remove")
+@run_options
+@membership_options
+@click.argument("nodes", nargs=-1, required=True)
+def zk_remove(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+    """Remove servers no longer in [zookeeper.servers] from the running ensemble, one at a time.
+
+    Refused before anything changes (exit 4) when the remaining voters could
+    not keep a quorum with the servers down now, or would be left unable to
+    lose one more. Servers that are down go first, the leader last. Each is
+    reconfigured out (a committed write confirms it), then stopped, disabled,
+    and its data, myid and membership files moved to <data_dir>.removed-<time>
+    (never deleted). Keep NODE in [hosts] until then.
+    """
+    _membership(options, "remove", list(nodes), timeout, confirm)
+
+
+@zk_group.command("replace")
+@run_options
+@membership_options
+@click.argument("dead")
+@click.argument("new")
+def zk_replace(options, dead: str, new: str, timeout: float, confirm: bool) -> None:
+    """Move DEAD's place in the ensemble to NEW: NEW added (with its own id), then DEAD removed.
+
+    In the inventory, NEW replaces DEAD in [zookeeper.servers] first. The
+    quorum is checked through both changes before either is made.
+    """
+    _membership(options, "replace", [dead, new], timeout, confirm)
+
+
+@zk_group.command("promote")
+@run_options
+@membership_options
+@click.argument("nodes", nargs=-1, required=True)
+def zk_promote(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+    """Make observers voters (the inventory says so first: no observer = true), one at a time."""
+    _membership(options, "promote", list(nodes), timeout, confirm)
+
+
+@zk_group.command("demote")
+@run_options
+@membership_options
+@click.argument("nodes", nargs=-1, required=True)
+def zk_demote(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+    """Make voters observers (the inventory says observer = true first), one at a time, keeping a quorum."""
+    _membership(options, "demote", list(nodes), timeout, confirm)
+
+
+@zk_group.command("upgrade")
+@run_options
+@click.option("--package", "package", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The new release tarball (default: the inventory's [zookeeper] package).")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=upgrade.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds for each server to serve on the new release before it is rolled back.")
+@click.option("--pause", type=click.FloatRange(0, 3600), default=0.0, help="Seconds to wait between servers.")
+@click.option("--confirm", is_flag=True, help="Ask before each server.")
+@click.option("--cleanup", is_flag=True, help="Afterwards (or alone, without --package), remove the releases "
+                                              "no server runs from.")
+def zk_upgrade(options, package: Path | None, timeout: float, pause: float, confirm: bool, cleanup: bool) -> None:
+    """Roll a new ZooKeeper release onto the running ensemble, rolling a server back by itself if it fails.
+
+    The release is staged and unpacked on every server first (no server is
+    touched if that fails anywhere); the leader's snapshots and logs are
+    copied; then one server at a time, followers first and the leader last,
+    each while the ensemble can lose one more voter: its config copied, its
+    ZOOKEEPER_HOME switched, restarted, and waited for until it serves,
+    caught up. One that does not within --timeout is switched back to its
+    previous release and config and restarted, and the upgrade stops (exit
+    1). Run again after an interrupt or a failure, it goes on where it
+    stopped. The previous release stays on disk until --cleanup.
+    """
+    inventory = load(options)
+    zookeeper.servers(inventory)
+    if package is None and cleanup:
+        with open_run(options, "zk-cleanup", inventory=inventory) as run:
+            upgrade.cleanup(run.session)
+        _finish(run)
+        return
+    package = (package or inventory.zookeeper.package).resolve()
+    target = upgrade.with_package(inventory, package)
+
+    def ask(host: str, what: str) -> bool:
+        return click.confirm(f"{what}?", default=True)
+
+    with open_run(options, "zk-upgrade", inventory=target) as run:
+        result = upgrade.upgrade(run.session, timeout=timeout, pause=pause, confirm=ask if confirm else None)
+        if cleanup and not run.session.failures and not result.rolled_back:
+            upgrade.cleanup(run.session)
+        after = None if run.session.stopping.is_set() else zookeeper.status(run.session)
+    if after is not None:
+        show_status(run.console, after)
+    if package != inventory.zookeeper.package.resolve() and not run.exit_status:
+        run.console.print(f"[yellow]note:[/] {inventory.path} still names {inventory.zookeeper.package}: set "
+                          f"[zookeeper] package = \"{package}\" there, or the next apply would install it again")
     _finish(run)
 
 

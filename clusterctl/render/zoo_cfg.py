@@ -95,9 +95,23 @@ SELF_MANAGED = ("dynamicConfigFile", "clientPort", "clientPortAddress", "peerTyp
 
 def static_differs(current: str, wanted: str) -> bool:
     """Whether a static zoo.cfg sets something else than ``wanted``, ignoring what ZooKeeper manages itself."""
+    return bool(changed_settings(current, wanted))
+
+
+def changed_settings(current: str, wanted: str) -> list[str]:
+    """What ``wanted`` sets differently from ``current``, in a few words each: ``syncLimit 5 → 7`` (pure)."""
     def settings(text: str) -> dict[str, str]:
         return {k: v for k, v in properties(text).items() if k not in SELF_MANAGED and not k.startswith("server.")}
-    return settings(current) != settings(wanted)
+    now, then = settings(current), settings(wanted)
+    out = []
+    for key in dict.fromkeys([*then, *now]):
+        if key not in now:
+            out.append(f"{key}={then[key]} added")
+        elif key not in then:
+            out.append(f"{key} removed")
+        elif now[key] != then[key]:
+            out.append(f"{key} {now[key]} → {then[key]}")
+    return out
 
 
 def parse_members(text: str) -> dict[int, tuple[str, str]]:

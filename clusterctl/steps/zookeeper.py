@@ -169,7 +169,7 @@ class ZkInstall(_ZkStep):
             done.append(path.rsplit("/", 1)[1])
         if p.config_changes:
             # What says "the server's config was written now": zoo.cfg's own mtime is ZooKeeper's too.
-            ctx.write_file(zk_install.stamp_path(spec), f"{time.time():.0f}\n", become=True)
+            ctx.write_file(zk_install.stamp_path(spec), zk_install.stamp_text(p, p.stamp), become=True)
         if p.relink:
             ctx.run_script(INSTALL_SCRIPT, "relink", rel.directory(spec), zk_install.home(spec), become=True)
             done.append(f"{zk_install.home(spec)} → {rel.name}")

@@ -23,8 +23,8 @@ from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
 from ..render.profile import render_profile_snippet
 from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
-from ..render.zoo_cfg import (dynamic_path, parse_members, properties, render_dynamic, render_java_env,
-                              render_secret_env, render_zoo_cfg, static_differs)
+from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, properties, render_dynamic,
+                              render_java_env, render_secret_env, render_zoo_cfg, static_differs)
 from .server import home, java_home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
@@ -59,9 +59,18 @@ def release_of(package: Path) -> Release:
 
 
 def stamp_path(spec: ZooKeeperSpec) -> str:
-    """Touched whenever clusterctl writes the server's config: ZooKeeper rewrites zoo.cfg itself, so
-    zoo.cfg's own mtime cannot tell a restart is needed."""
+    """Written whenever clusterctl changes what the server reads at start, saying what changed (one line
+    each): ZooKeeper rewrites zoo.cfg itself, so zoo.cfg's own mtime cannot tell a restart is needed."""
     return f"{spec.conf_dir}/.clusterctl-written"
+
+
+def stamp_text(plan: "HostPlan", before: str | None) -> str:
+    """The stamp's new content: what this run changed, after what the stamp said if the server has not
+    restarted since (pure)."""
+    kept = []
+    if plan.running is not None and before and plan.running.stale:
+        kept = [line for line in before.splitlines() if line and not line.isdigit()]
+    return "".join(line + "\n" for line in dict.fromkeys([*kept, *plan.config_changes]))
 
 
 def config_files(spec: ZooKeeperSpec) -> list[str]:
@@ -91,6 +100,7 @@ def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
         query("zk.log4j", "file", f"{spec.conf_dir}/log4j.properties"),
         query("zk.secret", "file", secret_env_path(spec)),
         query("zk.dynamic", "zk_dynamic", f"{spec.conf_dir}/zoo.cfg"),
+        query("zk.stamp", "file", stamp_path(spec)),
         query("zk.data", "zk_data", spec.data_dir, spec.data_log_dir),
         query("zk.profile", "file", PROFILE_PATH),
         query("zk.myid", "file", f"{spec.data_dir}/myid"),
@@ -152,6 +162,7 @@ class HostState:
     secret: str | None = None
     dynamic: tuple[str, str] | None = None  # (path, content) of the membership file the static zoo.cfg names
     has_data: bool = False  # snapshots or transaction logs in the data dirs
+    stamp: str | None = None  # what clusterctl last changed that the server reads at start
 
     @property
     def members(self) -> dict[int, tuple[str, str]]:
@@ -160,9 +171,21 @@ class HostState:
 
     @property
     def version(self) -> int:
-        """The membership's version (ZooKeeper's; 0 for one clusterctl wrote and no server has taken up)."""
-        text = properties(self.dynamic[1]).get("version", "0") if self.dynamic else "0"
-        return int(text, 16) if all(c in "0123456789abcdefABCDEF" for c in text) and text else 0
+        """The membership's version: ZooKeeper's (in the file, or its name's suffix after a reconfig),
+        0 for the one clusterctl wrote at bootstrap."""
+        if not self.dynamic:
+            return 0
+        path, content = self.dynamic
+        suffix = path.rsplit("/", 1)[-1].rpartition("zoo.cfg.dynamic.")[2] if ".dynamic." in path else ""
+        for text in (properties(content).get("version", ""), suffix):
+            if text and all(c in "0123456789abcdefABCDEF" for c in text):
+                return int(text, 16)
+        return 0
+
+    @property
+    def took_part(self) -> bool:
+        """Its server has run with its membership (it runs, or has written data)."""
+        return self.dynamic is not None and (self.server is not None or self.has_data)
 
     @classmethod
     def from_facts(cls, f: dict[str, Fact], spec: ZooKeeperSpec | None = None) -> HostState:
@@ -196,6 +219,7 @@ class HostState:
             secret=text("zk.secret"),
             dynamic=(first, content) if first else None,
             has_data="zk.data" in f and f["zk.data"].output.strip() not in ("", "0"),
+            stamp=text("zk.stamp"),
         )
 
 
@@ -230,11 +254,19 @@ class HostPlan:
     systemd: bool = False
     user: str = "zookeeper"
     dynamic_path: str = ""  # the first membership file, written only before the server has one
+    settings: list[str] = field(default_factory=list)  # zoo.cfg's settings that change: "syncLimit 5 → 7"
+    stamp: str | None = None  # what the stamp says was changed last
+    stamp_file: str = ""
 
     @property
     def config_changes(self) -> list[str]:
-        """What this plan writes that the running server read at start (files, the release)."""
-        changed = [path for path in self.files if path not in (PROFILE_PATH, self.dynamic_path)]
+        """What this plan writes that the running server read at start (files, the release), in words."""
+        changed = []
+        for path in self.files:
+            if path in (PROFILE_PATH, self.dynamic_path):
+                continue
+            zoo_cfg = path.endswith("/zoo.cfg") and self.settings
+            changed.append(f"{path} ({', '.join(self.settings)})" if zoo_cfg else path)
         if self.unpack or self.relink:
             changed.insert(0, f"the release ({self.release.name})")
         return changed
@@ -255,7 +287,12 @@ class HostPlan:
             reasons.append(f"runs outside {UNIT} (as {self.running.user}, started by zkServer.sh)")
         if self.running.user == "root" and not self.systemd:
             reasons.append("runs as root")
-        changed = list(dict.fromkeys([*self.running.changed_since, *self.config_changes]))
+        since = []
+        for path in self.running.changed_since:
+            # The stamp says what it stands for; an older one (a bare time) only that the config changed.
+            said = [line for line in (self.stamp or "").splitlines() if line and not line.isdigit()]
+            since += said if path == self.stamp_file and said else [path]
+        changed = list(dict.fromkeys([*since, *self.config_changes]))
         if changed:
             reasons.append("runs an older configuration: changed since it started: " + ", ".join(changed))
         return reasons
@@ -326,13 +363,30 @@ def inventory_members(spec: ZooKeeperSpec) -> dict[int, tuple[str, str]]:
 
 
 def running_members(states: dict[str, HostState]) -> dict[int, tuple[str, str]]:
-    """The membership the ensemble runs: the newest any server has taken up, else none (a new ensemble)."""
-    taken = [s for s in states.values() if s.dynamic and s.version > 0]
-    return max(taken, key=lambda s: s.version).members if taken else {}
+    """The membership the ensemble runs, else none (a new ensemble) (pure).
+
+    The newest that servers which took part hold (reconfig gives each a
+    higher version); among equal versions, the one most of them hold: a
+    joiner started but not yet added holds the running membership plus
+    itself, under the same version.
+    """
+    taken = [s for s in states.values() if s.took_part]
+    if not taken:
+        return {}
+    newest = max(s.version for s in taken)
+    held = [tuple(sorted(s.members.items())) for s in taken if s.version == newest]
+    return dict(max(set(held), key=lambda m: (held.count(m), -len(m))))
 
 
-def joiner_problem(spec: ZooKeeperSpec, host: str, state: HostState) -> str | None:
-    """Why ``host`` must not join the running ensemble as it is (another ensemble's state), else None."""
+def joiner_problem(spec: ZooKeeperSpec, host: str, state: HostState,
+                   running: dict[int, tuple[str, str]]) -> str | None:
+    """Why ``host`` must not join the running ensemble as it is (another ensemble's state), else None.
+
+    A joiner clusterctl started (its membership: the running one and itself)
+    has synced this ensemble's data: it may go on joining.
+    """
+    if state.dynamic and running.items() <= state.members.items():
+        return None
     if state.has_data:
         return (f"{spec.data_dir} (or {spec.data_log_dir}) holds snapshots or transaction logs, but {host} is not in "
                 f"the running ensemble: another ensemble's state would be served. Move {spec.data_dir}/version-2 "
@@ -354,14 +408,14 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release,
     running = running or {}
     server = next(s for s in spec.servers if s.host == host)
     plan = HostPlan(host, server.id, release, running=state.server, systemd=state.systemd, user=spec.user,
-                    dynamic_path=dynamic_path(spec))
+                    dynamic_path=dynamic_path(spec), stamp=state.stamp, stamp_file=stamp_path(spec))
     plan.conflict = myid_conflict(state.myid, server.id, spec.data_dir)
     if state.link_target == NOT_A_LINK:
         plan.conflict = plan.conflict or (f"{home(spec)} exists and is not a symbolic link: move it away, "
                                           f"clusterctl manages it as a link to the release")
     plan.joins = bool(running) and server.id not in running
     if plan.joins and not plan.conflict:
-        plan.conflict = joiner_problem(spec, host, state)
+        plan.conflict = joiner_problem(spec, host, state, running)
     if plan.conflict:
         return plan
     target = release.directory(spec)
@@ -380,6 +434,7 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release,
     zoo_cfg = render_zoo_cfg(spec, inventory, host)
     if state.zoo_cfg is None or static_differs(state.zoo_cfg, zoo_cfg):
         wanted[f"{spec.conf_dir}/zoo.cfg"] = (state.zoo_cfg or "", zoo_cfg)
+        plan.settings = changed_settings(state.zoo_cfg, zoo_cfg) if state.zoo_cfg else []
     if state.dynamic is None:
         # The first membership: the running ensemble's and this server (a joiner), or the inventory's.
         members = dict(running or inventory_members(spec))

@@ -15,7 +15,7 @@ from typing import Callable
 from ..core.session import HostContext, Outcome, Session
 from ..errors import ClusterctlError, NoMarginToRestart, NoQuorum
 from .server import control, java_home
-from .status import EnsembleStatus, ServerStatus, describe, lagging, probe, wait_until_serving
+from .status import EnsembleStatus, describe, lagging, probe, wait_until_serving
 
 STEP = "zk-restart"
 SERVER_TIMEOUT = 120.0  # seconds for one server to come back in sync

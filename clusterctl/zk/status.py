@@ -203,7 +203,7 @@ def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
     outcomes = session.for_each(STEP, session.live_hosts(servers), one, report=False, read_only=True)
     statuses = []
     for host, server in servers.items():
-        if host in outcomes:
+        if host in outcomes and outcomes[host].data is not None:  # not when interrupted: asked directly then
             statuses.append(outcomes[host].data)
             continue
         answers = ask_directly(session.inventory.hosts[host].address, spec.client_port, words)

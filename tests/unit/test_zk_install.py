@@ -13,9 +13,10 @@ from clusterctl.core.facts import Fact, gather_args, parse_facts
 from clusterctl.inventory import Inventory, load_inventory
 from test_package_files import write_package
 from clusterctl.render.zk_service import DROPIN_PATH, UNIT_PATH, render_dropin, render_unit
-from clusterctl.render.zoo_cfg import render_dynamic, render_java_env, render_secret_env, render_zoo_cfg
+from clusterctl.render.zoo_cfg import (changed_settings, render_dynamic, render_java_env, render_secret_env,
+                                      render_zoo_cfg)
 from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, HostState, Release, decide, home, myid_conflict,
-                                   profile_snippet)
+                                   profile_snippet, stamp_text)
 from tests.fakes import run_locally
 
 INVENTORY = """
@@ -353,3 +354,38 @@ def test_the_running_membership_is_the_newest_any_server_took_up():
         INV.zookeeper)
     assert running_members({"a": old, "b": newer}) == {1: ("node2", "participant")}
     assert running_members({"a": HostState.from_facts(FRESH, INV.zookeeper)}) == {}
+
+
+def test_the_membership_clusterctl_wrote_counts_once_servers_ran_with_it_and_the_majority_wins():
+    from clusterctl.zk.install import running_members
+    ours = f"{CONF}/zoo.cfg.dynamic\n{MEMBERS}"
+    member = HostState.from_facts(facts(**{"zk.dynamic": Fact(ours, 0)}), INV.zookeeper)
+    joiner_file = ours + "server.9=node9:2888:3888:participant;0.0.0.0:2181\n"
+    joiner = HostState.from_facts(facts(**{"zk.dynamic": Fact(joiner_file, 0)}), INV.zookeeper)
+    assert member.version == 0 and member.took_part
+    assert running_members({"a": member, "b": member, "j": joiner}) == member.members
+    named = HostState.from_facts(facts(**{"zk.dynamic": Fact(f"{CONF}/zoo.cfg.dynamic.10000000a\n{MEMBERS}", 0)}),
+                                 INV.zookeeper)
+    assert named.version == 0x10000000A
+
+
+def test_a_joiner_interrupted_after_its_start_may_go_on_joining():
+    running = {1: ("node2", "participant"), 2: ("node3", "participant")}
+    own = Fact(f"{CONF}/zoo.cfg.dynamic\nserver.1=node2:2888:3888:participant;0.0.0.0:2181\n"
+               f"server.2=node3:2888:3888:participant;0.0.0.0:2181\n"
+               f"server.3=node4:2888:3888:observer;0.0.0.0:2181\n", 0)
+    plan = plan_for({**FRESH, "zk.dynamic": own, "zk.data": Fact("3\n", 0)}, "node4", running)
+    assert plan.joins and not plan.conflict
+
+
+def test_a_restart_names_the_settings_and_the_stamp_keeps_saying_them_until_the_restart():
+    old = render_zoo_cfg(INV.zookeeper, INV, "node3").replace("syncLimit=2", "syncLimit=9")
+    plan = plan_for(facts(**{"zk.zoo_cfg": Fact(old, 0), "zk.server": server(4242, 600)}))
+    assert plan.config_changes == [f"{CONF}/zoo.cfg (syncLimit 9 → 2)"]
+    written = stamp_text(plan, None)
+    assert written == f"{CONF}/zoo.cfg (syncLimit 9 → 2)\n"
+    # The next run: the file is as wanted, the server still runs the old one; the stamp says why.
+    later = plan_for(facts(**{"zk.stamp": Fact(written, 0), "zk.server": server(4242, 600, {STAMP: 60})}))
+    assert later.restart_reasons == [f"runs an older configuration: changed since it started: "
+                                     f"{CONF}/zoo.cfg (syncLimit 9 → 2)"]
+    assert changed_settings("a=1\nb=2\n", "a=1\nc=3\n") == ["c=3 added", "b removed"]

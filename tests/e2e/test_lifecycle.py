@@ -1,0 +1,314 @@
+"""A live ensemble changed for years: apply with the least restarts, grow and shrink it, change roles, replace
+a crashed server. Each operation runs with a client writing throughout and every acknowledged write read
+back; what the servers run is checked from inside the nodes and from ZooKeeper's own /zookeeper/config."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clusterctl.lab.runbook import render_runbook_sections
+from tests.lab_helpers import Writer, inside, running_lab
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+NODES = [f"node{i}" for i in range(1, 8)]  # node1 a client; node2..node4 the first ensemble; node5..7 spares
+TUNING = "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5"
+SRVR = ("python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', 2181), 2); s.sendall(b'srvr'); "
+        "print(s.makefile('rb').read().decode())\"")
+
+
+class Ensemble:
+    """The lab and its inventory, rewritten by each test as an operator edits it."""
+
+    def __init__(self, lab, base: str):
+        self.lab, self.base = lab, base
+        self.path = lab.inventory_path.parent / "lifecycle.toml"
+        self.current: tuple = ({}, 5, ())
+
+    def inventory(self, servers: dict[str, int | tuple[int, bool]], sync_limit: int = 5, without=()) -> Path:
+        """The inventory with these servers (and ``without`` these hosts at all: a dead node dropped)."""
+        self.current = (dict(servers), sync_limit, tuple(without))
+        lines = []
+        for host, spec in servers.items():
+            sid, observer = spec if isinstance(spec, tuple) else (spec, False)
+            lines.append(f"{host} = {{ id = {sid}, observer = true }}" if observer else f"{host} = {sid}")
+        text = self.base.replace("sync_limit = 5", f"sync_limit = {sync_limit}")
+        for node in without:
+            text = re.sub(rf'\[hosts\.{node}\]\naddress = "[^"]*"\n', "", text)
+            text = text.replace(f'"{node}", ', "").replace(f', "{node}"', "")
+        self.path.write_text(text + "\n".join(lines) + "\n")
+        return self.path
+
+    def cli(self, *words: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "clusterctl", *words, "-i", str(self.path)],
+                              capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+    def role(self, node: str) -> str:
+        out = inside(self.lab, node, SRVR, check=False)
+        mode = re.search(r"^Mode: (\w+)", out, re.M)
+        return mode.group(1) if mode else ("looking" if "not currently serving" in out else "down")
+
+    def pid(self, node: str) -> str:
+        return inside(self.lab, node, "systemctl show -p MainPID --value zookeeper").strip()
+
+    def started_at(self, node: str) -> int:
+        """When the unit's current process started (µs, monotonic): orders the restarts of a roll."""
+        return int(inside(self.lab, node, "systemctl show -p ExecMainStartTimestampMonotonic --value zookeeper"))
+
+    def hosts(self, nodes) -> str:
+        return ",".join(f"{self.lab.address(n)}:2181" for n in nodes)
+
+    def config(self, through: list[str]) -> dict[int, tuple[str, str]]:
+        """id → (host, role) as ZooKeeper's /zookeeper/config has it (read after a sync)."""
+        from kazoo.client import KazooClient
+        zk = KazooClient(hosts=self.hosts(through), timeout=10)
+        zk.start(timeout=30)
+        try:
+            zk.sync("/zookeeper/config")
+            data, _ = zk.get("/zookeeper/config")
+        finally:
+            zk.stop()
+            zk.close()
+        members = {}
+        for line in data.decode().splitlines():
+            m = re.match(r"server\.(\d+)=([^:]+):\d+:\d+:(\w+)", line)
+            if m:
+                members[int(m.group(1))] = (m.group(2), m.group(3))
+        return members
+
+    def plan_is_empty(self) -> None:
+        plan = self.cli("plan")
+        assert plan.returncode == 0 and "plan: nothing to change" in plan.stdout, plan.stdout[-3000:] + plan.stderr
+
+
+FIRST = {"node2": 1, "node3": 2, "node4": 3}
+
+
+@pytest.fixture(scope="module")
+def ensemble(artifacts):
+    extra = render_runbook_sections(NODES, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
+    extra = extra.replace("heap_mb = 128", TUNING)
+    with running_lab("tlc", "10.231.130.0/24", len(NODES), inventory_extra=extra) as lab:
+        # Everything but the servers, which each test writes (they are the file's last section).
+        base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
+        ensemble = Ensemble(lab, base)
+        ensemble.inventory(FIRST)
+        boot = ensemble.cli("bootstrap")
+        assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
+        yield ensemble
+
+
+def test_a_changed_setting_restarts_each_server_once_leader_last_and_a_no_op_apply_restarts_none(ensemble):
+    ensemble.inventory(FIRST)
+    leader = next(n for n in FIRST if ensemble.role(n) == "leader")
+    before = {n: ensemble.pid(n) for n in FIRST}
+    ensemble.inventory(FIRST, sync_limit=7)
+    began = time.time() - 1
+    with Writer(ensemble.hosts(FIRST)) as writer:
+        applied = ensemble.cli("apply")
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    after = {n: ensemble.pid(n) for n in FIRST}
+    assert all(after[n] != before[n] for n in FIRST), "every server restarted"
+    for node in FIRST:
+        # Exactly once: the unit was started once since the apply began, as its journal on the node says.
+        starts = inside(ensemble.lab, node, f"journalctl -u zookeeper --since @{began:.0f} -o cat | "
+                                            f"grep -c '^Started' || true").strip()
+        assert starts == "1", f"{node} started {starts} times"
+        assert inside(ensemble.lab, node, "grep -c '^syncLimit=7' /etc/zookeeper/zoo.cfg").strip() == "1"
+    order = sorted(FIRST, key=ensemble.started_at)
+    assert order[-1] == leader, f"the leader ({leader}) went last: {order}"
+    assert "syncLimit 5 → 7" in applied.stdout, applied.stdout[-3000:]
+
+    again = ensemble.cli("apply")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    assert {n: ensemble.pid(n) for n in FIRST} == after, "a no-op apply restarts nothing"
+    ensemble.inventory(FIRST)
+    assert ensemble.cli("apply").returncode == 0
+    ensemble.plan_is_empty()
+
+
+def test_grow_to_five_demote_promote_and_shrink_back_losing_no_write(ensemble):
+    ensemble.inventory(FIRST)
+    grown = {**FIRST, "node5": 4, "node6": 5}
+    ensemble.inventory(grown)
+    with Writer(ensemble.hosts(FIRST)) as writer:
+        added = ensemble.cli("zk", "add", "node5", "node6")
+    assert added.returncode == 0, added.stdout[-3000:] + added.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    assert "ConnectionLoss" not in writer.errors and "SessionExpiredError" not in writer.errors, writer.errors[:5]
+    assert ensemble.config(list(FIRST)) == {sid: (h, "participant") for h, sid in grown.items()}
+    assert sorted(ensemble.role(n) for n in grown).count("leader") == 1
+    assert all(ensemble.role(n) in ("leader", "follower") for n in grown)
+    ensemble.plan_is_empty()
+
+    ensemble.inventory({**grown, "node6": (5, True)})
+    with Writer(ensemble.hosts(FIRST)) as writer:
+        demoted = ensemble.cli("zk", "demote", "node6")
+    assert demoted.returncode == 0, demoted.stdout[-3000:] + demoted.stderr
+    assert writer.lost() == []
+    assert ensemble.role("node6") == "observer" and ensemble.config(list(FIRST))[5] == ("node6", "observer")
+    ensemble.plan_is_empty()
+
+    ensemble.inventory(grown)
+    with Writer(ensemble.hosts(FIRST)) as writer:
+        promoted = ensemble.cli("zk", "promote", "node6")
+    assert promoted.returncode == 0, promoted.stdout[-3000:] + promoted.stderr
+    assert writer.lost() == []
+    assert ensemble.role("node6") in ("leader", "follower")
+    assert ensemble.config(list(FIRST))[5] == ("node6", "participant")
+
+    pids = {n: ensemble.pid(n) for n in FIRST}
+    ensemble.inventory(FIRST)
+    with Writer(ensemble.hosts(FIRST)) as writer:
+        removed = ensemble.cli("zk", "remove", "node5", "node6")
+    assert removed.returncode == 0, removed.stdout[-3000:] + removed.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    assert ensemble.config(list(FIRST)) == {sid: (h, "participant") for h, sid in FIRST.items()}
+    assert {n: ensemble.pid(n) for n in FIRST} == pids, "no server that stays was restarted"
+    for node in ("node5", "node6"):
+        assert inside(ensemble.lab, node, "systemctl is-active zookeeper", check=False).strip() != "active"
+        assert inside(ensemble.lab, node, "systemctl is-enabled zookeeper", check=False).strip() == "disabled"
+        kept = inside(ensemble.lab, node, "ls -d /var/lib/zookeeper.removed-*/version-2 /var/lib/zookeeper.removed-*/myid")
+        assert len(kept.split()) == 2, "the data and myid were moved aside, not deleted"
+    ensemble.plan_is_empty()
+    again = ensemble.cli("zk", "remove", "node5")
+    assert again.returncode == 0 and "no server data left" in again.stdout + again.stderr, again.stdout + again.stderr
+
+
+def test_removing_servers_the_quorum_needs_is_refused_before_anything_changes(ensemble):
+    ensemble.inventory(FIRST)
+    config = ensemble.config(list(FIRST))
+    pids = {n: ensemble.pid(n) for n in FIRST}
+    ensemble.inventory({"node2": 1})
+    refused = ensemble.cli("zk", "remove", "node3", "node4")
+    assert refused.returncode == 4, refused.stdout[-2000:] + refused.stderr
+    assert "refusing" in refused.stderr and "Traceback" not in refused.stderr
+    assert ensemble.config(list(FIRST)) == config and {n: ensemble.pid(n) for n in FIRST} == pids
+
+    ensemble.inventory({"node2": 1, "node3": 2, "node7": 3})
+    usage = ensemble.cli("zk", "add", "node7")
+    assert usage.returncode == 2 and "id 3 is running as node4" in usage.stderr, usage.stderr
+    ensemble.inventory(FIRST)
+
+
+def test_a_crashed_server_is_replaced_by_a_fresh_node_without_losing_the_quorum(ensemble):
+    # The operator drops the dead node from the inventory (it has no address to reach any more) and names
+    # the fresh one in its place.
+    ensemble.inventory(FIRST)
+    dead = next(n for n in FIRST if ensemble.role(n) == "follower")
+    ensemble.lab.stop_node(dead, crash=True)
+    rest = [n for n in FIRST if n != dead]
+    replaced = {**{n: FIRST[n] for n in rest}, "node7": 6}
+    ensemble.inventory(replaced, without=[dead])
+    try:
+        with Writer(ensemble.hosts(rest)) as writer:
+            result = ensemble.cli("zk", "replace", dead, "node7")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+        assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+        assert ensemble.config(rest) == {sid: (h, "participant") for h, sid in replaced.items()}
+        assert all(ensemble.role(n) in ("leader", "follower") for n in replaced)
+        assert "its node was not touched" in result.stdout + result.stderr
+        ensemble.plan_is_empty()
+    finally:
+        ensemble.lab.start_node(dead)
+
+
+# -- upgrades -------------------------------------------------------------------
+
+def rebuild(source: Path, target: Path, top: str, *, without_jars: bool = False) -> Path:
+    """The release under another top directory: a second build (a BUILD file telling it apart), or a broken
+    one whose lib/ holds no jar (its start script then fails: no main class)."""
+    import io
+    import tarfile
+    with tarfile.open(source) as tin, tarfile.open(target, "w:gz", compresslevel=1) as tout:
+        for member in tin:
+            _, _, rest = member.name.partition("/")
+            if without_jars and rest.startswith("lib/") and rest.endswith(".jar"):
+                continue
+            data = tin.extractfile(member) if member.isfile() else None
+            member.name = top + ("/" + rest if rest else "")
+            if member.islnk():
+                member.linkname = top + "/" + member.linkname.partition("/")[2]
+            tout.addfile(member, data)
+        note = f"{top}: built for clusterctl's upgrade tests\n".encode()
+        info = tarfile.TarInfo(f"{top}/BUILD.txt")
+        info.size, info.mode, info.mtime = len(note), 0o644, 1_700_000_000
+        tout.addfile(info, io.BytesIO(note))
+    return target
+
+
+def link(ensemble, node: str) -> str:
+    return inside(ensemble.lab, node, "readlink /opt/zookeeper").strip()
+
+
+def whole(ensemble, nodes) -> bool:
+    roles = [ensemble.role(n) for n in nodes]
+    return roles.count("leader") == 1 and all(r in ("leader", "follower") for r in roles)
+
+
+def test_an_interrupted_upgrade_resumes_and_completes_leader_last_losing_no_write(ensemble, artifacts, tmp_path):
+    ensemble.inventory(*ensemble.current)
+    servers = list(ensemble.current[0])
+    second = rebuild(artifacts["zookeeper"], tmp_path / "zookeeper-b2.tar.gz", "apache-zookeeper-3.8.0-b2-bin")
+    old = {n: link(ensemble, n) for n in servers}
+    leader = next(n for n in servers if ensemble.role(n) == "leader")
+    follower = next(n for n in servers if ensemble.role(n) == "follower")
+    pids = {n: ensemble.pid(n) for n in servers}
+    with Writer(ensemble.hosts(servers)) as writer:
+        upgrading = subprocess.Popen([sys.executable, "-m", "clusterctl", "zk", "upgrade", "--package", str(second),
+                                      "-i", str(ensemble.path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=REPO)
+        deadline = time.monotonic() + 300
+        while not any(link(ensemble, n).endswith("-b2-bin") for n in servers):
+            assert upgrading.poll() is None and time.monotonic() < deadline, upgrading.communicate()
+            time.sleep(0.2)
+        upgrading.send_signal(2)
+        out, err = upgrading.communicate(timeout=300)
+        assert upgrading.returncode == 130, out[-3000:] + err
+        assert link(ensemble, leader) == old[leader], "the leader, last, was not reached"
+        resumed = ensemble.cli("zk", "upgrade", "--package", str(second))
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    assert all(link(ensemble, n) == "/opt/apache-zookeeper-3.8.0-b2-bin" for n in servers)
+    assert all(ensemble.pid(n) != pids[n] for n in servers) and whole(ensemble, servers)
+    assert sorted(servers, key=ensemble.started_at)[-1] == leader
+    assert inside(ensemble.lab, follower, "ls -d /opt/apache-zookeeper-3.8.0-bin /etc/zookeeper.backup-*").strip()
+    assert "still names" in resumed.stdout, "the inventory is said to lag behind"
+
+    upgraded = {n: ensemble.pid(n) for n in servers}
+    again = ensemble.cli("zk", "upgrade", "--package", str(second), "--cleanup")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    assert {n: ensemble.pid(n) for n in servers} == upgraded, "run again, it restarts nothing"
+    assert "runs apache-zookeeper-3.8.0-b2-bin already" in again.stdout
+    assert inside(ensemble.lab, follower, "ls -d /opt/apache-zookeeper-3.8.0-bin 2>/dev/null || echo gone").strip() == "gone"
+    ensemble.base = ensemble.base.replace(str(artifacts["zookeeper"]), str(second))
+    ensemble.inventory(*ensemble.current)
+    ensemble.plan_is_empty()
+
+
+def test_an_upgrade_to_a_broken_build_rolls_the_first_server_back_by_itself(ensemble, artifacts, tmp_path):
+    ensemble.inventory(*ensemble.current)
+    servers = list(ensemble.current[0])
+    broken = rebuild(artifacts["zookeeper"], tmp_path / "zookeeper-broken.tar.gz",
+                     "apache-zookeeper-3.8.0-broken-bin", without_jars=True)
+    before = {n: link(ensemble, n) for n in servers}
+    pids = {n: ensemble.pid(n) for n in servers}
+    leader = next(n for n in servers if ensemble.role(n) == "leader")
+    with Writer(ensemble.hosts(servers)) as writer:
+        result = ensemble.cli("zk", "upgrade", "--package", str(broken), "--timeout", "20")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "rolled back" in result.stdout and "Traceback" not in result.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    assert {n: link(ensemble, n) for n in servers} == before, "every server on the release it had"
+    assert whole(ensemble, servers)
+    touched = [n for n in servers if ensemble.pid(n) != pids[n]]
+    assert len(touched) == 1 and touched[0] != leader, f"only the first follower was tried: {touched}"
+    assert "the upgrade stopped" in result.stdout
+    ensemble.plan_is_empty()
