@@ -11,6 +11,18 @@ from clusterctl.run import RunOptions, open_run
 from clusterctl.lab import Lab
 
 
+def separate(name: str, subnet: str) -> tuple[str, str]:
+    """The lab's name and subnet for this test run: a second run on the same machine (another checkout, a
+    developer beside CI) sets CLUSTERCTL_TEST_LAB_PREFIX (a letter) and CLUSTERCTL_TEST_SUBNET_OFFSET (say
+    100) so that its labs never share a name or an address with the first run's."""
+    prefix = os.environ.get("CLUSTERCTL_TEST_LAB_PREFIX", "")
+    offset = int(os.environ.get("CLUSTERCTL_TEST_SUBNET_OFFSET", "0"))
+    if offset:
+        a, b, c, rest = subnet.split(".", 3)
+        subnet = f"{a}.{b}.{int(c) + offset}.{rest}"
+    return prefix + name, subnet
+
+
 @contextmanager
 def running_lab(name: str, subnet: str, nodes: int, **up_kwargs):
     """A lab brought up for a block and always torn down after it.
@@ -18,6 +30,7 @@ def running_lab(name: str, subnet: str, nodes: int, **up_kwargs):
     ``up_kwargs`` go to :meth:`Lab.up`: say init="none" for nodes without a
     service manager, or disk_sizes={"node3": "64m"}.
     """
+    name, subnet = separate(name, subnet)
     lab = Lab(name=name, subnet=subnet)
     lab.down()  # a previous crashed run may have left it
     try:

@@ -1,14 +1,17 @@
-"""clusterctl jdk install and clusterctl jdk verify."""
+"""clusterctl jdk install, upgrade and verify."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from ..core.transfer import MODES
 from ..errors import HostsFailed
-from ..run import open_run
-from ..steps import jdk
+from ..run import load, open_run
+from ..steps import jdk, upgrade, zookeeper
+from .zk import show_status
 from ..steps.base import run_steps
 from .options import run_options
 
@@ -29,6 +32,44 @@ def install_command(options, mode: str | None) -> None:
         jdk.require_spec(run.inventory)
         done = run_steps(run.session, jdk.steps(mode))
     run.console.print(java_table(run, done.outputs.get(jdk.VERIFY_STEP, {})))
+    if run.exit_status:
+        raise HostsFailed(run.exit_status)
+
+
+@jdk_group.command("upgrade")
+@run_options
+@click.option("--package", "package", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The new JDK, a .tar.gz (it is unpacked beside the one in use).")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=upgrade.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds for each server to serve on the new JDK before it is switched back.")
+@click.option("--pause", type=click.FloatRange(0, 3600), default=0.0, help="Seconds to wait between servers.")
+@click.option("--confirm", is_flag=True, help="Ask before each server.")
+def upgrade_command(options, package: Path, timeout: float, pause: float, confirm: bool) -> None:
+    """Switch every node to a new JDK; ZooKeeper servers one at a time, switched back by themselves on failure.
+
+    The JDK is staged and unpacked beside the one in use on every node first
+    (no server is touched if that fails anywhere). Then each ZooKeeper server,
+    followers first and the leader last, each while the ensemble can lose one
+    more voter: java_home switched, the server restarted and waited for until
+    it serves, caught up; one that does not within --timeout gets its previous
+    JDK back and is restarted, and the upgrade stops (exit 1). The other nodes
+    switch last. Run again, it goes on where it stopped.
+    """
+    inventory = load(options)
+    jdk.require_spec(inventory)
+    target = upgrade.with_jdk_package(inventory, package.resolve())
+
+    def ask(host: str, what: str) -> bool:
+        return click.confirm(f"{what}?", default=True)
+
+    with open_run(options, "jdk-upgrade", inventory=target) as run:
+        upgrade.upgrade_jdk(run.session, timeout=timeout, pause=pause, confirm=ask if confirm else None)
+        after = None if run.session.stopping.is_set() or not target.zookeeper else zookeeper.status(run.session)
+    if after is not None:
+        show_status(run.console, after)
+    if package.resolve() != inventory.jdk.package.resolve() and not run.exit_status:
+        run.console.print(f"[yellow]note:[/] {inventory.path} still names {inventory.jdk.package}: set "
+                          f"[jdk] package = \"{package.resolve()}\" there, or the next apply would switch back")
     if run.exit_status:
         raise HostsFailed(run.exit_status)
 

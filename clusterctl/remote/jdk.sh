@@ -4,6 +4,7 @@
 #   bash -s -- deb STAGED                dpkg -i
 #   bash -s -- tarball STAGED DIR TOP SHA256   unpack into DIR/TOP (DIR: /usr/java), marked with the tarball's hash
 #   bash -s -- link JAVA_HOME TARGET     JAVA_HOME → TARGET, swapped with one rename
+#   bash -s -- exe PID                   the java binary process PID runs, resolved (which JDK it is on)
 set -eu
 
 MARK=.clusterctl-package.sha256
@@ -57,6 +58,7 @@ main() {
         deb) install_deb "$@" ;;
         tarball) unpack_tarball "$@" ;;
         link) link "$@" ;;
+        exe) readlink -f -- "/proc/$1/exe" ;;
         *) echo "jdk.sh: unknown action $action" >&2; exit 2 ;;
     esac
 }

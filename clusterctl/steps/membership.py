@@ -22,7 +22,7 @@ import time
 from typing import Callable, Iterable
 
 from ..core.session import HostContext, HostResults, Outcome, Session
-from ..errors import ClusterctlError, HostsFailed, Interrupted, UsageError
+from ..errors import ClusterctlError, HostsFailed, Interrupted, Refused, UsageError
 from ..events import State
 from ..render.zk_service import UNIT
 from ..zk import install as zk_install
@@ -71,6 +71,11 @@ def plan(session: Session, action: str, names: list[str]) -> tuple[dict[int, Mem
         changes = membership.membership_changes(action, names, running, wanted, str(inventory.path))
     status = member_status(session, running)
     serving = {h for h, r in roles(status).items() if r in ("leader", "follower", "observer", "standalone")}
+    if serving and not any(s.serving and s.via == "client port" for s in status.servers):
+        raise Refused(f"refusing to change the membership: a reconfig is sent to a server's client port "
+                      f"({inventory.zookeeper.client_port}) from this machine, and no server's is reachable from "
+                      f"here (they answered over SSH); nothing was changed. Run clusterctl where the client "
+                      f"ports can be reached")
     if action == "remove":
         changes = membership.removal_order(changes, roles(status))
     gone = [c.member.host for c in changes if c.action == "retire" and c.member.host not in inventory.hosts]

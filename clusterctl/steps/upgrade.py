@@ -1,4 +1,4 @@
-"""zk upgrade: a new ZooKeeper release onto the running ensemble, one server at a time, rolled back by itself.
+"""zk upgrade and jdk upgrade: a new ZooKeeper release (or JDK) onto the running ensemble, one server at a time, rolled back by itself.
 
 1. The new release is staged and unpacked on every server beside the one
    running (its own directory): if that fails anywhere, no server is touched.
@@ -31,7 +31,7 @@ from ..zk import install as zk_install
 from ..zk.restart import check_margin, rolling_order
 from ..zk.server import control, home, java_home
 from ..zk.status import describe, probe, wait_until_serving
-from . import zookeeper
+from . import jdk, zookeeper
 from .base import run_steps
 
 STEP = "zk-upgrade"
@@ -39,6 +39,7 @@ UNPACK_STEP = "zk-unpack"
 BACKUP_STEP = "zk-backup"
 CLEANUP_STEP = "zk-cleanup"
 SCRIPT = "zk_install.sh"
+JDK_SCRIPT = "jdk.sh"
 DEFAULT_TIMEOUT = 120.0
 
 
@@ -108,10 +109,15 @@ def stage_everywhere(session: Session, where: dict[str, ServerRelease]) -> None:
         return Outcome.changed(f"{rel.name} unpacked beside the running release")
 
     session.for_each(UNPACK_STEP, [h for h in todo if h not in session.failures], unpack)
-    failed = sorted(h for h in where if h in session.failures)
+    stop_unless_staged(session, STEP, list(where))
+
+
+def stop_unless_staged(session: Session, step: str, hosts: list[str]) -> None:
+    """HostsFailed (each host told that no server was touched) if staging failed anywhere or was interrupted."""
+    failed = sorted(h for h in hosts if h in session.failures)
     if failed or session.stopping.is_set():
-        for host in where:
-            session.reporter.note(host, STEP, f"no server was touched: staging failed on {', '.join(failed)}"
+        for host in hosts:
+            session.reporter.note(host, step, f"no server was touched: staging failed on {', '.join(failed)}"
                                   if failed else "no server was touched: interrupted while staging")
         raise HostsFailed()
 
@@ -128,6 +134,73 @@ def back_up_leader(session: Session, leader: str) -> None:
     session.for_each(BACKUP_STEP, [leader], copy)
 
 
+@dataclass(frozen=True)
+class Switch:
+    """How one server moves onto the new build (``forward``, which returns a note) and back again."""
+
+    label: str  # the new build, as the summary names it
+    forward: Callable[[HostContext], str]
+    back: Callable[[HostContext], None]
+
+
+def roll(session: Session, step: str, todo: list[str], switch: Switch, *, timeout: float, pause: float = 0.0,
+         confirm: Callable[[str, str], bool] | None = None, result: UpgradeResult) -> UpgradeResult:
+    """``todo`` (in rolling order) onto the new build one at a time, each while the ensemble can lose one
+    more voter; stops at the first server that is rolled back (or fails)."""
+    for i, host in enumerate(todo):
+        if i:
+            if pause:
+                session.reporter.note(host, step, f"pausing {pause:g}s before the next server")
+                time.sleep(pause)
+            check_margin(probe(session))
+        if confirm is not None and not confirm(host, f"switch {host} to {switch.label}"):
+            session.reporter.note(host, step, "not upgraded: skipped at the prompt")
+            continue
+        outcome = session.for_each(step, [host], lambda ctx: switch_server(ctx, switch, timeout)).get(host)
+        if outcome is None or not outcome.succeeded:
+            if outcome is not None and "rolled back" in outcome.detail:
+                result.rolled_back = host
+            for rest in todo[i + 1:]:
+                session.reporter.note(rest, step, f"not upgraded: the upgrade stopped at {host}")
+            break
+        result.upgraded.append(host)
+    return result
+
+
+def switch_server(ctx: HostContext, switch: Switch, timeout: float) -> Outcome:
+    """One server onto the new build; back onto what it had if it does not serve, caught up, in time."""
+    session, inventory, host = ctx.session, ctx.session.inventory, ctx.host.name
+    spec, java = inventory.zookeeper, java_home(inventory)
+    began = time.monotonic()
+    ctx.note(f"{switch.forward(ctx)}; restarting")
+    session.forget_facts(host, "zk.")
+    try:
+        control(ctx, "restart", spec, java)
+    except ClusterctlError as exc:  # it did not even start (the script names why): the same as not serving
+        why = f"it did not start: {str(exc).splitlines()[0][:300]}"
+    else:
+        back = wait_until_serving(session, [host], timeout)
+        if back.met:
+            return Outcome.changed(f"on {switch.label}, back as {back.status.server(host).role} in "
+                                   f"{time.monotonic() - began:.1f}s")
+        why = describe(back.status.server(host))
+    ctx.note(f"{switch.label} did not serve within {timeout:.0f}s ({why}); rolling back")
+    switch.back(ctx)
+    session.forget_facts(host, "zk.")
+    control(ctx, "restart", spec, java)
+    again = wait_until_serving(session, [host], timeout)
+    state = (f"back as {again.status.server(host).role} on what it had" if again.met
+             else f"and on what it had it is {describe(again.status.server(host))}")
+    raise ClusterctlError(f"{switch.label} did not serve within {timeout:.0f}s ({why}): rolled back, {state}; "
+                          f"the upgrade stopped here")
+
+
+def settle(session: Session, timeout: float):
+    """The ensemble, once every server serves (a run resumed right after an interrupt may find its last
+    server still catching up), or as it is after ``timeout``."""
+    return wait_until_serving(session, zookeeper.servers(session.inventory), min(timeout, 60)).status
+
+
 def upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: float = 0.0,
             confirm: Callable[[str, str], bool] | None = None) -> UpgradeResult:
     """Carry out ``zk upgrade`` with the session's inventory's release (see the module)."""
@@ -136,8 +209,7 @@ def upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: float 
     target = rel.directory(spec)
     where = where_servers_are(session)
     check_release(inventory, where)
-    # A run resumed right after an interrupt may find its last server still catching up: give it time.
-    before = wait_until_serving(session, zookeeper.servers(inventory), min(timeout, 60)).status
+    before = settle(session, timeout)
     order = session.targets(rolling_order(before))
     result = UpgradeResult(order)
     result.already = [h for h in order if where[h].upgraded(target)]
@@ -150,58 +222,25 @@ def upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: float 
     stage_everywhere(session, where)
     if before.leader is not None and before.leader.host in todo:
         back_up_leader(session, before.leader.host)
-    for i, host in enumerate(todo):
-        if i:
-            if pause:
-                session.reporter.note(host, STEP, f"pausing {pause:g}s before the next server")
-                time.sleep(pause)
-            check_margin(probe(session))
-        if confirm is not None and not confirm(host, f"switch {host} to {rel.name}"):
-            session.reporter.note(host, STEP, "not upgraded: skipped at the prompt")
-            continue
-        previous = where[host].current
-        outcome = session.for_each(STEP, [host], lambda ctx: switch(ctx, previous, timeout)).get(host)
-        if outcome is None or not outcome.succeeded:
-            if outcome is not None and "rolled back" in outcome.detail:
-                result.rolled_back = host
-            for rest in todo[i + 1:]:
-                session.reporter.note(rest, STEP, f"not upgraded: the upgrade stopped at {host}")
-            break
-        result.upgraded.append(host)
-    return result
+    backups: dict[str, str] = {}
 
+    def forward(ctx: HostContext) -> str:
+        backup = f"{spec.conf_dir}.backup-{time.strftime('%Y%m%d-%H%M%S')}"
+        backups[ctx.host.name] = backup
+        ctx.run_script(SCRIPT, "backup-conf", spec.conf_dir, backup, become=True)
+        log4j = zk_install.release_member(spec.package, spec.package.stat().st_mtime_ns, "conf/log4j.properties")
+        if log4j:
+            ctx.write_file(f"{spec.conf_dir}/log4j.properties", log4j, become=True)
+        ctx.write_file(zk_install.stamp_path(spec), f"the release ({rel.name})\n", become=True)
+        ctx.run_script(SCRIPT, "relink", target, home(spec), become=True)
+        return f"on {rel.name} (config kept in {backup})"
 
-def switch(ctx: HostContext, previous: str, timeout: float) -> Outcome:
-    """One server onto the new release; back onto ``previous`` (and its config) if it does not serve in time."""
-    session, inventory, host = ctx.session, ctx.session.inventory, ctx.host.name
-    spec, rel = inventory.zookeeper, zookeeper.release(inventory)
-    java = java_home(inventory)
-    began = time.monotonic()
-    backup = f"{spec.conf_dir}.backup-{time.strftime('%Y%m%d-%H%M%S')}"
-    ctx.run_script(SCRIPT, "backup-conf", spec.conf_dir, backup, become=True)
-    log4j = zk_install.release_member(spec.package, spec.package.stat().st_mtime_ns, "conf/log4j.properties")
-    if log4j:
-        ctx.write_file(f"{spec.conf_dir}/log4j.properties", log4j, become=True)
-    ctx.write_file(zk_install.stamp_path(spec), f"the release ({rel.name})\n", become=True)
-    ctx.run_script(SCRIPT, "relink", rel.directory(spec), home(spec), become=True)
-    session.forget_facts(host, "zk.")
-    ctx.note(f"on {rel.name} (config kept in {backup}); restarting")
-    control(ctx, "restart", spec, java)
-    back = wait_until_serving(session, [host], timeout)
-    if back.met:
-        return Outcome.changed(f"on {rel.name}, back as {back.status.server(host).role} in "
-                               f"{time.monotonic() - began:.1f}s")
-    why = describe(back.status.server(host))
-    ctx.note(f"{rel.name} did not serve within {timeout:.0f}s ({why}); rolling back to {previous}")
-    ctx.run_script(SCRIPT, "restore-conf", backup, spec.conf_dir, become=True)
-    ctx.run_script(SCRIPT, "relink", previous, home(spec), become=True)
-    session.forget_facts(host, "zk.")
-    control(ctx, "restart", spec, java)
-    again = wait_until_serving(session, [host], timeout)
-    state = (f"back on {previous.rsplit('/', 1)[-1]} as {again.status.server(host).role}" if again.met
-             else f"and on {previous.rsplit('/', 1)[-1]} it is {describe(again.status.server(host))}")
-    raise ClusterctlError(f"{rel.name} did not serve within {timeout:.0f}s ({why}): rolled back, {state}; "
-                          f"the upgrade stopped here")
+    def back(ctx: HostContext) -> None:
+        ctx.run_script(SCRIPT, "restore-conf", backups[ctx.host.name], spec.conf_dir, become=True)
+        ctx.run_script(SCRIPT, "relink", where[ctx.host.name].current, home(spec), become=True)
+
+    return roll(session, STEP, todo, Switch(rel.name, forward, back), timeout=timeout, pause=pause,
+                confirm=confirm, result=result)
 
 
 def cleanup(session: Session) -> HostResults:
@@ -216,3 +255,99 @@ def cleanup(session: Session) -> HostResults:
             Outcome.unchanged("no previous release left")
 
     return session.for_each(CLEANUP_STEP, zookeeper.servers(session.inventory), clean)
+
+
+# -- the JDK --------------------------------------------------------------------------
+
+JDK_STEP = "jdk-upgrade"
+JDK_UNPACK_STEP = "jdk-unpack"
+JDK_LINK_STEP = "jdk-link"
+
+
+def with_jdk_package(inventory: Inventory, package: Path) -> Inventory:
+    """The inventory with ``package`` as the JDK (its kind from its name, as the inventory reads it)."""
+    from ..inventory import JDK_PACKAGE_KINDS
+    kind = next((k for suffix, k in JDK_PACKAGE_KINDS.items() if package.name.endswith(suffix)), None)
+    if kind is None:
+        raise UsageError(f"{package}: not a .rpm, .deb or .tar.gz JDK package")
+    return replace(inventory, jdk=replace(inventory.jdk, package=package, kind=kind))
+
+
+def running_java(session: Session, hosts: list[str]) -> dict[str, str]:
+    """host → the java binary its ZooKeeper server runs (resolved), "" where none runs."""
+    inventory = session.inventory
+    facts = session.gather(zookeeper.STEP, hosts, lambda h: zookeeper.ZkInstall().facts(inventory, h))
+    pids = {h: zk_install.HostState.from_facts(f, inventory.zookeeper).server for h, f in facts.items()}
+
+    def ask(ctx: HostContext) -> Outcome:
+        server = pids.get(ctx.host.name)
+        if server is None:
+            return Outcome.ok(data="")
+        result = ctx.run_script(JDK_SCRIPT, "exe", server.pid, check=False, become=True)
+        return Outcome.ok(data=result.stdout.strip())
+
+    found = session.for_each(JDK_STEP, hosts, ask, report=False, read_only=True)
+    return {h: (o.data or "") for h, o in found.items()}
+
+
+def upgrade_jdk(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: float = 0.0,
+                confirm: Callable[[str, str], bool] | None = None) -> UpgradeResult:
+    """``jdk upgrade``: the session's inventory's JDK tarball unpacked beside the one in use on every JDK
+    host, then java_home switched server by server as ``zk upgrade`` switches releases (restart, wait,
+    back to the previous JDK by itself if the server does not serve), then on the other hosts."""
+    inventory = session.inventory
+    spec = jdk.require_spec(inventory)
+    pkg = jdk.describe_package(spec)
+    if pkg.kind != "tarball":
+        raise UsageError(f"{spec.package}: jdk upgrade switches java_home and switches it back on a failure, "
+                         f"which needs the new JDK unpacked beside the old one: give it a .tar.gz JDK (an rpm "
+                         f"or deb upgrade replaces the JDK in place; jdk install does that, without a way back)")
+    hosts = list(spec.hosts)
+    facts = session.gather(jdk.INSTALL_STEP, hosts, lambda h: jdk.facts(spec))
+    states = {h: jdk.HostState.from_facts(f, jdk.remote_paths(spec)) for h, f in facts.items()}
+    target = jdk.link_target(spec, pkg)
+    for host, state in states.items():
+        if state.java_home_link is None:
+            raise UsageError(f"{host}: java_home {spec.java_home} is not a link: jdk upgrade switches that link "
+                             f"(run clusterctl jdk install first)")
+    servers = [h for h in zookeeper.servers(inventory) if h in states] if inventory.zookeeper else []
+    java = running_java(session, servers) if servers else {}
+    on_new = {h for h, st in states.items() if st.java_home_link in (target, pkg.unpacked_home)}
+    before = settle(session, timeout) if servers else None
+    order = session.targets(rolling_order(before)) if before else []
+    result = UpgradeResult(order)
+    result.already = [h for h in order if h in on_new and java.get(h, "").startswith(pkg.unpacked_home + "/")]
+    todo = [h for h in order if h in servers and h not in result.already]
+    others = [h for h in session.targets(hosts) if h not in servers and h not in on_new]
+    for host in result.already:
+        session.reporter.state(host, JDK_STEP, State.UNCHANGED, f"runs {pkg.top_dir} already")
+    if not todo and not others:
+        return result
+    if todo:
+        check_margin(before)
+    unpack = [h for h, st in states.items() if not jdk.is_installed(pkg, st)]
+    if unpack:
+        run_steps(session, [jdk.JdkStage()])
+
+        def unpack_one(ctx: HostContext) -> Outcome:
+            ctx.run_script(JDK_SCRIPT, "tarball", jdk.remote_paths(spec).final, jdk.JAVA_DIR, pkg.top_dir,
+                           pkg.file.sha256, become=True)
+            session.forget_facts(ctx.host.name, "jdk.")
+            return Outcome.changed(f"{pkg.top_dir} unpacked beside the JDK in use")
+
+        session.for_each(JDK_UNPACK_STEP, [h for h in unpack if h not in session.failures], unpack_one)
+    stop_unless_staged(session, JDK_STEP, hosts)
+
+    def forward(ctx: HostContext) -> str:
+        ctx.run_script(JDK_SCRIPT, "link", spec.java_home, target, become=True)
+        return f"{spec.java_home} → {target}"
+
+    def back(ctx: HostContext) -> None:
+        ctx.run_script(JDK_SCRIPT, "link", spec.java_home, states[ctx.host.name].java_home_link, become=True)
+
+    roll(session, JDK_STEP, todo, Switch(pkg.top_dir, forward, back), timeout=timeout, pause=pause,
+         confirm=confirm, result=result)
+    if len(result.upgraded) == len(todo):
+        # Hosts without a server switch once every server runs on the new JDK.
+        session.for_each(JDK_LINK_STEP, others, lambda ctx: Outcome.changed(forward(ctx)))
+    return result

@@ -312,3 +312,57 @@ def test_an_upgrade_to_a_broken_build_rolls_the_first_server_back_by_itself(ense
     assert len(touched) == 1 and touched[0] != leader, f"only the first follower was tried: {touched}"
     assert "the upgrade stopped" in result.stdout
     ensemble.plan_is_empty()
+
+
+def rebuild_jdk(source: Path, target: Path, top: str, *, broken: bool = False) -> Path:
+    """The JDK tarball under another top directory; ``broken``: its bin/java exits 1 at once."""
+    import io
+    import tarfile
+    with tarfile.open(source) as tin, tarfile.open(target, "w:gz", compresslevel=1) as tout:
+        for member in tin:
+            _, _, rest = member.name.partition("/")
+            data = tin.extractfile(member) if member.isfile() else None
+            if broken and rest == "bin/java":
+                script = b"#!/bin/sh\necho 'this java is broken on purpose' >&2\nexit 1\n"
+                member.size, data = len(script), io.BytesIO(script)
+            member.name = top + ("/" + rest if rest else "")
+            if member.islnk():
+                member.linkname = top + "/" + member.linkname.partition("/")[2]
+            tout.addfile(member, data)
+    return target
+
+
+def java_of(ensemble, node: str) -> str:
+    return inside(ensemble.lab, node, f"readlink -f /proc/{ensemble.pid(node)}/exe").strip()
+
+
+def test_a_jdk_upgrade_switches_server_by_server_and_a_broken_jdk_is_switched_back(ensemble, artifacts, tmp_path):
+    ensemble.inventory(*ensemble.current)
+    servers = list(ensemble.current[0])
+    nodes = [n for n in NODES if n not in ensemble.current[2]]
+    home = {n: inside(ensemble.lab, n, "readlink /usr/java/default").strip() for n in nodes}
+    pids = {n: ensemble.pid(n) for n in servers}
+    broken = rebuild_jdk(artifacts["jdk_tarball"], tmp_path / "jdk-broken.tar.gz", "jdk-17.0.15-broken",
+                         broken=True)
+    with Writer(ensemble.hosts(servers)) as writer:
+        failed = ensemble.cli("jdk", "upgrade", "--package", str(broken), "--timeout", "20")
+    assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr
+    assert "rolled back" in failed.stdout and "Traceback" not in failed.stderr, failed.stdout[-3000:]
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    assert {n: inside(ensemble.lab, n, "readlink /usr/java/default").strip() for n in nodes} == home
+    assert whole(ensemble, servers)
+    assert len([n for n in servers if ensemble.pid(n) != pids[n]]) == 1, "one server tried, then switched back"
+
+    second = rebuild_jdk(artifacts["jdk_tarball"], tmp_path / "jdk-b2.tar.gz", "jdk-17.0.15-b2")
+    leader = next(n for n in servers if ensemble.role(n) == "leader")
+    with Writer(ensemble.hosts(servers)) as writer:
+        upgraded = ensemble.cli("jdk", "upgrade", "--package", str(second))
+    assert upgraded.returncode == 0, upgraded.stdout[-3000:] + upgraded.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    assert all(inside(ensemble.lab, n, "readlink /usr/java/default").strip() == "jdk-17.0.15-b2" for n in nodes)
+    assert all(java_of(ensemble, n) == "/usr/java/jdk-17.0.15-b2/bin/java" for n in servers)
+    assert sorted(servers, key=ensemble.started_at)[-1] == leader and whole(ensemble, servers)
+    pids = {n: ensemble.pid(n) for n in servers}
+    again = ensemble.cli("jdk", "upgrade", "--package", str(second))
+    assert again.returncode == 0 and "runs jdk-17.0.15-b2 already" in again.stdout, again.stdout[-2000:]
+    assert {n: ensemble.pid(n) for n in servers} == pids
