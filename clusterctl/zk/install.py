@@ -257,6 +257,7 @@ class HostPlan:
     settings: list[str] = field(default_factory=list)  # zoo.cfg's settings that change: "syncLimit 5 → 7"
     stamp: str | None = None  # what the stamp says was changed last
     stamp_file: str = ""
+    membership_notes: list[str] = field(default_factory=list)  # where the running membership differs
 
     @property
     def config_changes(self) -> list[str]:
@@ -338,6 +339,7 @@ class HostPlan:
         if self.joins:
             notes.append(f"{self.host} is not in the running ensemble yet: clusterctl zk add {self.host} "
                          f"installs, starts and adds it, one at a time")
+        notes += self.membership_notes
         if self.restart_needed:
             notes.append(restart_notice(self.running.pid, self.restart_reasons))
         return notes
@@ -378,6 +380,31 @@ def running_members(states: dict[str, HostState]) -> dict[int, tuple[str, str]]:
     return dict(max(set(held), key=lambda m: (held.count(m), -len(m))))
 
 
+def membership_notes(spec: ZooKeeperSpec, host: str, running: dict[int, tuple[str, str]]) -> list[str]:
+    """What ``host``'s plan says where the running membership is not the inventory's (pure).
+
+    A role that differs is said on its own server; members the inventory no
+    longer lists, on the inventory's first server.
+    """
+    if not running:
+        return []
+    wanted = inventory_members(spec)
+    notes = []
+    own = next(s for s in spec.servers if s.host == host)
+    now = running.get(own.id)
+    if now is not None and now[0] == host and now[1] != wanted[own.id][1]:
+        verb = "demote" if own.observer else "promote"
+        notes.append(f"{host} runs as {'a voter' if now[1] == 'participant' else 'an observer'}; the inventory "
+                     f"makes it {'an observer' if own.observer else 'a voter'}: clusterctl zk {verb} {host}")
+    if host == spec.hosts[0]:
+        listed = {s.host for s in spec.servers}
+        for sid, (name, _) in sorted(running.items()):
+            if name not in listed:
+                notes.append(f"the running ensemble has server.{sid} ({name}), which [zookeeper.servers] does "
+                             f"not list: clusterctl zk remove {name}")
+    return notes
+
+
 def joiner_problem(spec: ZooKeeperSpec, host: str, state: HostState,
                    running: dict[int, tuple[str, str]]) -> str | None:
     """Why ``host`` must not join the running ensemble as it is (another ensemble's state), else None.
@@ -414,6 +441,7 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release,
         plan.conflict = plan.conflict or (f"{home(spec)} exists and is not a symbolic link: move it away, "
                                           f"clusterctl manages it as a link to the release")
     plan.joins = bool(running) and server.id not in running
+    plan.membership_notes = membership_notes(spec, host, running)
     if plan.joins and not plan.conflict:
         plan.conflict = joiner_problem(spec, host, state, running)
     if plan.conflict:

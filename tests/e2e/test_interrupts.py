@@ -264,7 +264,10 @@ def test_random_interrupts_across_cold_bootstraps_leave_every_file_whole_and_the
         if code != 0:
             assert code == {"SIGINT": 130, "SIGTERM": 143, "SIGKILL": -9}[kind], (history, output[-3000:])
         if kind != "SIGKILL" and code != 0:
-            assert f"interrupted by {kind}" in output and "resumes where it stopped" in output, output[-2000:]
+            # Caught while still starting up (a loaded machine starts slowly), nothing was done: one line says so.
+            early = output.strip() == "clusterctl: interrupted before anything was done"
+            assert early or (f"interrupted by {kind}" in output and "resumes where it stopped" in output), \
+                output[-2000:]
         for node in NODES:
             remote_writes_done(lab, node, timeout=120)
             problems = whole(lab, node, artifacts)

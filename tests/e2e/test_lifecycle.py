@@ -170,6 +170,7 @@ def test_grow_to_five_demote_promote_and_shrink_back_losing_no_write(ensemble):
         removed = ensemble.cli("zk", "remove", "node5", "node6")
     assert removed.returncode == 0, removed.stdout[-3000:] + removed.stderr
     assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    assert "ConnectionLoss" not in writer.errors and "SessionExpiredError" not in writer.errors, writer.errors[:5]
     assert ensemble.config(list(FIRST)) == {sid: (h, "participant") for h, sid in FIRST.items()}
     assert {n: ensemble.pid(n) for n in FIRST} == pids, "no server that stays was restarted"
     for node in ("node5", "node6"):

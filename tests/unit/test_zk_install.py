@@ -389,3 +389,13 @@ def test_a_restart_names_the_settings_and_the_stamp_keeps_saying_them_until_the_
     assert later.restart_reasons == [f"runs an older configuration: changed since it started: "
                                      f"{CONF}/zoo.cfg (syncLimit 9 → 2)"]
     assert changed_settings("a=1\nb=2\n", "a=1\nc=3\n") == ["c=3 added", "b removed"]
+
+
+def test_plan_names_the_membership_command_where_the_running_ensemble_differs():
+    # node4 is an observer in the inventory; the ensemble runs it as a voter and also runs node9.
+    running = {1: ("node2", "participant"), 2: ("node3", "participant"), 3: ("node4", "participant"),
+               9: ("node9", "participant")}
+    first, observer = plan_for(facts(), "node2", running), plan_for(facts(), "node4", running)
+    assert any("server.9 (node9)" in n and "clusterctl zk remove node9" in n for n in first.notes())
+    assert any("clusterctl zk demote node4" in n for n in observer.notes())
+    assert not [n for n in plan_for(facts(), "node3", running).notes() if "clusterctl zk" in n]
