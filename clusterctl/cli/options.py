@@ -66,3 +66,8 @@ def run_options(func):
         return func(*args, options=options, **kwargs)
 
     return wrapper
+
+
+def ask_before(host: str, what: str) -> bool:
+    """--confirm's prompt before each server: WHAT? [Y/n]."""
+    return click.confirm(f"{what}?", default=True)
