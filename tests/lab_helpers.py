@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from contextlib import contextmanager
+from typing import Callable
 
 from clusterctl.events import Recorder
 from clusterctl.run import RunOptions, open_run
@@ -162,3 +164,21 @@ class Writer:
             zk.stop()
             zk.close()
 
+
+
+def wait_for_status(status: Callable[[], tuple[int, dict]], exit_code: int, voters_up: int,
+                    timeout: float = 60) -> dict:
+    """Poll ``status`` (`zk status --json`: exit code, report) until it exits ``exit_code`` counting
+    ``voters_up`` voters in the quorum; the last report.
+
+    Both, because the exit status turns when the quorum count does, while voters left behind still
+    call themselves followers until they notice the leader is gone (syncLimit ticks), and voters
+    left by a stopped leader have no quorum until they elect another.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        code, report = status()
+        if (code, report["quorum"]["up"]) == (exit_code, voters_up) or time.monotonic() > deadline:
+            assert (code, report["quorum"]["up"]) == (exit_code, voters_up), report
+            return report
+        time.sleep(0.5)

@@ -27,7 +27,7 @@ from kazoo.client import KazooClient
 from clusterctl.errors import ExitStatus
 from clusterctl.events import State
 from clusterctl.lab import Lab
-from tests.lab_helpers import SERVER_PID, inside, run_steps, running_lab
+from tests.lab_helpers import SERVER_PID, inside, run_steps, running_lab, wait_for_status
 from clusterctl.steps import hosts_file, jdk, zookeeper
 
 pytestmark = pytest.mark.e2e
@@ -101,17 +101,6 @@ def ensemble_lab(name: str, subnet: str, nodes: int, servers: dict[str, str], pa
         status, _, _ = run_steps(inventory, [hosts_file.HostsFile(), *jdk.steps()])
         assert status == ExitStatus.OK, "hosts file and JDK on every node"
         yield Ensemble(lab, inventory, list(servers))
-
-
-def wait_for_status(env: Ensemble, exit_code: int, timeout: float = 60) -> dict:
-    """Poll `zk status --json` until it exits with ``exit_code``; the last status."""
-    deadline = time.monotonic() + timeout
-    while True:
-        code, status = env.status_json()
-        if code == exit_code or time.monotonic() > deadline:
-            assert code == exit_code, status
-            return status
-        time.sleep(0.5)
 
 
 # -- the runbook's ensemble ----------------------------------------------------
@@ -373,7 +362,7 @@ class TestFiveVotersAndAnObserver:
         follower = next(s["host"] for s in status["servers"] if s["role"] == "follower")
         five.lab.stop_node(leader)
         five.lab.stop_node(follower)
-        status = wait_for_status(five, 0)
+        status = wait_for_status(five.status_json, 0, voters_up=3)
         assert status["quorum"] == {"voters": 5, "up": 3, "needed": 3, "has_quorum": True, "tolerates": 0}
         assert {s["host"] for s in status["servers"] if s["role"] == "down"} == {leader, follower}
         refused = five.cli("zk", "restart", args=("--rolling",))
@@ -385,7 +374,7 @@ class TestFiveVotersAndAnObserver:
 
         third = next(s["host"] for s in status["servers"] if s["role"] in ("follower", "leader"))
         five.lab.stop_node(third)
-        status = wait_for_status(five, ExitStatus.NO_QUORUM)
+        status = wait_for_status(five.status_json, ExitStatus.NO_QUORUM, voters_up=0)
         assert status["quorum"]["has_quorum"] is False and status["quorum"]["up"] == 0
         table = five.cli("zk", "status")
         assert table.returncode == ExitStatus.NO_QUORUM and "NO QUORUM" in table.stdout
