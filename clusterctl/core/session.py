@@ -367,6 +367,10 @@ class Session:
 
         self.for_each(step, missing, ask, report=False, read_only=True)
         with self._facts_lock:
+            unasked = [n for n, qs in wanted.items() if n not in self.failures
+                       and not {q.name for q in qs} <= self._facts.get(n, {}).keys()]
+            if unasked:  # the interrupt kept them from answering: nothing may be decided on their facts
+                raise Interrupted(f"not asked: the run was interrupted ({', '.join(unasked)})")
             return {name: {q.name: self._facts[name][q.name] for q in wanted[name]}
                     for name in wanted if name not in self.failures}
 

@@ -12,6 +12,7 @@ that converges and then changes nothing. And Ctrl-C on a real terminal.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import pty
 import random
@@ -130,7 +131,7 @@ CASES = {
     # file: (directory, name, how to make it need a change (a big one for the first three), the command)
     "hosts": ("/etc", "hosts",
               "for i in $(seq 3000); do echo \"# filler line $i of an operator's big hosts file\"; done >> /etc/hosts; "
-              "sed -i 's/^\\(10.231.110.1[0-9]\\) node2$/10.231.110.99 node2/' /etc/hosts",
+              "sed -i 's/^[0-9.]* node2$/UNUSED_ADDRESS node2/' /etc/hosts",
               ["hosts"]),
     "authorized_keys": ("/root/.ssh", "authorized_keys",
                         "for i in $(seq 3000); do echo \"# filler $i: an operator's note kept in authorized_keys\"; "
@@ -170,7 +171,8 @@ def test_a_write_cut_off_at_the_worst_moment_leaves_the_old_file_or_the_new_one(
     directory, name, spoil, command = CASES[kind]
     path = f"{directory}/{name}"
     big = kind in ("hosts", "authorized_keys", "known_hosts")
-    inside(lab, "node1", spoil)
+    # An address of the lab's subnet that no node has: node2 is wrong in /etc/hosts, and nothing real is hit.
+    inside(lab, "node1", spoil.replace("UNUSED_ADDRESS", str(ipaddress.ip_network(lab.subnet)[99])))
     old = file_state(lab, "node1", path)
     # Slow enough that the bytes are still arriving when the receiver is paused.
     throttle(lab, "node1", "2mbit" if big else "100kbit", burst="4kb", latency="5s")
@@ -208,7 +210,7 @@ def whole(lab, node: str, artifacts) -> list[str]:
     if "localhost" not in hosts:
         problems.append("/etc/hosts lost its own lines")
     keys = inside(lab, node, "cat /root/.ssh/authorized_keys")
-    if "clusterctl-lab-ti" not in keys or not keys.endswith("\n"):
+    if f"clusterctl-lab-{lab.name}" not in keys or not keys.endswith("\n"):
         problems.append("authorized_keys lost the controller's key or ends mid-line")
     known = inside(lab, node, "cat /root/.ssh/known_hosts 2>/dev/null || true")
     if known.count("# BEGIN clusterctl") != known.count("# END clusterctl"):

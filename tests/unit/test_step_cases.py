@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from clusterctl.core.facts import Fact
+from clusterctl.errors import Interrupted
 from clusterctl.inventory import load_inventory
 from clusterctl.steps.base import plan_steps, run_steps
 from tests.fakes import fake_session
@@ -102,3 +103,20 @@ def test_step_case(path: Path, tmp_path):
     assert not [c for c in fake.calls if c.host in untouched], "hosts the case expects nothing of ran nothing"
     states = {host: state.value for (host, step), state in recorder.final_states().items()}
     assert states == expect["states"]
+
+
+def test_an_interrupt_while_facts_are_asked_ends_the_plan_as_interrupted(tmp_path):
+    # Hosts the interrupt kept from answering have no facts; deciding on them was a KeyError.
+    case = substituted(json.loads((Path(__file__).parent / "step_cases" / "hosts_file_fresh.json").read_text()),
+                       placeholders(tmp_path))
+    (tmp_path / "cluster.toml").write_text(case["inventory"])
+    inventory = load_inventory(tmp_path / "cluster.toml")
+    facts = {host: {name: Fact(f["output"], f.get("rc", 0)) for name, f in answers.items()}
+             for host, answers in case["facts"].items()}
+    session, fake, _ = fake_session(inventory, facts)
+    session.stopping.set()
+    with pytest.raises(Interrupted):
+        plan_steps(session, [make_step(case)])
+    with pytest.raises(Interrupted):
+        run_steps(session, [make_step(case)])
+    assert not [c for c in fake.calls if c.script != "facts.sh"], "nothing but facts was asked"
