@@ -21,7 +21,7 @@ def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | N
 
     On a running ensemble the last steps restart, one at a time and the leader last, only the
     servers whose configuration or release changed since they started (``pause`` seconds apart,
-    each after ``confirm(host, why)`` when given).
+    each after ``confirm(host, question)`` when given).
     """
     return [
         preflight.Preflight(),

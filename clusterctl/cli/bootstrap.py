@@ -13,7 +13,7 @@ from ..run import open_run
 from ..steps.base import not_applied
 from ..steps.ssh_trust import VERIFY_MODES
 from ..steps.zookeeper import status as zk_status
-from .options import run_options
+from .options import confirmation, run_options
 from .zk import show_status
 
 
@@ -41,10 +41,6 @@ def runbook_options(func):
     ]):
         func = option(func)
     return func
-
-
-def ask_to_restart(host: str, why: str) -> bool:
-    return click.confirm(f"restart {host} ({why})?", default=True, err=True)
 
 
 @click.command("bootstrap")
@@ -79,7 +75,7 @@ def apply_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: 
 
 def _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm) -> None:
     steps = bootstrap.select_steps(only, skip, verify=verify, verify_ssh=verify_ssh, pause=pause,
-                                   confirm=ask_to_restart if confirm else None)
+                                   confirm=confirmation(options, confirm))
     if dry_run:
         return _plan(options, steps, diff=False, as_json=False)
     status = None

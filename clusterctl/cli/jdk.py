@@ -13,7 +13,7 @@ from ..run import load, open_run
 from ..steps import jdk, upgrade, zookeeper
 from .zk import show_status
 from ..steps.base import run_steps
-from .options import ask_before, run_options
+from .options import confirmation, run_options
 
 
 @click.group("jdk")
@@ -59,8 +59,9 @@ def upgrade_command(options, package: Path, timeout: float, pause: float, confir
     jdk.require_spec(inventory)
     target = upgrade.with_jdk_package(inventory, package.resolve())
 
+    ask = confirmation(options, confirm)
     with open_run(options, "jdk-upgrade", inventory=target) as run:
-        upgrade.upgrade_jdk(run.session, timeout=timeout, pause=pause, confirm=ask_before if confirm else None)
+        upgrade.upgrade_jdk(run.session, timeout=timeout, pause=pause, confirm=ask)
         after = None if run.session.stopping.is_set() or not target.zookeeper else zookeeper.status(run.session)
     if after is not None:
         show_status(run.console, after)

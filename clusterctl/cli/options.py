@@ -69,5 +69,17 @@ def run_options(func):
 
 
 def ask_before(host: str, what: str) -> bool:
-    """--confirm's prompt before each server: WHAT? [Y/n]."""
-    return click.confirm(f"{what}?", default=True)
+    """--confirm's prompt before each server: WHAT? [Y/n], on stderr (stdout is the run's output)."""
+    return click.confirm(f"{what}?", default=True, err=True)
+
+
+def confirmation(options: RunOptions, confirm: bool):
+    """--confirm's question to ask before each server, or None without it.
+
+    Asking turns the live grid off: the grid redraws the screen several times a
+    second, over the question and over what the operator types.
+    """
+    if not confirm:
+        return None
+    options.live = False
+    return ask_before

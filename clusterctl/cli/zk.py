@@ -21,7 +21,7 @@ from ..steps.base import run_steps
 from ..zk.server import home, java_home
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus
-from .options import ask_before, run_options
+from .options import confirmation, run_options
 
 ROLE_STYLES = {"leader": "bold green", "follower": "green", "observer": "cyan", "standalone": "green",
                "looking": "yellow", "down": "bold red", "unknown": "yellow"}
@@ -116,8 +116,9 @@ def zk_restart(options, rolling: bool, timeout: float) -> None:
 
 def _membership(options, action: str, names: list[str], timeout: float, confirm: bool) -> None:
     """Run one membership command; the ensemble as it stands afterwards."""
+    ask = confirmation(options, confirm)
     with open_run(options, f"zk-{action}") as run:
-        membership.change(run.session, action, names, timeout=timeout, confirm=ask_before if confirm else None)
+        membership.change(run.session, action, names, timeout=timeout, confirm=ask)
         after = None if run.session.stopping.is_set() else zookeeper.status(run.session)
     if after is not None:
         show_status(run.console, after)
@@ -228,8 +229,9 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
     package = (package or inventory.zookeeper.package).resolve()
     target = upgrade.with_package(inventory, package)
 
+    ask = confirmation(options, confirm)
     with open_run(options, "zk-upgrade", inventory=target) as run:
-        result = upgrade.upgrade(run.session, timeout=timeout, pause=pause, confirm=ask_before if confirm else None)
+        result = upgrade.upgrade(run.session, timeout=timeout, pause=pause, confirm=ask)
         if cleanup and not run.session.failures and not result.rolled_back:
             upgrade.cleanup(run.session)
         after = None if run.session.stopping.is_set() else zookeeper.status(run.session)

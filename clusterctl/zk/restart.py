@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..core.session import HostContext, Outcome, Session
+from ..events import State
 from ..errors import ClusterctlError, NoMarginToRestart, NoQuorum
 from .server import control, java_home
 from .status import EnsembleStatus, describe, lagging, probe, wait_until_serving
@@ -81,7 +82,7 @@ def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: 
     one (all, or --hosts). The margin is that of the whole ensemble: it is
     checked before the roll and again before each server, which must be back
     in sync before the next goes. ``pause`` seconds pass between servers;
-    ``confirm(host, why)`` is asked before each and may skip it.
+    ``confirm(host, question)`` is asked before each and may skip it.
     """
     before = probe(session)
     check_margin(before)
@@ -96,14 +97,15 @@ def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: 
                 session.reporter.note(host, step, f"pausing {pause:g}s before the next server")
                 time.sleep(pause)
             check_margin(probe(session))
-        if confirm is not None and not confirm(host, why):
-            session.reporter.note(host, step, "not restarted: skipped at the prompt")
+        if confirm is not None and not confirm(host, f"restart {host}" + (f" ({why})" if why else "")):
+            # A state, not a note: the operator's answer belongs on the screen and in the output.
+            session.reporter.state(host, step, State.SKIPPED, "not restarted: skipped at the prompt")
             result.skipped.append(host)
             continue
         outcome = restart_one(session, host, timeout, step, why)
         if outcome is None:
             for rest in result.order[i + 1:]:
-                session.reporter.note(rest, step, f"not restarted: the roll stopped at {host}")
+                session.reporter.state(rest, step, State.SKIPPED, f"not restarted: the roll stopped at {host}")
             break
         result.restarted.append(host)
     if result.restarted and len(result.restarted) + len(result.skipped) == len(result.order):

@@ -45,8 +45,9 @@ class Ensemble:
         self.path.write_text(text + "\n".join(lines) + "\n")
         return self.path
 
-    def cli(self, *words: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "clusterctl", *words, "-i", str(self.path)],
+    def cli(self, *words: str, timeout: float = 900, answers: str = "") -> subprocess.CompletedProcess:
+        """``clusterctl WORDS -i INVENTORY``, ``answers`` typed at its prompts."""
+        return subprocess.run([sys.executable, "-m", "clusterctl", *words, "-i", str(self.path)], input=answers,
                               capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
     def role(self, node: str) -> str:
@@ -129,6 +130,36 @@ def test_a_changed_setting_restarts_each_server_once_leader_last_and_a_no_op_app
     again = ensemble.cli("apply")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr
     assert {n: ensemble.pid(n) for n in FIRST} == after, "a no-op apply restarts nothing"
+    ensemble.inventory(FIRST)
+    assert ensemble.cli("apply").returncode == 0
+    ensemble.plan_is_empty()
+
+
+def test_apply_asks_before_each_restart_pauses_between_them_and_a_server_refused_stays_stale(ensemble):
+    ensemble.inventory(FIRST, sync_limit=6)
+    before = {n: ensemble.pid(n) for n in FIRST}
+    with Writer(ensemble.hosts(FIRST)) as writer:
+        asked = ensemble.cli("apply", "--confirm", "--pause", "3", answers="n\ny\ny\n")
+        assert asked.returncode == 0, asked.stdout[-3000:] + asked.stderr
+        # One question a server (on one line here: what is typed on a pipe is not echoed), in the roll's order.
+        questions = re.findall(r"restart (node\d) \([^?]*zoo\.cfg \(syncLimit 5 → 6\)\)\? \[Y/n\]", asked.stderr)
+        assert len(questions) == 3 and sorted(questions) == sorted(FIRST), asked.stderr
+        refused, *agreed = questions
+        assert re.search(rf"^{refused}\s+zk-roll\s+skipped\s+not restarted: skipped at the prompt", asked.stdout,
+                         re.M), asked.stdout[-3000:]
+        after = {n: ensemble.pid(n) for n in FIRST}
+        assert after[refused] == before[refused] and all(after[n] != before[n] for n in agreed)
+        # The pause is between two restarts: the second server started at least 3 s after the first was back.
+        first, second = sorted(agreed, key=ensemble.started_at)
+        assert (ensemble.started_at(second) - ensemble.started_at(first)) / 1e6 >= 3
+        stale = ensemble.cli("plan")
+        assert re.search(rf"^{refused}\s+zk-roll\s+restart needed", stale.stdout, re.M), stale.stdout[-3000:]
+        assert not re.search(rf"^({'|'.join(agreed)})\s+zk-roll", stale.stdout, re.M), stale.stdout[-3000:]
+        finished = ensemble.cli("apply")
+        assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    last = {n: ensemble.pid(n) for n in FIRST}
+    assert last[refused] != after[refused] and all(last[n] == after[n] for n in agreed), "only the stale one"
     ensemble.inventory(FIRST)
     assert ensemble.cli("apply").returncode == 0
     ensemble.plan_is_empty()
