@@ -23,9 +23,15 @@ from .hostkeys import KnownHosts, UnknownHostKey, fingerprint, known_hosts_name,
 CONNECT_TIMEOUT = 10
 
 
-# The SSH config is applied to the inventory once (core/ssh_config.py); Fabric must not apply it again on
-# its own, or a ProxyJump from it would bypass the host-key pinning of the bastion.
-_FABRIC_CONFIG = fabric.Config(overrides={"load_ssh_configs": False})
+def _fabric_config() -> fabric.Config:
+    """A Fabric config of one connection's own.
+
+    The SSH config is applied to the inventory once (core/ssh_config.py); Fabric must not apply it
+    again on its own, or a ProxyJump from it would bypass the host-key pinning of the bastion. Never
+    shared: making a Connection rebuilds its config in place (Config.merge empties it first), and a
+    connection made at that moment in another thread found no 'gateway' key (an AttributeError).
+    """
+    return fabric.Config(overrides={"load_ssh_configs": False})
 
 
 def _connection(address: str, user: str, port: int, identity: Path | None, password: str | None,
@@ -37,7 +43,7 @@ def _connection(address: str, user: str, port: int, identity: Path | None, passw
         connect_kwargs["password"] = password
     # forward_agent stays off: a key of the operator's must never be usable from a managed host.
     return fabric.Connection(address, user=user, port=port, connect_timeout=CONNECT_TIMEOUT, gateway=gateway,
-                             connect_kwargs=connect_kwargs, forward_agent=False, config=_FABRIC_CONFIG)
+                             connect_kwargs=connect_kwargs, forward_agent=False, config=_fabric_config())
 
 
 def open_jump(jump: Jump, via: fabric.Connection | None, host: Host, known_hosts: KnownHosts) -> fabric.Connection:

@@ -4,6 +4,7 @@ back; what the servers run is checked from inside the nodes and from ZooKeeper's
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -54,6 +55,12 @@ class Ensemble:
         out = inside(self.lab, node, SRVR, check=False)
         mode = re.search(r"^Mode: (\w+)", out, re.M)
         return mode.group(1) if mode else ("looking" if "not currently serving" in out else "down")
+
+    def version(self, node: str) -> str:
+        """The version string the node's server reports (srvr)."""
+        out = inside(self.lab, node, SRVR, check=False)
+        found = re.search(r"^Zookeeper version: (.*)$", out, re.M)
+        return found.group(1) if found else ""
 
     def pid(self, node: str) -> str:
         return inside(self.lab, node, "systemctl show -p MainPID --value zookeeper").strip()
@@ -254,9 +261,32 @@ def test_a_crashed_server_is_replaced_by_a_fresh_node_without_losing_the_quorum(
 
 # -- upgrades -------------------------------------------------------------------
 
+UNSET_REVISION, SECOND_BUILD = b"${mvngit.commit.id}", b"clusterctl-build-b2"  # one length: a same-size patch
+
+
+def with_revision(jar: bytes, revision: bytes) -> bytes:
+    """The server jar with another revision in its version string ("3.8.0-<revision>, built on …").
+
+    The string is a constant javac folded into Version.class; the patch keeps its length, so the
+    class file stays valid and every server built from it reports the new version string.
+    """
+    import io
+    import zipfile
+    assert len(revision) == len(UNSET_REVISION)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(jar)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "org/apache/zookeeper/Version.class":
+                assert data.count(UNSET_REVISION) == 1
+                data = data.replace(UNSET_REVISION, revision)
+            zout.writestr(item, data)
+    return out.getvalue()
+
+
 def rebuild(source: Path, target: Path, top: str, *, without_jars: bool = False) -> Path:
-    """The release under another top directory: a second build (a BUILD file telling it apart), or a broken
-    one whose lib/ holds no jar (its start script then fails: no main class)."""
+    """The release under another top directory: a second build (its version string says so, and a BUILD
+    file), or a broken one whose lib/ holds no jar (its start script then fails: no main class)."""
     import io
     import tarfile
     with tarfile.open(source) as tin, tarfile.open(target, "w:gz", compresslevel=1) as tout:
@@ -265,6 +295,9 @@ def rebuild(source: Path, target: Path, top: str, *, without_jars: bool = False)
             if without_jars and rest.startswith("lib/") and rest.endswith(".jar"):
                 continue
             data = tin.extractfile(member) if member.isfile() else None
+            if re.fullmatch(r"lib/zookeeper-[\d.]+\.jar", rest):
+                patched = with_revision(data.read(), SECOND_BUILD)
+                member.size, data = len(patched), io.BytesIO(patched)
             member.name = top + ("/" + rest if rest else "")
             if member.islnk():
                 member.linkname = top + "/" + member.linkname.partition("/")[2]
@@ -293,6 +326,8 @@ def test_an_interrupted_upgrade_resumes_and_completes_leader_last_losing_no_writ
     leader = next(n for n in servers if ensemble.role(n) == "leader")
     follower = next(n for n in servers if ensemble.role(n) == "follower")
     pids = {n: ensemble.pid(n) for n in servers}
+    assert all(ensemble.version(n).startswith("3.8.0-") and SECOND_BUILD.decode() not in ensemble.version(n)
+               for n in servers), {n: ensemble.version(n) for n in servers}
     with Writer(ensemble.hosts(servers)) as writer:
         upgrading = subprocess.Popen([sys.executable, "-m", "clusterctl", "zk", "upgrade", "--package", str(second),
                                       "-i", str(ensemble.path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -310,6 +345,10 @@ def test_an_interrupted_upgrade_resumes_and_completes_leader_last_losing_no_writ
     assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
     assert all(link(ensemble, n) == "/opt/apache-zookeeper-3.8.0-b2-bin" for n in servers)
     assert all(ensemble.pid(n) != pids[n] for n in servers) and whole(ensemble, servers)
+    assert all(ensemble.version(n).startswith(f"3.8.0-{SECOND_BUILD.decode()}, built on") for n in servers), \
+        {n: ensemble.version(n) for n in servers}
+    reported = {s["host"]: s["version"] for s in json.loads(ensemble.cli("zk", "status", "--json").stdout)["servers"]}
+    assert all(SECOND_BUILD.decode() in (reported[n] or "") for n in servers), reported
     assert sorted(servers, key=ensemble.started_at)[-1] == leader
     assert inside(ensemble.lab, follower, "ls -d /opt/apache-zookeeper-3.8.0-bin /etc/zookeeper.backup-*").strip()
     assert "still names" in resumed.stdout, "the inventory is said to lag behind"
