@@ -165,7 +165,6 @@ class Writer:
             zk.close()
 
 
-
 def wait_for_status(status: Callable[[], tuple[int, dict]], exit_code: int, voters_up: int,
                     timeout: float = 60) -> dict:
     """Poll ``status`` (`zk status --json`: exit code, report) until it exits ``exit_code`` counting

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import Callable
 
 import click
 
@@ -73,7 +74,7 @@ def ask_before(host: str, what: str) -> bool:
     return click.confirm(f"{what}?", default=True, err=True)
 
 
-def confirmation(options: RunOptions, confirm: bool):
+def confirmation(options: RunOptions, confirm: bool) -> Callable[[str, str], bool] | None:
     """--confirm's question to ask before each server, or None without it.
 
     Asking turns the live grid off: the grid redraws the screen several times a

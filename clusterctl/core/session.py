@@ -346,8 +346,13 @@ class Session:
         kept until :meth:`forget_facts` drops it after the host changed.
         """
         wanted = {name: queries(self.inventory.hosts[name]) for name in self.live_hosts(hosts)}
+
+        def unanswered() -> list[str]:  # with the lock held
+            return [n for n, qs in wanted.items() if n not in self.failures
+                    and not {q.name for q in qs} <= self._facts.get(n, {}).keys()]
+
         with self._facts_lock:
-            missing = [n for n, qs in wanted.items() if not {q.name for q in qs} <= self._facts.get(n, {}).keys()]
+            missing = unanswered()
 
         def ask(ctx: HostContext) -> Outcome:
             with self._facts_lock:
@@ -367,8 +372,7 @@ class Session:
 
         self.for_each(step, missing, ask, report=False, read_only=True)
         with self._facts_lock:
-            unasked = [n for n, qs in wanted.items() if n not in self.failures
-                       and not {q.name for q in qs} <= self._facts.get(n, {}).keys()]
+            unasked = unanswered()
             if unasked:  # the interrupt kept them from answering: nothing may be decided on their facts
                 raise Interrupted(f"not asked: the run was interrupted ({', '.join(unasked)})")
             return {name: {q.name: self._facts[name][q.name] for q in wanted[name]}

@@ -60,8 +60,8 @@ class PsSampler:
 
 def node_state(lab) -> dict[str, str]:
     # Without ssh's shared-connection sockets: a node-to-node copy leaves one for 30 s (ControlPersist).
-    script = ("ls -A /opt /home/deploy/.ssh 2>&1 | grep -v '^clusterctl-mux-'; md5sum /etc/hosts; ls /etc/profile.d /etc/systemd/system; "
-              "getent passwd zookeeper || echo no-user")
+    script = ("ls -A /opt /home/deploy/.ssh 2>&1 | grep -v '^clusterctl-mux-'; md5sum /etc/hosts; "
+              "ls /etc/profile.d /etc/systemd/system; getent passwd zookeeper || echo no-user")
     return {node: inside(lab, node, script, check=False) for node in lab.nodes}
 
 

@@ -51,15 +51,18 @@ class Ensemble:
         return subprocess.run([sys.executable, "-m", "clusterctl", *words, "-i", str(self.path)], input=answers,
                               capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
+    def srvr(self, node: str) -> str:
+        """What the node's server says of itself (srvr, asked on the node)."""
+        return inside(self.lab, node, SRVR, check=False)
+
     def role(self, node: str) -> str:
-        out = inside(self.lab, node, SRVR, check=False)
+        out = self.srvr(node)
         mode = re.search(r"^Mode: (\w+)", out, re.M)
         return mode.group(1) if mode else ("looking" if "not currently serving" in out else "down")
 
     def version(self, node: str) -> str:
         """The version string the node's server reports (srvr)."""
-        out = inside(self.lab, node, SRVR, check=False)
-        found = re.search(r"^Zookeeper version: (.*)$", out, re.M)
+        found = re.search(r"^Zookeeper version: (.*)$", self.srvr(node), re.M)
         return found.group(1) if found else ""
 
     def pid(self, node: str) -> str:

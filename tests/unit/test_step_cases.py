@@ -72,13 +72,19 @@ def make_step(spec: dict):
     return getattr(importlib.import_module(f"clusterctl.steps.{module}"), name)(**spec.get("args", {}))
 
 
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_step_case(path: Path, tmp_path):
+def load_case(path: Path, tmp_path: Path):
+    """A case file's (case, inventory, facts), its placeholders filled in."""
     case = substituted(json.loads(path.read_text()), placeholders(tmp_path))
     (tmp_path / "cluster.toml").write_text(case["inventory"])
     inventory = load_inventory(tmp_path / "cluster.toml")
     facts = {host: {name: Fact(f["output"], f.get("rc", 0)) for name, f in answers.items()}
              for host, answers in case["facts"].items()}
+    return case, inventory, facts
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_step_case(path: Path, tmp_path):
+    case, inventory, facts = load_case(path, tmp_path)
     expect = case["expect"]
 
     session, _, _ = fake_session(inventory, facts, limit=case.get("limit"))
@@ -107,12 +113,7 @@ def test_step_case(path: Path, tmp_path):
 
 def test_an_interrupt_while_facts_are_asked_ends_the_plan_as_interrupted(tmp_path):
     # Hosts the interrupt kept from answering have no facts; deciding on them was a KeyError.
-    case = substituted(json.loads((Path(__file__).parent / "step_cases" / "hosts_file_fresh.json").read_text()),
-                       placeholders(tmp_path))
-    (tmp_path / "cluster.toml").write_text(case["inventory"])
-    inventory = load_inventory(tmp_path / "cluster.toml")
-    facts = {host: {name: Fact(f["output"], f.get("rc", 0)) for name, f in answers.items()}
-             for host, answers in case["facts"].items()}
+    case, inventory, facts = load_case(Path(__file__).parent / "step_cases" / "hosts_file_fresh.json", tmp_path)
     session, fake, _ = fake_session(inventory, facts)
     session.stopping.set()
     with pytest.raises(Interrupted):
