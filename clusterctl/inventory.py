@@ -307,7 +307,10 @@ def _fast_parse(text: str) -> dict[str, Any] | None:
         except Exception:  # whatever toml-rs trips on, tomllib says what is wrong
             pass
 
-    previous = threading.stack_size(_FAST_PARSE_STACK_BYTES)
+    try:
+        previous = threading.stack_size(_FAST_PARSE_STACK_BYTES)
+    except (ValueError, RuntimeError):  # a platform that will not size thread stacks
+        return None
     try:
         worker = threading.Thread(target=parse, name="toml-parse", daemon=True)
         worker.start()
