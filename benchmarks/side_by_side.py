@@ -358,9 +358,12 @@ def ratio(a: float | None, b: float | None) -> str:
 def cell_text(cell: dict | None, kind: str, field: str, digits: int = 1) -> str:
     if not cell:
         return "—"
-    values = [run[field] for run in good(cell[kind])]
+    runs = good(cell[kind])
+    values = [run[field] for run in runs if field in run]
     if values:
         return spread(values, digits)
+    if runs:
+        return "—"  # runs recorded before this figure was measured (nodes_cpu)
     if cell.get("skipped"):
         return "skipped"
     failed_cold = kind == "cold" and cell["problems"] and not good(cell["cold"])
