@@ -166,7 +166,7 @@ class RunLog:
                 self.file.write(f"    {line}\n")
         elif event.kind == "state" and event.state:
             self.file.write(f"{stamp} {event.host} {event.step} {event.state.value} {event.detail}\n")
-        elif event.kind == "note":
+        elif event.kind in ("note", "caveat"):
             self.file.write(f"{stamp} {event.host} {event.step} note {event.detail}\n")
 
     def header(self, command: str, inventory: Path, hosts: list[str]) -> None:

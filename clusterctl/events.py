@@ -35,7 +35,8 @@ class Event:
 
     ``kind`` is "state" for step progress, "bytes" for transfer progress,
     "command" for one remote command and its result (the run log and -v use
-    these), and "note" for a line of information.
+    these), "note" for a line of information, and "caveat" for a lasting condition of the host that
+    the run's summary repeats (a server nothing supervises).
     """
 
     host: str
@@ -76,6 +77,10 @@ class Reporter:
     def note(self, host: str, step: str, detail: str) -> None:
         self.emit(Event(host, step, "note", detail=detail))
 
+    def caveat(self, host: str, step: str, detail: str) -> None:
+        """A lasting condition of ``host`` the operator must not miss: said in the summary too."""
+        self.emit(Event(host, step, "caveat", detail=detail))
+
     def progress(self, host: str, step: str, done: int, total: int) -> None:
         self.emit(Event(host, step, "bytes", bytes_done=done, bytes_total=total))
 
@@ -93,6 +98,10 @@ class Recorder:
     def __call__(self, event: Event) -> None:
         if self.where is None or self.where(event):
             self.events.append(event)
+
+    def caveats(self, host: str) -> list[str]:
+        """What was said to last about ``host``, each once, in order."""
+        return list(dict.fromkeys(e.detail for e in self.events if e.kind == "caveat" and e.host == host))
 
     def final_states(self) -> dict[tuple[str, str], State]:
         """(host, step) → the last state reported for it."""

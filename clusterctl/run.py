@@ -158,7 +158,7 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
         console = Console(file=out, highlight=False, width=160)  # logs and pipes: don't fold long reasons
     for warning in inventory.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
-    recorder = Recorder(lambda e: e.kind == "state")
+    recorder = Recorder(lambda e: e.kind in ("state", "caveat"))
     run_log = RunLog(log_path)
     reporter = Reporter([recorder, run_log])
     live = console.is_terminal if options.live is None else options.live
@@ -205,19 +205,22 @@ def print_summary(run: Run) -> None:
     for host in touched:
         failure = run.session.failures.get(host)
         mine = {step: s for (h, step), s in states.items() if h == host}
+        caveats = run.recorder.caveats(host)
         if failure:
             counts["failed"] += 1
-            table.add_row(host, "[bold red]failed[/]", escape(f"{failure.step}: {failure.reason}"))
+            table.add_row(host, "[bold red]failed[/]", escape("; ".join([f"{failure.step}: {failure.reason}",
+                                                                         *caveats])))
         elif State.INTERRUPTED in mine.values():
             counts["interrupted"] += 1
             cut = [step for step, s in mine.items() if s == State.INTERRUPTED]
-            table.add_row(host, "[bold magenta]interrupted[/]", escape(", ".join(cut)))
+            table.add_row(host, "[bold magenta]interrupted[/]", escape("; ".join([", ".join(cut), *caveats])))
         elif changed := [step for step, s in mine.items() if s == State.CHANGED]:
             counts["changed"] += 1
-            table.add_row(host, f"[{STYLES[State.CHANGED][1]}]changed[/]", escape(", ".join(changed)))
+            table.add_row(host, f"[{STYLES[State.CHANGED][1]}]changed[/]",
+                          escape("; ".join([", ".join(changed), *caveats])))
         elif not run.read_only:
             counts["unchanged"] += 1
-            table.add_row(host, "[green]unchanged[/]", "")
+            table.add_row(host, "[green]unchanged[/]", escape("; ".join(caveats)))
     if table.row_count:
         run.console.print(table)
     elapsed = time.monotonic() - run.started

@@ -1,9 +1,15 @@
 # Starting and stopping one ZooKeeper server on its node: through systemd where it runs the
 # node, else with zkServer.sh as the service account.
 #
-#   bash -s -- start MANAGER UNIT ZOOKEEPER_HOME JAVA_HOME PID_FILE USER
+#   bash -s -- start MANAGER UNIT ZOOKEEPER_HOME JAVA_HOME PID_FILE USER CONF_DIR LOG_DIR
 #   bash -s -- stop MANAGER UNIT PID_FILE GRACE_SECONDS
-#   bash -s -- restart MANAGER UNIT ZOOKEEPER_HOME JAVA_HOME PID_FILE USER GRACE_SECONDS
+#   bash -s -- restart MANAGER UNIT ZOOKEEPER_HOME JAVA_HOME PID_FILE USER CONF_DIR LOG_DIR GRACE_SECONDS
+#
+# Started by zkServer.sh, the server gets the same config directory, log directory and pid file
+# as under the unit, passed explicitly (ZOOCFGDIR, ZOO_LOG_DIR, ZOOPIDFILE): a release's own
+# defaults are its conf/ and logs/ (root's, and without our zoo.cfg), and zkServer.sh finds the
+# pid file's directory by reading dataDir from the zoo.cfg it found. java.env in CONF_DIR brings
+# the rest of the environment (heap, JVM flags, the super user's digest).
 #
 # MANAGER is "systemd" or "zkserver". A stop also ends a server started by zkServer.sh
 # outside the unit (a cluster set up before the service, or by hand), so a restart
@@ -30,7 +36,7 @@ file_pid() {
 # JAVA_HOME is set here because a non-login SSH session never reads /etc/profile.d.
 # On failure the tail of the server's log says why.
 start_server() {
-    local manager=$1 unit=$2 home=$3 java=$4 pid_file=$5 user=$6 pid waited=0
+    local manager=$1 unit=$2 home=$3 java=$4 pid_file=$5 user=$6 conf_dir=$7 log_dir=$8 pid waited=0
     if [ "$manager" = systemd ]; then
         if pid=$(unit_pid "$unit"); then echo "running $pid"; return 0; fi
         systemctl reset-failed "$unit" 2>/dev/null
@@ -54,12 +60,19 @@ start_server() {
     if pid=$(file_pid "$pid_file"); then echo "running $pid"; return 0; fi
     local out
     cd / || return 1
-    if ! out=$(runuser -u "$user" -- env JAVA_HOME="$java" "$home/bin/zkServer.sh" start 2>&1); then
+    if ! out=$(runuser -u "$user" -- env JAVA_HOME="$java" ZOOCFGDIR="$conf_dir" ZOO_LOG_DIR="$log_dir" \
+            ZOOPIDFILE="$pid_file" "$home/bin/zkServer.sh" start 2>&1); then
         echo "$out" >&2
-        tail -n 15 "${ZOO_LOG_DIR:-$home/logs}"/zookeeper*.out >&2 2>/dev/null
+        tail -n 15 "$log_dir"/zookeeper*.out >&2 2>/dev/null
         return 1
     fi
-    echo "started $(cat -- "$pid_file")"
+    # zkServer.sh says STARTED a second after forking, when the JVM may still die on a bad config.
+    if ! pid=$(file_pid "$pid_file"); then
+        echo "zkServer.sh started a server that is no longer running:" >&2
+        tail -n 15 "$log_dir"/zookeeper*.out >&2 2>/dev/null
+        return 1
+    fi
+    echo "started $pid"
 }
 
 # SIGTERM first and wait until it has exited (SIGKILL after the grace period): that is what
@@ -99,7 +112,7 @@ main() {
     case $action in
         start) start_server "$@" ;;
         stop) stop_server "$@" ;;
-        restart) stop_server "$1" "$2" "$5" "$7" && start_server "$1" "$2" "$3" "$4" "$5" "$6" ;;
+        restart) stop_server "$1" "$2" "$5" "$9" && start_server "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" ;;
         *) echo "zk_server.sh: unknown action $action" >&2; return 2 ;;
     esac
 }

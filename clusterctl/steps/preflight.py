@@ -217,7 +217,7 @@ def check_init(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[C
     if not server:
         return []
     if not init or init[0] != "systemd":
-        return [Check("systemd", "warn", zk_steps.zk_install.NO_SYSTEMD.format(user=inventory.zookeeper.user))]
+        return [Check("systemd", "warn", zk_steps.zk_install.NOT_SUPERVISED.format(user=inventory.zookeeper.user))]
     return [Check("systemd", "ok", f"systemd ({init[1] if len(init) > 1 else 'running'})")]
 
 

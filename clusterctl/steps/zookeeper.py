@@ -25,7 +25,7 @@ from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
 from ..zk import superuser
 from ..zk.restart import RollResult, rolling_restart
-from ..zk.server import control, java_home
+from ..zk.server import control, java_home, say_unsupervised
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
 from ..plan import Change
@@ -65,11 +65,13 @@ def release(inventory: Inventory) -> zk_install.Release:
     return zk_install.release_of(inventory.zookeeper.package)
 
 
-def decide_all(inventory: Inventory, gathered: Mapping[str, Facts]) -> dict[str, zk_install.HostPlan]:
-    """Every server's plan, against the membership the ensemble runs (read from all of them)."""
+def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
+               leader: str | None = None) -> dict[str, zk_install.HostPlan]:
+    """Every server's plan, against the membership the ensemble runs (read from all of them; the
+    ``leader``'s, when it is known)."""
     rel, spec = release(inventory), inventory.zookeeper
     states = {h: zk_install.HostState.from_facts(f, spec) for h, f in gathered.items()}
-    running = zk_install.running_members(states)
+    running = zk_install.running_members(states, leader)
     digest = superuser.digest(superuser.password(inventory))
     return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
 
@@ -193,7 +195,7 @@ def _restart_detail(p: zk_install.HostPlan, lead: str = "") -> str:
 
 
 def _how_started(supervised: bool) -> str:
-    return f"by {UNIT}" if supervised else "by zkServer.sh: no systemd here, not supervised"
+    return f"by {UNIT}" if supervised else "by zkServer.sh (no systemd here)"
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,8 @@ class ZkStart(_ZkStep):
 
     def apply_host(self, ctx: HostContext, plan: StartPlan) -> Outcome:
         if plan.pid is not None:
+            if not plan.supervised:
+                say_unsupervised(ctx, ctx.session.inventory.zookeeper)
             return Outcome.unchanged(f"running (pid {plan.pid})")
         if plan.waits:
             return Outcome.unchanged(plan.waits)
@@ -383,8 +387,13 @@ def status(session: Session) -> EnsembleStatus:
     """Each server as it says itself (four-letter words), with what its node says: restart needed, no systemd."""
     status = probe(session, detail=True)
     inventory = session.inventory
-    facts = session.gather(STEP, [s.host for s in status.servers], lambda h: ZkInstall().facts(inventory, h))
-    notes = {h: p.notes() for h, p in decide_all(inventory, facts).items() if not p.conflict}
+    hosts = [s.host for s in status.servers]
+    # Read again: what this run changed (a reconfig, a restart) must not be judged on facts from before it.
+    for host in hosts:
+        session.forget_facts(host, "zk.")
+    facts = session.gather(STEP, hosts, lambda h: ZkInstall().facts(inventory, h))
+    leader = status.leader.host if status.leader else None
+    notes = {h: p.notes() for h, p in decide_all(inventory, facts, leader).items() if not p.conflict}
     return EnsembleStatus([replace(s, notes=tuple(notes.get(s.host, ()))) for s in status.servers])
 
 

@@ -25,14 +25,12 @@ from ..render.profile import render_profile_snippet
 from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
 from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, properties, render_dynamic,
                               render_java_env, render_secret_env, render_zoo_cfg, static_differs)
-from .server import home, java_home, pid_file
+from .server import NOT_SUPERVISED, home, java_home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
 RELEASE_MARK = ".clusterctl-release"  # in the release dir: the sha256 of the tarball it was unpacked from
 NOT_A_LINK = "!not-a-symlink"
 UNMARKED = "!unmarked"  # the release directory exists but clusterctl did not unpack it
-NO_SYSTEMD = ("no systemd on this host: the server is started with zkServer.sh as {user}, and nothing "
-              "restarts it after a crash or starts it at boot")
 
 
 @dataclass(frozen=True)
@@ -274,9 +272,9 @@ class HostPlan:
 
     @property
     def migrate(self) -> bool:
-        """A server runs outside the service (started by zkServer.sh, or as root) where the service is wanted."""
-        return self.running is not None and self.systemd and (self.running.manager != "systemd"
-                                                               or self.running.user == "root")
+        """A server runs as root, or outside the service where there is one (started by zkServer.sh)."""
+        return self.running is not None and (self.running.user == "root"
+                                             or (self.systemd and self.running.manager != "systemd"))
 
     @property
     def restart_reasons(self) -> list[str]:
@@ -284,10 +282,10 @@ class HostPlan:
         if self.running is None:
             return []
         reasons = []
-        if self.migrate:
+        if self.migrate and self.systemd:
             reasons.append(f"runs outside {UNIT} (as {self.running.user}, started by zkServer.sh)")
-        if self.running.user == "root" and not self.systemd:
-            reasons.append("runs as root")
+        elif self.migrate:
+            reasons.append(f"runs as root, not as {self.user}")
         since = []
         for path in self.running.changed_since:
             # The stamp says what it stands for; an older one (a bare time) only that the config changed.
@@ -335,7 +333,7 @@ class HostPlan:
 
     def notes(self) -> list[str]:
         """What plan and status say about this server beyond the changes."""
-        notes = [] if self.systemd else [NO_SYSTEMD.format(user=self.user)]
+        notes = [] if self.systemd else [NOT_SUPERVISED.format(user=self.user)]
         if self.joins:
             notes.append(f"{self.host} is not in the running ensemble yet: clusterctl zk add {self.host} "
                          f"installs, starts and adds it, one at a time")
@@ -364,14 +362,18 @@ def inventory_members(spec: ZooKeeperSpec) -> dict[int, tuple[str, str]]:
     return {s.id: (s.host, "observer" if s.observer else "participant") for s in spec.servers}
 
 
-def running_members(states: dict[str, HostState]) -> dict[int, tuple[str, str]]:
+def running_members(states: dict[str, HostState], leader: str | None = None) -> dict[int, tuple[str, str]]:
     """The membership the ensemble runs, else none (a new ensemble) (pure).
 
-    The newest that servers which took part hold (reconfig gives each a
-    higher version); among equal versions, the one most of them hold: a
-    joiner started but not yet added holds the running membership plus
-    itself, under the same version.
+    The leader's, when one is known: it writes a reconfig's membership as the
+    reconfig commits, while a follower may still hold the one before. Else the
+    newest that servers which took part hold (reconfig gives each a higher
+    version); among equal versions, the one most of them hold: a joiner
+    started but not yet added holds the running membership plus itself, under
+    the same version.
     """
+    if leader in states and states[leader].took_part:
+        return states[leader].members
     taken = [s for s in states.values() if s.took_part]
     if not taken:
         return {}

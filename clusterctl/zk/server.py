@@ -13,6 +13,9 @@ from ..core.session import HostContext
 from ..inventory import Inventory, ZooKeeperSpec
 from ..render.zk_service import UNIT, zookeeper_home
 
+# Said in plan, zk status and a run's summary wherever nothing supervises the server.
+NOT_SUPERVISED = "not supervised: started by zkServer.sh as {user}; nothing restarts it after a crash or a reboot"
+
 SCRIPT = "zk_server.sh"
 
 DEFAULT_JAVA_HOME = "/usr/java/default"
@@ -45,12 +48,21 @@ def control(ctx: HostContext, action: str, spec: ZooKeeperSpec, java: str) -> tu
     Through systemctl where systemd runs the host, else with zkServer.sh as the service account.
     """
     manager = "systemd" if supervised(ctx) else "zkserver"
-    args = {"start": (home(spec), java, pid_file(spec), spec.user),
+    start = (home(spec), java, pid_file(spec), spec.user, spec.conf_dir, spec.log_dir)
+    args = {"start": start,
             "stop": (pid_file(spec), STOP_GRACE_SECONDS),
-            "restart": (home(spec), java, pid_file(spec), spec.user, STOP_GRACE_SECONDS)}[action]
+            "restart": (*start, STOP_GRACE_SECONDS)}[action]
     result = ctx.run_script(SCRIPT, action, manager, UNIT, *args, become=True)
     ctx.session.forget_facts(ctx.host.name, "zk.server")
-    return parse_control_output(result.stdout)
+    state, pid = parse_control_output(result.stdout)
+    if manager == "zkserver" and state in ("started", "running"):
+        say_unsupervised(ctx, spec)
+    return state, pid
+
+
+def say_unsupervised(ctx: HostContext, spec: ZooKeeperSpec) -> None:
+    """Tell the run (and so its summary) that nothing supervises the server on ``ctx``'s host."""
+    ctx.session.reporter.caveat(ctx.host.name, ctx.step, NOT_SUPERVISED.format(user=spec.user))
 
 
 def parse_control_output(output: str) -> tuple[str, int | None]:

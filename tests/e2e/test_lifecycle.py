@@ -14,89 +14,13 @@ from pathlib import Path
 import pytest
 
 from clusterctl.lab.runbook import render_runbook_sections
+from tests.ensembles import SECOND_BUILD, Ensemble, java_of, link, rebuild, rebuild_jdk, whole
 from tests.lab_helpers import Writer, inside, running_lab
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 NODES = [f"node{i}" for i in range(1, 8)]  # node1 a client; node2..node4 the first ensemble; node5..7 spares
 TUNING = "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5"
-SRVR = ("python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', 2181), 2); s.sendall(b'srvr'); "
-        "print(s.makefile('rb').read().decode())\"")
-
-
-class Ensemble:
-    """The lab and its inventory, rewritten by each test as an operator edits it."""
-
-    def __init__(self, lab, base: str):
-        self.lab, self.base = lab, base
-        self.path = lab.inventory_path.parent / "lifecycle.toml"
-        self.current: tuple = ({}, 5, ())
-
-    def inventory(self, servers: dict[str, int | tuple[int, bool]], sync_limit: int = 5, without=()) -> Path:
-        """The inventory with these servers (and ``without`` these hosts at all: a dead node dropped)."""
-        self.current = (dict(servers), sync_limit, tuple(without))
-        lines = []
-        for host, spec in servers.items():
-            sid, observer = spec if isinstance(spec, tuple) else (spec, False)
-            lines.append(f"{host} = {{ id = {sid}, observer = true }}" if observer else f"{host} = {sid}")
-        text = self.base.replace("sync_limit = 5", f"sync_limit = {sync_limit}")
-        for node in without:
-            text = re.sub(rf'\[hosts\.{node}\]\naddress = "[^"]*"\n', "", text)
-            text = text.replace(f'"{node}", ', "").replace(f', "{node}"', "")
-        self.path.write_text(text + "\n".join(lines) + "\n")
-        return self.path
-
-    def cli(self, *words: str, timeout: float = 900, answers: str = "") -> subprocess.CompletedProcess:
-        """``clusterctl WORDS -i INVENTORY``, ``answers`` typed at its prompts."""
-        return subprocess.run([sys.executable, "-m", "clusterctl", *words, "-i", str(self.path)], input=answers,
-                              capture_output=True, text=True, timeout=timeout, cwd=REPO)
-
-    def srvr(self, node: str) -> str:
-        """What the node's server says of itself (srvr, asked on the node)."""
-        return inside(self.lab, node, SRVR, check=False)
-
-    def role(self, node: str) -> str:
-        out = self.srvr(node)
-        mode = re.search(r"^Mode: (\w+)", out, re.M)
-        return mode.group(1) if mode else ("looking" if "not currently serving" in out else "down")
-
-    def version(self, node: str) -> str:
-        """The version string the node's server reports (srvr)."""
-        found = re.search(r"^Zookeeper version: (.*)$", self.srvr(node), re.M)
-        return found.group(1) if found else ""
-
-    def pid(self, node: str) -> str:
-        return inside(self.lab, node, "systemctl show -p MainPID --value zookeeper").strip()
-
-    def started_at(self, node: str) -> int:
-        """When the unit's current process started (µs, monotonic): orders the restarts of a roll."""
-        return int(inside(self.lab, node, "systemctl show -p ExecMainStartTimestampMonotonic --value zookeeper"))
-
-    def hosts(self, nodes) -> str:
-        return ",".join(f"{self.lab.address(n)}:2181" for n in nodes)
-
-    def config(self, through: list[str]) -> dict[int, tuple[str, str]]:
-        """id → (host, role) as ZooKeeper's /zookeeper/config has it (read after a sync)."""
-        from kazoo.client import KazooClient
-        zk = KazooClient(hosts=self.hosts(through), timeout=10)
-        zk.start(timeout=30)
-        try:
-            zk.sync("/zookeeper/config")
-            data, _ = zk.get("/zookeeper/config")
-        finally:
-            zk.stop()
-            zk.close()
-        members = {}
-        for line in data.decode().splitlines():
-            m = re.match(r"server\.(\d+)=([^:]+):\d+:\d+:(\w+)", line)
-            if m:
-                members[int(m.group(1))] = (m.group(2), m.group(3))
-        return members
-
-    def plan_is_empty(self) -> None:
-        plan = self.cli("plan")
-        assert plan.returncode == 0 and "plan: nothing to change" in plan.stdout, plan.stdout[-3000:] + plan.stderr
-
 
 FIRST = {"node2": 1, "node3": 2, "node4": 3}
 
@@ -214,6 +138,7 @@ def test_grow_to_five_demote_promote_and_shrink_back_losing_no_write(ensemble):
     assert "ConnectionLoss" not in writer.errors and "SessionExpiredError" not in writer.errors, writer.errors[:5]
     assert ensemble.config(list(FIRST)) == {sid: (h, "participant") for h, sid in FIRST.items()}
     assert {n: ensemble.pid(n) for n in FIRST} == pids, "no server that stays was restarted"
+    assert "clusterctl zk remove" not in removed.stdout, "the status after the change is read after it"
     for node in ("node5", "node6"):
         assert inside(ensemble.lab, node, "systemctl is-active zookeeper", check=False).strip() != "active"
         assert inside(ensemble.lab, node, "systemctl is-enabled zookeeper", check=False).strip() == "disabled"
@@ -263,63 +188,6 @@ def test_a_crashed_server_is_replaced_by_a_fresh_node_without_losing_the_quorum(
 
 
 # -- upgrades -------------------------------------------------------------------
-
-UNSET_REVISION, SECOND_BUILD = b"${mvngit.commit.id}", b"clusterctl-build-b2"  # one length: a same-size patch
-
-
-def with_revision(jar: bytes, revision: bytes) -> bytes:
-    """The server jar with another revision in its version string ("3.8.0-<revision>, built on …").
-
-    The string is a constant javac folded into Version.class; the patch keeps its length, so the
-    class file stays valid and every server built from it reports the new version string.
-    """
-    import io
-    import zipfile
-    assert len(revision) == len(UNSET_REVISION)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(jar)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for item in zin.infolist():
-            data = zin.read(item)
-            if item.filename == "org/apache/zookeeper/Version.class":
-                assert data.count(UNSET_REVISION) == 1
-                data = data.replace(UNSET_REVISION, revision)
-            zout.writestr(item, data)
-    return out.getvalue()
-
-
-def rebuild(source: Path, target: Path, top: str, *, without_jars: bool = False) -> Path:
-    """The release under another top directory: a second build (its version string says so, and a BUILD
-    file), or a broken one whose lib/ holds no jar (its start script then fails: no main class)."""
-    import io
-    import tarfile
-    with tarfile.open(source) as tin, tarfile.open(target, "w:gz", compresslevel=1) as tout:
-        for member in tin:
-            _, _, rest = member.name.partition("/")
-            if without_jars and rest.startswith("lib/") and rest.endswith(".jar"):
-                continue
-            data = tin.extractfile(member) if member.isfile() else None
-            if re.fullmatch(r"lib/zookeeper-[\d.]+\.jar", rest):
-                patched = with_revision(data.read(), SECOND_BUILD)
-                member.size, data = len(patched), io.BytesIO(patched)
-            member.name = top + ("/" + rest if rest else "")
-            if member.islnk():
-                member.linkname = top + "/" + member.linkname.partition("/")[2]
-            tout.addfile(member, data)
-        note = f"{top}: built for clusterctl's upgrade tests\n".encode()
-        info = tarfile.TarInfo(f"{top}/BUILD.txt")
-        info.size, info.mode, info.mtime = len(note), 0o644, 1_700_000_000
-        tout.addfile(info, io.BytesIO(note))
-    return target
-
-
-def link(ensemble, node: str) -> str:
-    return inside(ensemble.lab, node, "readlink /opt/zookeeper").strip()
-
-
-def whole(ensemble, nodes) -> bool:
-    roles = [ensemble.role(n) for n in nodes]
-    return roles.count("leader") == 1 and all(r in ("leader", "follower") for r in roles)
-
 
 def test_an_interrupted_upgrade_resumes_and_completes_leader_last_losing_no_write(ensemble, artifacts, tmp_path):
     ensemble.inventory(*ensemble.current)
@@ -386,28 +254,6 @@ def test_an_upgrade_to_a_broken_build_rolls_the_first_server_back_by_itself(ense
     assert len(touched) == 1 and touched[0] != leader, f"only the first follower was tried: {touched}"
     assert "the upgrade stopped" in result.stdout
     ensemble.plan_is_empty()
-
-
-def rebuild_jdk(source: Path, target: Path, top: str, *, broken: bool = False) -> Path:
-    """The JDK tarball under another top directory; ``broken``: its bin/java exits 1 at once."""
-    import io
-    import tarfile
-    with tarfile.open(source) as tin, tarfile.open(target, "w:gz", compresslevel=1) as tout:
-        for member in tin:
-            _, _, rest = member.name.partition("/")
-            data = tin.extractfile(member) if member.isfile() else None
-            if broken and rest == "bin/java":
-                script = b"#!/bin/sh\necho 'this java is broken on purpose' >&2\nexit 1\n"
-                member.size, data = len(script), io.BytesIO(script)
-            member.name = top + ("/" + rest if rest else "")
-            if member.islnk():
-                member.linkname = top + "/" + member.linkname.partition("/")[2]
-            tout.addfile(member, data)
-    return target
-
-
-def java_of(ensemble, node: str) -> str:
-    return inside(ensemble.lab, node, f"readlink -f /proc/{ensemble.pid(node)}/exe").strip()
 
 
 def test_a_jdk_upgrade_switches_server_by_server_and_a_broken_jdk_is_switched_back(ensemble, artifacts, tmp_path):

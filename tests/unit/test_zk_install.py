@@ -267,7 +267,7 @@ def test_a_node_without_systemd_gets_no_unit_and_a_java_env_that_carries_the_env
     java_env = plan.files[f"{CONF}/java.env"][1]
     assert "superDigest=super:c3VwZXI=" in java_env
     assert "export ZK_SERVER_HEAP=128" in java_env and "export ZOO_LOG_DIR=/var/log/zookeeper" in java_env
-    assert any("no systemd on this host" in note for note in plan.notes()), "never silently"
+    assert any("not supervised: started by zkServer.sh" in note for note in plan.notes()), "never silently"
 
 
 def test_under_systemd_the_environment_is_the_drop_in_and_java_env_sets_nothing():
@@ -354,6 +354,20 @@ def test_the_running_membership_is_the_newest_any_server_took_up():
         INV.zookeeper)
     assert running_members({"a": old, "b": newer}) == {1: ("node2", "participant")}
     assert running_members({"a": HostState.from_facts(FRESH, INV.zookeeper)}) == {}
+
+
+def test_the_leaders_membership_is_the_committed_one_when_a_follower_lags_behind_a_remove():
+    from clusterctl.zk.install import running_members
+    before = HostState.from_facts(facts(**{"zk.dynamic": Fact(
+        f"{CONF}/zoo.cfg.dynamic.100000005\nserver.1=node2:2888:3888:participant;0.0.0.0:2181\n"
+        f"server.2=node3:2888:3888:participant;0.0.0.0:2181\nversion=100000005\n", 0)}), INV.zookeeper)
+    after = HostState.from_facts(facts(**{"zk.dynamic": Fact(
+        f"{CONF}/zoo.cfg.dynamic.100000003\nserver.1=node2:2888:3888:participant;0.0.0.0:2181\nversion=100000003\n",
+        0)}), INV.zookeeper)
+    # The leader's is taken as it is, whatever the others' files say; without a leader, the newest.
+    assert running_members({"leader": after, "follower": before}, leader="leader") == {1: ("node2", "participant")}
+    assert running_members({"leader": after, "follower": before}) == {1: ("node2", "participant"),
+                                                                       2: ("node3", "participant")}
 
 
 def test_the_membership_clusterctl_wrote_counts_once_servers_ran_with_it_and_the_majority_wins():
