@@ -100,7 +100,7 @@ def test_status_tells_each_servers_role_as_it_says_itself_and_that_nothing_super
 def test_a_rolling_restart_restarts_each_server_once_leader_last_losing_no_write(ensemble):
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
     pids = {n: ensemble.pid(n) for n in FIRST}
-    rolled = ensemble.changes_losing_no_write("zk", "restart", "--rolling", through=FIRST)
+    ensemble.changes_losing_no_write("zk", "restart", "--rolling", through=FIRST)
     assert all(ensemble.pid(n) not in ("", pids[n]) for n in FIRST)
     assert sorted(FIRST, key=ensemble.started_at)[-1] == leader
     assert whole(ensemble, FIRST)
@@ -112,7 +112,7 @@ def test_apply_of_a_changed_setting_restarts_each_server_once_leader_last_and_th
     assert plan.stdout.count("restart needed") >= 3, plan.stdout[-3000:]
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
     pids = {n: ensemble.pid(n) for n in FIRST}
-    applied = ensemble.changes_losing_no_write("apply", through=FIRST)
+    ensemble.changes_losing_no_write("apply", through=FIRST)
     assert all(ensemble.pid(n) != pids[n] for n in FIRST)
     assert sorted(FIRST, key=ensemble.started_at)[-1] == leader
     assert all("syncLimit=6" in inside(ensemble.lab, n, "cat /etc/zookeeper/zoo.cfg") for n in FIRST)
@@ -157,7 +157,7 @@ def test_a_zookeeper_upgrade_rolls_leader_last_losing_no_write(ensemble, artifac
     ensemble.inventory(*ensemble.current)
     second = rebuild(artifacts["zookeeper"], tmp_path / "zookeeper-b2.tar.gz", "apache-zookeeper-3.8.0-b2-bin")
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
-    upgraded = ensemble.changes_losing_no_write("zk", "upgrade", "--package", str(second), through=FIRST)
+    ensemble.changes_losing_no_write("zk", "upgrade", "--package", str(second), through=FIRST)
     assert all(link(ensemble, n) == "/opt/apache-zookeeper-3.8.0-b2-bin" for n in FIRST)
     assert all(SECOND_BUILD.decode() in ensemble.version(n) for n in FIRST), {n: ensemble.version(n) for n in FIRST}
     assert sorted(FIRST, key=ensemble.started_at)[-1] == leader and whole(ensemble, FIRST)
@@ -170,7 +170,7 @@ def test_a_jdk_upgrade_switches_server_by_server_leader_last_losing_no_write(ens
     ensemble.inventory(*ensemble.current)
     second = rebuild_jdk(artifacts["jdk_tarball"], tmp_path / "jdk-b2.tar.gz", "jdk-17.0.15-b2")
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
-    upgraded = ensemble.changes_losing_no_write("jdk", "upgrade", "--package", str(second), through=FIRST)
+    ensemble.changes_losing_no_write("jdk", "upgrade", "--package", str(second), through=FIRST)
     assert all(java_of(ensemble, n) == "/usr/java/jdk-17.0.15-b2/bin/java" for n in FIRST)
     assert sorted(FIRST, key=ensemble.started_at)[-1] == leader and whole(ensemble, FIRST)
 
@@ -195,7 +195,7 @@ def test_a_server_started_by_hand_as_root_is_converted_by_the_next_bootstrap_los
     plan = ensemble.cli("plan")
     assert f"restart needed: the server (pid {ensemble.pid(node)}) runs as root" in plan.stdout, plan.stdout[-3000:]
     others = {n: ensemble.pid(n) for n in FIRST if n != node}
-    converted = ensemble.changes_losing_no_write("bootstrap", through=FIRST)
+    ensemble.changes_losing_no_write("bootstrap", through=FIRST)
     assert inside(ensemble.lab, node, f"stat -c %U /proc/{ensemble.pid(node)}").strip() == "zookeeper"
     assert {n: ensemble.pid(n) for n in FIRST if n != node} == others, "only the root server restarted"
     assert whole(ensemble, FIRST)
