@@ -56,6 +56,10 @@ class RemoteCommandError(ClusterctlError):
         super().__init__(f"{shown} exited {result.exited}: {' | '.join(tail) or 'no output'}")
 
 
+class DryRunViolation(ClusterctlError):
+    """A dry run reached code that would change a host: refused before it ran (a bug, never a change)."""
+
+
 class PrivilegeError(ClusterctlError):
     """Root's work on a host is not possible: no sudo rights, no password, a wrong one."""
 

@@ -145,13 +145,19 @@ class Interrupts:
 
 @contextmanager
 def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
-             inventory: Inventory | None = None, read_only: bool = False) -> Iterator[Run]:
+             inventory: Inventory | None = None, read_only: bool = False, dry_run: bool = False) -> Iterator[Run]:
     """Everything a command needs to work on hosts, torn down and summarised at the end.
 
-    ``read_only`` commands (status, plan) print no changed/unchanged totals.
+    ``read_only`` commands (status, plan) print no changed/unchanged totals. A
+    ``dry_run`` is read-only and leaves no file on the controller either: no run
+    log, no new known_hosts entry (and its session runs no script that writes).
     """
     inventory = inventory or load(options)
-    log_path = check_log_path(Path(options.log)) if options.log else default_log_path(command)
+    read_only = read_only or dry_run
+    if dry_run:
+        log_path = Path(os.devnull)
+    else:
+        log_path = check_log_path(Path(options.log)) if options.log else default_log_path(command)
     out = out or sys.stdout
     console = Console(file=out, highlight=False)
     if not console.is_terminal:
@@ -170,7 +176,7 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
     else:
         reporter.add(PlainLines(out, options.verbose))
     session = Session(inventory, reporter, forks=options.forks, password=password(options),
-                      limit=options.hosts or None, become_password=become_password(options))
+                      limit=options.hosts or None, become_password=become_password(options), dry_run=dry_run)
     resume = "clusterctl " + shlex.join(options.argv) if options.argv else f"the same {command} command"
     run = Run(inventory, session, reporter, recorder, console, log_path, time.monotonic(), command, resume,
               read_only)

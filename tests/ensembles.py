@@ -4,6 +4,7 @@ ZooKeeper release and the JDK to upgrade to. Shared by the systemd and the no-sy
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -38,10 +39,13 @@ class Ensemble:
         self.path.write_text(text + "\n".join(lines) + "\n")
         return self.path
 
-    def cli(self, *words: str, timeout: float = 900, answers: str = "") -> subprocess.CompletedProcess:
-        """``clusterctl WORDS -i INVENTORY``, ``answers`` typed at its prompts."""
+    def cli(self, *words: str, timeout: float = 900, answers: str = "",
+            state_home: Path | None = None) -> subprocess.CompletedProcess:
+        """``clusterctl WORDS -i INVENTORY``, ``answers`` typed at its prompts; ``state_home`` its
+        XDG_STATE_HOME (run logs, the super user's secret) instead of the controller's own."""
+        env = {**os.environ, "XDG_STATE_HOME": str(state_home)} if state_home else None
         return subprocess.run([sys.executable, "-m", "clusterctl", *words, "-i", str(self.path)], input=answers,
-                              capture_output=True, text=True, timeout=timeout, cwd=REPO)
+                              capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
 
     def changes_losing_no_write(self, *words: str, through) -> subprocess.CompletedProcess:
         """``clusterctl WORDS`` with a client writing through the servers ``through`` all along; it must
@@ -72,10 +76,11 @@ class Ensemble:
         return inside(self.lab, node, SERVER_PID).strip()
 
     def started_at(self, node: str) -> int:
-        """When the server's process started (clock ticks since boot; the lab's nodes share one kernel, so
-        the times of different nodes compare): orders the restarts of a roll."""
+        """When the server's process started, in µs since boot (to the kernel's clock tick; the lab's nodes
+        share one kernel, so the times of different nodes compare): orders the restarts of a roll."""
         stat = inside(self.lab, node, f"cat /proc/{self.pid(node)}/stat")
-        return int(stat.rsplit(")", 1)[1].split()[19])
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        return ticks * 1_000_000 // os.sysconf("SC_CLK_TCK")
 
     def hosts(self, nodes) -> str:
         return ",".join(f"{self.lab.address(n)}:2181" for n in nodes)

@@ -11,9 +11,9 @@ from ..core.transfer import MODES
 from ..errors import HostsFailed
 from ..run import load, open_run
 from ..steps import jdk, upgrade, zookeeper
-from .zk import show_status
+from .zk import show_dry_run, show_status
 from ..steps.base import run_steps
-from .options import confirmation, run_options
+from .options import confirmation, dry_run_option, run_options
 
 
 @click.group("jdk")
@@ -38,13 +38,14 @@ def install_command(options, mode: str | None) -> None:
 
 @jdk_group.command("upgrade")
 @run_options
+@dry_run_option
 @click.option("--package", "package", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="The new JDK, a .tar.gz (it is unpacked beside the one in use).")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=upgrade.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds for each server to serve on the new JDK before it is switched back.")
 @click.option("--pause", type=click.FloatRange(0, 3600), default=0.0, help="Seconds to wait between servers.")
 @click.option("--confirm", is_flag=True, help="Ask before each server.")
-def upgrade_command(options, package: Path, timeout: float, pause: float, confirm: bool) -> None:
+def upgrade_command(options, package: Path, timeout: float, pause: float, confirm: bool, dry_run: bool) -> None:
     """Switch every node to a new JDK; ZooKeeper servers one at a time, switched back by themselves on failure.
 
     The JDK is staged and unpacked beside the one in use on every node first
@@ -60,8 +61,12 @@ def upgrade_command(options, package: Path, timeout: float, pause: float, confir
     target = upgrade.with_jdk_package(inventory, package.resolve())
 
     ask = confirmation(options, confirm)
-    with open_run(options, "jdk-upgrade", inventory=target) as run:
-        upgrade.upgrade_jdk(run.session, timeout=timeout, pause=pause, confirm=ask)
+    with open_run(options, "jdk-upgrade", inventory=target, dry_run=dry_run) as run:
+        decided = upgrade.plan_jdk_upgrade(run.session, timeout=timeout)
+        if dry_run:
+            show_dry_run(run, decided)
+            return
+        upgrade.upgrade_jdk(run.session, decided, timeout=timeout, pause=pause, confirm=ask)
         after = None if run.session.stopping.is_set() or not target.zookeeper else zookeeper.status(run.session)
     if after is not None:
         show_status(run.console, after)

@@ -84,3 +84,10 @@ def confirmation(options: RunOptions, confirm: bool) -> Callable[[str, str], boo
         return None
     options.live = False
     return ask_before
+
+
+def dry_run_option(command):
+    """--dry-run: print what the command would do, in order, and change nothing anywhere."""
+    return click.option("--dry-run", is_flag=True,
+                        help="Print what would be done, in order, and change nothing: no host, no file on this "
+                             "machine (no run log, no new known_hosts entry), no write to ZooKeeper.")(command)

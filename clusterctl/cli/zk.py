@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..core.session import HostContext, Outcome
-from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum
+from ..display import show_plan
+from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum, UsageError
 from ..inventory import Inventory
 from ..run import load, open_run
 from ..steps import membership, upgrade, zookeeper
@@ -21,7 +22,7 @@ from ..steps.base import run_steps
 from ..zk.server import home, java_home
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus
-from .options import confirmation, run_options
+from .options import confirmation, dry_run_option, run_options
 
 ROLE_STYLES = {"leader": "bold green", "follower": "green", "observer": "cyan", "standalone": "green",
                "looking": "yellow", "down": "bold red", "unknown": "yellow"}
@@ -37,6 +38,12 @@ def zk_group() -> None:
 def _finish(run) -> None:
     if run.exit_status:
         raise HostsFailed(run.exit_status)
+
+
+def show_dry_run(run, plan) -> None:
+    """A day-2 command's plan, as ``plan`` shows the runbook's; then that nothing was changed."""
+    show_plan(run.console, plan.steps)
+    run.console.print("dry run: nothing was changed")
 
 
 def _nodes(inventory: Inventory, nodes: tuple[str, ...]) -> list[str] | None:
@@ -83,28 +90,38 @@ def zk_start(options, nodes: tuple[str, ...], timeout: float) -> None:
 
 @zk_group.command("stop")
 @run_options
+@dry_run_option
 @click.argument("nodes", nargs=-1)
-def zk_stop(options, nodes: tuple[str, ...]) -> None:
+def zk_stop(options, nodes: tuple[str, ...], dry_run: bool) -> None:
     """Stop the servers (all, or NODE...) and wait until each has exited."""
-    with open_run(options, "zk-stop") as run:
-        zookeeper.stop(run.session, _nodes(run.inventory, nodes))
+    with open_run(options, "zk-stop", dry_run=dry_run) as run:
+        plan = zookeeper.plan_stop(run.session, _nodes(run.inventory, nodes))
+        if dry_run:
+            show_dry_run(run, plan)
+        else:
+            zookeeper.stop(run.session, plan)
     _finish(run)
 
 
 @zk_group.command("restart")
 @run_options
+@dry_run_option
 @click.option("--rolling", is_flag=True, help="One server at a time, leader last, each back in sync first.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
               help="Seconds to wait for the ensemble (rolling: for each server).")
-def zk_restart(options, rolling: bool, timeout: float) -> None:
+def zk_restart(options, rolling: bool, timeout: float, dry_run: bool) -> None:
     """Restart the servers (all, or those of --hosts): all at once, or --rolling without losing the quorum.
 
     A rolling restart is refused (exit 4, nothing restarted) unless the
     ensemble can lose one more voter and keep its quorum.
     """
     try:
-        with open_run(options, "zk-restart") as run:
-            result = zookeeper.restart(run.session, rolling=rolling, timeout=timeout)
+        with open_run(options, "zk-restart", dry_run=dry_run) as run:
+            plan = zookeeper.plan_restart(run.session, rolling=rolling)
+            if dry_run:
+                show_dry_run(run, plan)
+                return
+            result = zookeeper.restart(run.session, plan, timeout=timeout)
     except EnsembleNotReady as exc:
         show_status(run.console, exc.status)
         raise
@@ -114,11 +131,15 @@ def zk_restart(options, rolling: bool, timeout: float) -> None:
     _finish(run)
 
 
-def _membership(options, action: str, names: list[str], timeout: float, confirm: bool) -> None:
-    """Run one membership command; the ensemble as it stands afterwards."""
+def _membership(options, action: str, names: list[str], timeout: float, confirm: bool, dry_run: bool) -> None:
+    """Run one membership command (or show its plan); the ensemble as it stands afterwards."""
     ask = confirmation(options, confirm)
-    with open_run(options, f"zk-{action}") as run:
-        membership.change(run.session, action, names, timeout=timeout, confirm=ask)
+    with open_run(options, f"zk-{action}", dry_run=dry_run) as run:
+        decided = membership.plan(run.session, action, names)
+        if dry_run:
+            show_dry_run(run, decided)
+            return
+        membership.change(run.session, decided, timeout=timeout, confirm=ask)
         after = None if run.session.stopping.is_set() else zookeeper.status(run.session)
     if after is not None:
         show_status(run.console, after)
@@ -126,6 +147,7 @@ def _membership(options, action: str, names: list[str], timeout: float, confirm:
 
 
 def membership_options(command):
+    command = dry_run_option(command)
     command = click.option("--confirm", is_flag=True, help="Ask before each server's change.")(command)
     return click.option("--timeout", type=click.FloatRange(1, 3600), default=membership.DEFAULT_TIMEOUT,
                         show_default=True, help="Seconds for each server to start, join and catch up.")(command)
@@ -135,7 +157,7 @@ def membership_options(command):
 @run_options
 @membership_options
 @click.argument("nodes", nargs=-1, required=True)
-def zk_add(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+def zk_add(options, nodes: tuple[str, ...], timeout: float, confirm: bool, dry_run: bool) -> None:
     """Add servers listed in [zookeeper.servers] to the running ensemble, one at a time.
 
     Every host is converged first as bootstrap would (names, JDK, release,
@@ -144,14 +166,14 @@ def zk_add(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> No
     for until it serves, caught up, before the next. Voters and observers
     alike. Refused (exit 4, nothing changed) without a quorum.
     """
-    _membership(options, "add", list(nodes), timeout, confirm)
+    _membership(options, "add", list(nodes), timeout, confirm, dry_run)
 
 
 @zk_group.command("remove")
 @run_options
 @membership_options
 @click.argument("nodes", nargs=-1, required=True)
-def zk_remove(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+def zk_remove(options, nodes: tuple[str, ...], timeout: float, confirm: bool, dry_run: bool) -> None:
     """Remove servers no longer in [zookeeper.servers] from the running ensemble, one at a time.
 
     Refused before anything changes (exit 4) when the remaining voters could
@@ -161,7 +183,7 @@ def zk_remove(options, nodes: tuple[str, ...], timeout: float, confirm: bool) ->
     and its data, myid and membership files moved to <data_dir>.removed-<time>
     (never deleted). Keep NODE in [hosts] until then.
     """
-    _membership(options, "remove", list(nodes), timeout, confirm)
+    _membership(options, "remove", list(nodes), timeout, confirm, dry_run)
 
 
 @zk_group.command("replace")
@@ -169,35 +191,36 @@ def zk_remove(options, nodes: tuple[str, ...], timeout: float, confirm: bool) ->
 @membership_options
 @click.argument("dead")
 @click.argument("new")
-def zk_replace(options, dead: str, new: str, timeout: float, confirm: bool) -> None:
+def zk_replace(options, dead: str, new: str, timeout: float, confirm: bool, dry_run: bool) -> None:
     """Move DEAD's place in the ensemble to NEW: NEW added (with its own id), then DEAD removed.
 
     In the inventory, NEW replaces DEAD in [zookeeper.servers] first. The
     quorum is checked through both changes before either is made.
     """
-    _membership(options, "replace", [dead, new], timeout, confirm)
+    _membership(options, "replace", [dead, new], timeout, confirm, dry_run)
 
 
 @zk_group.command("promote")
 @run_options
 @membership_options
 @click.argument("nodes", nargs=-1, required=True)
-def zk_promote(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+def zk_promote(options, nodes: tuple[str, ...], timeout: float, confirm: bool, dry_run: bool) -> None:
     """Make observers voters (the inventory says so first: no observer = true), one at a time."""
-    _membership(options, "promote", list(nodes), timeout, confirm)
+    _membership(options, "promote", list(nodes), timeout, confirm, dry_run)
 
 
 @zk_group.command("demote")
 @run_options
 @membership_options
 @click.argument("nodes", nargs=-1, required=True)
-def zk_demote(options, nodes: tuple[str, ...], timeout: float, confirm: bool) -> None:
+def zk_demote(options, nodes: tuple[str, ...], timeout: float, confirm: bool, dry_run: bool) -> None:
     """Make voters observers (the inventory says observer = true first), one at a time, keeping a quorum."""
-    _membership(options, "demote", list(nodes), timeout, confirm)
+    _membership(options, "demote", list(nodes), timeout, confirm, dry_run)
 
 
 @zk_group.command("upgrade")
 @run_options
+@dry_run_option
 @click.option("--package", "package", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The new release tarball (default: the inventory's [zookeeper] package).")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=upgrade.DEFAULT_TIMEOUT, show_default=True,
@@ -206,7 +229,8 @@ def zk_demote(options, nodes: tuple[str, ...], timeout: float, confirm: bool) ->
 @click.option("--confirm", is_flag=True, help="Ask before each server.")
 @click.option("--cleanup", is_flag=True, help="Afterwards (or alone, without --package), remove the releases "
                                               "no server runs from.")
-def zk_upgrade(options, package: Path | None, timeout: float, pause: float, confirm: bool, cleanup: bool) -> None:
+def zk_upgrade(options, package: Path | None, timeout: float, pause: float, confirm: bool, cleanup: bool,
+               dry_run: bool) -> None:
     """Roll a new ZooKeeper release onto the running ensemble, rolling a server back by itself if it fails.
 
     The release is staged and unpacked on every server first (no server is
@@ -222,6 +246,8 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
     inventory = load(options)
     zookeeper.servers(inventory)
     if package is None and cleanup:
+        if dry_run:
+            raise UsageError("--dry-run with --cleanup alone: nothing to plan; give --package to plan an upgrade")
         with open_run(options, "zk-cleanup", inventory=inventory) as run:
             upgrade.cleanup(run.session)
         _finish(run)
@@ -230,8 +256,12 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
     target = upgrade.with_package(inventory, package)
 
     ask = confirmation(options, confirm)
-    with open_run(options, "zk-upgrade", inventory=target) as run:
-        result = upgrade.upgrade(run.session, timeout=timeout, pause=pause, confirm=ask)
+    with open_run(options, "zk-upgrade", inventory=target, dry_run=dry_run) as run:
+        decided = upgrade.plan_upgrade(run.session, timeout=timeout)
+        if dry_run:
+            show_dry_run(run, decided)
+            return
+        result = upgrade.upgrade(run.session, decided, timeout=timeout, pause=pause, confirm=ask)
         if cleanup and not run.session.failures and not result.rolled_back:
             upgrade.cleanup(run.session)
         after = None if run.session.stopping.is_set() else zookeeper.status(run.session)

@@ -34,8 +34,9 @@ def known_hosts_name(address: str, port: int) -> str:
 class KnownHosts:
     """A known_hosts file shared by all connections of a run (thread-safe)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, remember: bool = True):
         self.path = Path(path)
+        self.remember = remember  # False for a dry run: new keys are pinned for this run alone, never written
         self._lock = threading.Lock()
         self._keys = paramiko.HostKeys()
         if self.path.exists():
@@ -50,6 +51,8 @@ class KnownHosts:
             if self._keys.check(name, key):
                 return
             self._keys.add(name, key.get_name(), key)
+            if not self.remember:
+                return
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a") as out:

@@ -20,12 +20,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import fabric
 
 from .. import remote
-from ..errors import ClusterctlError, ConnectError, Interrupted, PrivilegeError, RemoteCommandError
+from ..errors import ClusterctlError, ConnectError, DryRunViolation, Interrupted, PrivilegeError, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
 from .channel import ChannelAborted, ChannelLost, CommandResult, execute
@@ -188,6 +188,18 @@ def _chunks(parts: Iterable[bytes | Path]) -> Iterator[bytes]:
             yield part
 
 
+# The remote scripts (and actions) that only read: all a dry run may run.
+READ_ONLY_SCRIPTS = {"facts.sh": None, "ask_fourlw.py": None, BECOME_SCRIPT: None, "jdk.sh": {"exe"}}
+
+
+def reads_only(name: str, args: Sequence[object]) -> bool:
+    """Whether running remote script ``name`` with ``args`` changes nothing on the host (pure)."""
+    if name not in READ_ONLY_SCRIPTS:
+        return False
+    actions = READ_ONLY_SCRIPTS[name]
+    return actions is None or (bool(args) and str(args[0]) in actions)
+
+
 class HostContext:
     """One host within one step: run clusterctl's remote scripts there and write its files."""
 
@@ -205,6 +217,9 @@ class HostContext:
         """
         if self.session.stopping.is_set():
             raise Interrupted("not started: the run was interrupted")
+        if self.session.dry_run and not reads_only(name, args):
+            raise DryRunViolation(f"a dry run tried to run {name} {' '.join(map(str, args[:1]))} on "
+                                  f"{self.host.name}: refused, nothing was changed")
         script = remote.load(name)
         prefix, secret = self.session.become_prefix(self.host, "root" if become is True else (become or None))
         command = prefix + script.command_line([str(a) for a in args])
@@ -247,8 +262,12 @@ class Session:
 
     def __init__(self, inventory: Inventory, reporter: Reporter | None = None, *, forks: int = DEFAULT_FORKS,
                  password: str | None = None, limit: Iterable[str] | None = None,
-                 remote_factory: Callable[[Session], Remote] = SshRemote, become_password: str | None = None):
+                 remote_factory: Callable[[Session], Remote] = SshRemote, become_password: str | None = None,
+                 dry_run: bool = False):
         self.inventory = inventory
+        # A dry run reads and never writes: only the scripts of READ_ONLY_SCRIPTS run, and host keys seen
+        # for the first time are not added to known_hosts.
+        self.dry_run = dry_run
         self.reporter = reporter or Reporter()
         self.forks = max(1, forks)
         self.password = password
@@ -257,7 +276,7 @@ class Session:
         self._privilege_locks: dict[str, threading.Lock] = {}
         self._privilege_lock = threading.Lock()
         self.limit = frozenset(limit) if limit else None
-        self.known_hosts = KnownHosts(inventory.cluster.known_hosts)
+        self.known_hosts = KnownHosts(inventory.cluster.known_hosts, remember=not dry_run)
         self.failures: dict[str, Failure] = {}
         self.stopping = threading.Event()  # set on an interrupt: no new work starts
         self.aborting = threading.Event()  # set on a second interrupt: work in flight is cut off

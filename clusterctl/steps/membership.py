@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..core.session import HostContext, HostResults, Outcome, Session
@@ -32,7 +33,8 @@ from ..zk.server import control, java_home
 from ..inventory import ZkServer
 from ..zk.status import EnsembleStatus, ask_directly, describe, probe, server_status, wait_until_serving
 from . import zookeeper
-from .base import Step, run_steps
+from .base import Step, plan_steps, run_steps
+from .day2 import Day2Plan
 
 STEPS = {"add": "zk-add", "remove": "zk-remove", "retire": "zk-remove", "promote": "zk-promote",
          "demote": "zk-demote"}
@@ -53,8 +55,49 @@ def roles(status: EnsembleStatus) -> dict[str, str]:
     return {s.host: s.role for s in status.servers}
 
 
-def plan(session: Session, action: str, names: list[str]) -> tuple[dict[int, Member], list[MembershipChange]]:
-    """What ``zk ACTION NAMES`` will do, checked; raises UsageError, Refused or NoQuorum before any change."""
+@dataclass
+class MembershipPlan(Day2Plan):
+    """A membership command's decision: the membership it starts from and its changes, in order."""
+
+    running: dict[int, Member] = field(default_factory=dict)
+    changes: list[MembershipChange] = field(default_factory=list)
+
+
+# What each change does beyond its reconfig, as the plan says it.
+AFTERWARDS = {
+    "add": "install and start it as a joiner, wait until it has synced, reconfig it in (a committed write "
+           "confirms it), wait until it serves",
+    "remove": "reconfig it out (a committed write confirms it), then stop and disable its server and move its "
+              "data to <data_dir>.removed-<time>",
+    "retire": "stop and disable its server and move its data to <data_dir>.removed-<time>",
+    "promote": "reconfig its role, wait until it serves as a voter",
+    "demote": "reconfig its role, wait until it serves as an observer",
+}
+
+
+def plan(session: Session, action: str, names: list[str]) -> MembershipPlan:
+    """What ``zk ACTION NAMES`` will do, checked; raises UsageError, Refused or NoQuorum before any change.
+
+    For servers to add, the plan also holds the install every host gets first (as ``bootstrap`` decides it).
+    """
+    running, changes = decide_changes(session, action, names)
+    decided = MembershipPlan(running=running, changes=changes)
+    joiners = [c.member.host for c in changes if c.action == "add"]
+    if joiners:
+        decided.merge(plan_steps(session, install_steps()))
+    through = sorted(running.values())
+    for i, item in enumerate(changes, 1):
+        others = [m.host for m in through if m.host != item.member.host]
+        via = f" through {', '.join(others)}" if item.action != "retire" else ""
+        decided.change(STEPS[item.action], item.member.host,
+                       f"{i} of {len(changes)}: {item.describe()}{via}: {AFTERWARDS[item.action]}")
+        through = sorted(membership.apply_change({m.id: m for m in through}, item).values())
+    return decided
+
+
+def decide_changes(session: Session, action: str,
+                   names: list[str]) -> tuple[dict[int, Member], list[MembershipChange]]:
+    """The running membership and the changes, checked; raises UsageError, Refused or NoQuorum."""
     inventory = session.inventory
     zookeeper.servers(inventory)
     known = [n for n in names if n in inventory.hosts]
@@ -99,10 +142,10 @@ def member_status(session: Session, running: dict[int, Member]) -> EnsembleStatu
     return EnsembleStatus([*status.servers, *extra])
 
 
-def change(session: Session, action: str, names: list[str], *, timeout: float = DEFAULT_TIMEOUT,
+def change(session: Session, decided: MembershipPlan, *, timeout: float = DEFAULT_TIMEOUT,
            confirm: Callable[[str, str], bool] | None = None) -> HostResults:
-    """Carry out ``zk ACTION NAMES`` (see the module); every server's outcome. Stops at the first failure."""
-    running, changes = plan(session, action, names)
+    """Carry out a membership plan (see the module); every server's outcome. Stops at the first failure."""
+    running, changes = decided.running, decided.changes
     results = HostResults()
     joins = [c for c in changes if c.action == "add"]
     if joins:
@@ -152,12 +195,15 @@ def reconfigure_out(session: Session, members: dict[int, Member], item: Membersh
     return after
 
 
+def install_steps() -> list[Step]:
+    """The runbook without starting anything: what a host needs before its server can join."""
+    from ..bootstrap import runbook
+    return [s for s in runbook() if not isinstance(s, (zookeeper.ZkStart, zookeeper.ZkRoll, zookeeper.ZkSmoke))]
+
+
 def install(session: Session, joiners: list[str]) -> None:
     """Converge every host as bootstrap does, starting nothing: new servers get the running membership and themselves."""
-    from ..bootstrap import runbook
-    steps: list[Step] = [s for s in runbook() if not isinstance(s, (zookeeper.ZkStart, zookeeper.ZkRoll,
-                                                                  zookeeper.ZkSmoke))]
-    done = run_steps(session, steps)
+    done = run_steps(session, install_steps())
     failed = sorted(set(session.failures) & set(joiners)) or sorted(session.failures)
     if failed or done.halted_by or session.stopping.is_set():
         for host in joiners:

@@ -33,6 +33,7 @@ from ..zk.server import control, home, java_home
 from ..zk.status import describe, probe, wait_until_serving
 from . import jdk, zookeeper
 from .base import run_steps
+from .day2 import Day2Plan
 
 STEP = "zk-upgrade"
 UNPACK_STEP = "zk-unpack"
@@ -201,9 +202,36 @@ def settle(session: Session, timeout: float):
     return wait_until_serving(session, zookeeper.servers(session.inventory), min(timeout, 60)).status
 
 
-def upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: float = 0.0,
-            confirm: Callable[[str, str], bool] | None = None) -> UpgradeResult:
-    """Carry out ``zk upgrade`` with the session's inventory's release (see the module)."""
+@dataclass
+class UpgradePlan(Day2Plan):
+    """An upgrade's decision: where each server is, the ensemble it was decided on, the order of the roll,
+    the servers on the new build already and those to switch."""
+
+    where: dict = field(default_factory=dict)  # host → ServerRelease (zk upgrade); host → JDK state (jdk)
+    before: object = None  # the EnsembleStatus the order was decided on (None: no server to roll)
+    order: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)  # jdk upgrade: hosts without a server, switched last
+
+    def result(self) -> UpgradeResult:
+        return UpgradeResult(self.order, already=list(self.already))
+
+
+def roll_plan(decided: UpgradePlan, step: str, label: str, switch: str, back: str) -> None:
+    """The roll's rows of ``decided``: each server to switch, in order, and those already on ``label``."""
+    for host in decided.already:
+        decided.note(step, host, f"runs {label} already")
+    for i, host in enumerate(decided.todo, 1):
+        role = decided.before.server(host).role if decided.before else "server"
+        last = "; the leader goes last" if role == "leader" else ""
+        decided.change(step, host, f"{i} of {len(decided.todo)} ({role}{last}): {switch}, restart, wait until it "
+                                   f"serves, caught up; if it does not, {back} by itself and stop there")
+
+
+def plan_upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT) -> UpgradePlan:
+    """What ``zk upgrade`` will do with the session's inventory's release; refused (UsageError, NoQuorum,
+    NoMarginToRestart) before anything changes."""
     inventory = session.inventory
     spec, rel = inventory.zookeeper, zookeeper.release(inventory)
     target = rel.directory(spec)
@@ -211,17 +239,38 @@ def upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: float 
     check_release(inventory, where)
     before = settle(session, timeout)
     order = session.targets(rolling_order(before))
-    result = UpgradeResult(order)
-    result.already = [h for h in order if where[h].upgraded(target)]
-    todo = [h for h in order if h not in result.already]
+    already = [h for h in order if where[h].upgraded(target)]
+    decided = UpgradePlan(where=where, before=before, order=order, already=already,
+                          todo=[h for h in order if h not in already])
+    if decided.todo:
+        check_margin(before)
+        for host, server in where.items():
+            if not server.unpacked:
+                decided.change(UNPACK_STEP, host, f"stage {spec.package.name} and unpack {rel.name} beside the "
+                                                  f"running release (no server is touched if this fails anywhere)")
+        if before.leader is not None and before.leader.host in decided.todo:
+            decided.change(BACKUP_STEP, before.leader.host, f"copy the leader's snapshots and transaction logs "
+                                                            f"to {spec.data_dir}.backup-<time>")
+    roll_plan(decided, STEP, rel.name, f"copy {spec.conf_dir} to {spec.conf_dir}.backup-<time>, point "
+                                       f"{home(spec)} at {target}", "switch back to its release and config")
+    return decided
+
+
+def upgrade(session: Session, decided: UpgradePlan, *, timeout: float = DEFAULT_TIMEOUT, pause: float = 0.0,
+            confirm: Callable[[str, str], bool] | None = None) -> UpgradeResult:
+    """Carry out ``zk upgrade`` as :func:`plan_upgrade` decided it (see the module)."""
+    inventory = session.inventory
+    spec, rel = inventory.zookeeper, zookeeper.release(inventory)
+    target = rel.directory(spec)
+    where, todo = decided.where, decided.todo
+    result = decided.result()
     for host in result.already:
         session.reporter.state(host, STEP, State.UNCHANGED, f"runs {rel.name} already")
     if not todo:
         return result
-    check_margin(before)
     stage_everywhere(session, where)
-    if before.leader is not None and before.leader.host in todo:
-        back_up_leader(session, before.leader.host)
+    if decided.hosts(BACKUP_STEP):
+        back_up_leader(session, decided.hosts(BACKUP_STEP)[0])
     backups: dict[str, str] = {}
 
     def forward(ctx: HostContext) -> str:
@@ -290,11 +339,8 @@ def running_java(session: Session, hosts: list[str]) -> dict[str, str]:
     return {h: (o.data or "") for h, o in found.items()}
 
 
-def upgrade_jdk(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: float = 0.0,
-                confirm: Callable[[str, str], bool] | None = None) -> UpgradeResult:
-    """``jdk upgrade``: the session's inventory's JDK tarball unpacked beside the one in use on every JDK
-    host, then java_home switched server by server as ``zk upgrade`` switches releases (restart, wait,
-    back to the previous JDK by itself if the server does not serve), then on the other hosts."""
+def plan_jdk_upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT) -> UpgradePlan:
+    """What ``jdk upgrade`` will do with the session's inventory's JDK tarball; refused before any change."""
     inventory = session.inventory
     spec = jdk.require_spec(inventory)
     pkg = jdk.describe_package(spec)
@@ -315,17 +361,42 @@ def upgrade_jdk(session: Session, *, timeout: float = DEFAULT_TIMEOUT, pause: fl
     on_new = {h for h, st in states.items() if st.java_home_link in (target, pkg.unpacked_home)}
     before = settle(session, timeout) if servers else None
     order = session.targets(rolling_order(before)) if before else []
-    result = UpgradeResult(order)
-    result.already = [h for h in order if h in on_new and java.get(h, "").startswith(pkg.unpacked_home + "/")]
-    todo = [h for h in order if h in servers and h not in result.already]
-    others = [h for h in session.targets(hosts) if h not in servers and h not in on_new]
+    already = [h for h in order if h in on_new and java.get(h, "").startswith(pkg.unpacked_home + "/")]
+    decided = UpgradePlan(where=states, before=before, order=order, already=already,
+                          todo=[h for h in order if h in servers and h not in already],
+                          others=[h for h in session.targets(hosts) if h not in servers and h not in on_new])
+    if decided.todo:
+        check_margin(before)
+    if decided.todo or decided.others:
+        for host, state in states.items():
+            if not jdk.is_installed(pkg, state):
+                decided.change(JDK_UNPACK_STEP, host, f"stage {spec.package.name} and unpack {pkg.top_dir} beside "
+                                                      f"the JDK in use (no server is touched if this fails anywhere)")
+    roll_plan(decided, JDK_STEP, pkg.top_dir, f"point {spec.java_home} at {target}",
+              f"point {spec.java_home} back at what it had")
+    for host in decided.others:
+        decided.change(JDK_LINK_STEP, host, f"point {spec.java_home} at {target} (no server here; once every "
+                                            f"server runs on the new JDK)")
+    return decided
+
+
+def upgrade_jdk(session: Session, decided: UpgradePlan, *, timeout: float = DEFAULT_TIMEOUT, pause: float = 0.0,
+                confirm: Callable[[str, str], bool] | None = None) -> UpgradeResult:
+    """``jdk upgrade`` as :func:`plan_jdk_upgrade` decided it: the JDK tarball unpacked beside the one in use
+    on every JDK host, then java_home switched server by server as ``zk upgrade`` switches releases
+    (restart, wait, back to the previous JDK by itself if the server does not serve), then on the others."""
+    inventory = session.inventory
+    spec = jdk.require_spec(inventory)
+    pkg = jdk.describe_package(spec)
+    hosts = list(spec.hosts)
+    states, todo, others = decided.where, decided.todo, decided.others
+    target = jdk.link_target(spec, pkg)
+    result = decided.result()
     for host in result.already:
         session.reporter.state(host, JDK_STEP, State.UNCHANGED, f"runs {pkg.top_dir} already")
     if not todo and not others:
         return result
-    if todo:
-        check_margin(before)
-    unpack = [h for h, st in states.items() if not jdk.is_installed(pkg, st)]
+    unpack = decided.hosts(JDK_UNPACK_STEP)
     if unpack:
         run_steps(session, [jdk.JdkStage()])
 

@@ -24,12 +24,14 @@ from ..render.zk_service import UNIT
 from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
 from ..zk import superuser
-from ..zk.restart import RollResult, rolling_restart
-from ..zk.server import control, java_home, say_unsupervised
+from ..events import State
+from ..zk.restart import STEP as RESTART_STEP, RollResult, check_margin, rolling_order, rolling_restart
+from ..zk.server import STOP_GRACE_SECONDS, control, java_home, say_unsupervised
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
 from ..plan import Change
 from .base import Facts, HostPlan, Step, StepRun
+from .day2 import Day2Plan
 from .stage import StageStep
 
 PHASE = "zookeeper"
@@ -72,7 +74,7 @@ def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
     rel, spec = release(inventory), inventory.zookeeper
     states = {h: zk_install.HostState.from_facts(f, spec) for h, f in gathered.items()}
     running = zk_install.running_members(states, leader)
-    digest = superuser.digest(superuser.password(inventory))
+    digest = superuser.known_digest(inventory)
     return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
 
 
@@ -137,13 +139,27 @@ class ZkInstall(_ZkStep):
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, InstallPlan]:
         plans = {}
+        pending = superuser.known_digest(inventory) == superuser.PENDING
         for host, p in decide_all(inventory, facts).items():
             plan = InstallPlan(decided=p, problem=p.conflict)
             if not p.conflict:
                 plan.changes = p.changes(inventory.zookeeper)
                 plan.notes = p.notes()
+                if pending and not p.empty:
+                    plan.notes.append(f"the super user's password is made at install, on this controller in "
+                                      f"{superuser.secret_path(inventory)}")
             plans[host] = plan
         return plans
+
+    def apply(self, run: StepRun, plans: dict[str, InstallPlan]) -> HostResults:
+        inventory = run.session.inventory
+        if plans and superuser.existing_password(inventory) is None:
+            # The cluster's first install: the password is made now, and the files that hold its digest
+            # are decided again with it (deciding makes no file, so the plans so far say "pending").
+            superuser.password(inventory)
+            fresh = self.plans(run.session)
+            plans = {h: fresh[h] for h in plans if h in fresh}
+        return super().apply(run, plans)
 
     def apply_host(self, ctx: HostContext, plan: InstallPlan) -> Outcome:
         p = plan.decided
@@ -362,8 +378,28 @@ class ZkSmoke(_ZkStep):
         return smoke_test(run.session)
 
 
-def stop(session: Session, hosts: Iterable[str] | None = None) -> HostResults:
-    """Stop the servers (SIGTERM, as zkServer.sh stop) and wait until each has exited."""
+def plan_stop(session: Session, hosts: Iterable[str] | None = None) -> Day2Plan:
+    """Which of the servers (all, or ``hosts``; within --hosts) run and would be stopped."""
+    inventory = session.inventory
+    spec = inventory.zookeeper
+    chosen = session.targets(servers(inventory, hosts))
+    facts = session.gather(STOP_STEP, chosen, lambda h: [zk_install.server_fact(spec)])
+    plan = Day2Plan()
+    for host in chosen:
+        if host not in facts:
+            continue
+        running = zk_install.RunningServer.from_fact(facts[host]["zk.server"])
+        if running is None:
+            plan.note(STOP_STEP, host, "not running")
+        else:
+            how = f"systemctl stop {UNIT}" if running.manager == "systemd" else "SIGTERM"
+            plan.change(STOP_STEP, host, f"stop the server (pid {running.pid}, {how}; SIGKILL after "
+                                         f"{STOP_GRACE_SECONDS}s) and wait until it has exited")
+    return plan
+
+
+def stop(session: Session, plan: Day2Plan) -> HostResults:
+    """Stop the servers ``plan`` names (SIGTERM, as zkServer.sh stop) and wait until each has exited."""
     inventory = session.inventory
 
     def apply(ctx: HostContext) -> Outcome:
@@ -371,14 +407,48 @@ def stop(session: Session, hosts: Iterable[str] | None = None) -> HostResults:
         session.forget_facts(ctx.host.name, "zk.")
         return Outcome.changed(f"stopped (pid {pid})") if state == "stopped" else Outcome.unchanged("not running")
 
-    return session.for_each(STOP_STEP, servers(inventory, hosts), apply)
+    results = session.for_each(STOP_STEP, plan.hosts(STOP_STEP), apply)
+    for host, per_host in plan.steps.get(STOP_STEP, {}).items():
+        if not per_host.changes:
+            session.reporter.state(host, STOP_STEP, State.UNCHANGED, "not running")
+    return results
 
 
-def restart(session: Session, *, rolling: bool = False, timeout: float = START_TIMEOUT) -> RollResult | StartResult:
-    """The targeted servers: one at a time keeping the quorum (``rolling``), else all stopped then all started."""
-    if rolling:
-        return rolling_restart(session, timeout=timeout)
-    stop(session)
+@dataclass
+class RestartPlan(Day2Plan):
+    rolling: bool = False
+    before: EnsembleStatus | None = None  # the ensemble a roll was decided on
+    order: list[str] = field(default_factory=list)  # a roll's: followers and observers first, the leader last
+    stopping: Day2Plan | None = None  # a full restart's stops
+
+
+def plan_restart(session: Session, *, rolling: bool = False) -> RestartPlan:
+    """The restart of the targeted servers: a roll's order (refused, NoMarginToRestart, without the margin to
+    lose one more voter), or every server stopped and then started."""
+    if not rolling:
+        stopping = plan_stop(session)
+        plan = RestartPlan(stopping=stopping)
+        plan.steps = dict(stopping.steps)
+        for host in session.targets(servers(session.inventory)):
+            plan.change(START_STEP, host, "start the server, then wait until every server serves")
+        return plan
+    before = probe(session)
+    check_margin(before)
+    order = session.targets(rolling_order(before))
+    plan = RestartPlan(rolling=True, before=before, order=order)
+    for i, host in enumerate(order, 1):
+        role = before.server(host).role
+        last = "; the leader goes last" if role == "leader" else ""
+        plan.change(RESTART_STEP, host, f"{i} of {len(order)}: restart the server ({role}{last}), then wait until "
+                                        f"it serves, caught up, before the next")
+    return plan
+
+
+def restart(session: Session, plan: RestartPlan, *, timeout: float = START_TIMEOUT) -> RollResult | StartResult:
+    """Carry out ``plan``: one server at a time keeping the quorum, else all stopped then all started."""
+    if plan.rolling:
+        return rolling_restart(session, timeout=timeout, before=plan.before)
+    stop(session, plan.stopping)
     step = ZkStart(timeout=timeout)
     return start(session, step.plans(session), timeout)
 

@@ -87,6 +87,11 @@ def release_member(package: Path, mtime_ns: int, member: str) -> str:
         return tar.extractfile(found).read().decode("utf-8", "replace")
 
 
+def server_fact(spec: ZooKeeperSpec) -> FactQuery:
+    """The running server: its pid, age, manager, user and the config files changed since it started."""
+    return query("zk.server", "zk_server", UNIT, pid_file(spec), *config_files(spec))
+
+
 def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
     """What a server node has now (one round trip with every other step's)."""
     target = release.directory(spec)
@@ -103,7 +108,7 @@ def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
         query("zk.profile", "file", PROFILE_PATH),
         query("zk.myid", "file", f"{spec.data_dir}/myid"),
         query("zk.dirs", "stat", spec.data_dir, spec.data_log_dir, spec.log_dir, spec.conf_dir),
-        query("zk.server", "zk_server", UNIT, pid_file(spec), *config_files(spec)),
+        server_fact(spec),
         query("zk.init", "init_system"),
         query("zk.account", "account", spec.user, spec.group),
         query("zk.unit", "file", UNIT_PATH),

@@ -75,7 +75,7 @@ def restart_one(session: Session, host: str, timeout: float, step: str = STEP,
 
 def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: dict[str, str] | None = None,
                     pause: float = 0.0, confirm: Callable[[str, str], bool] | None = None,
-                    step: str = STEP) -> RollResult:
+                    step: str = STEP, before: EnsembleStatus | None = None) -> RollResult:
     """Restart servers one at a time in :func:`rolling_order`, the leader last; stop at the first that fails.
 
     ``only`` (host → why) restarts those servers alone, else every targeted
@@ -83,8 +83,9 @@ def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: 
     checked before the roll and again before each server, which must be back
     in sync before the next goes. ``pause`` seconds pass between servers;
     ``confirm(host, question)`` is asked before each and may skip it.
+    ``before`` is the ensemble a plan decided the order on (else it is asked now).
     """
-    before = probe(session)
+    before = before or probe(session)
     check_margin(before)
     wanted = session.targets(rolling_order(before))
     if only is not None:

@@ -30,15 +30,34 @@ def secret_path(inventory: Inventory) -> Path:
     return base / "clusterctl" / "secrets" / f"{inventory.cluster.name}.zookeeper-super"
 
 
-def password(inventory: Inventory) -> str:
-    """The cluster's super-user password, made (readable by its owner only) the first time it is needed."""
+# What plan shows in place of the digest while the password is not made yet: deciding creates nothing.
+PENDING = "(made at the first install)"
+
+
+def existing_password(inventory: Inventory) -> str | None:
+    """The cluster's super-user password if this controller has it, else None; never makes one."""
     path = secret_path(inventory)
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        pass
+        return None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the ZooKeeper super-user secret: {exc.strerror}") from None
+
+
+def known_digest(inventory: Inventory) -> str:
+    """The digest the servers should hold, or :data:`PENDING` before the password is made (pure: no file)."""
+    secret = existing_password(inventory)
+    return PENDING if secret is None else digest(secret)
+
+
+def password(inventory: Inventory) -> str:
+    """The cluster's super-user password, made (readable by its owner only) the first time it is needed:
+    by an install, never by a plan or a dry run."""
+    existing = existing_password(inventory)
+    if existing is not None:
+        return existing
+    path = secret_path(inventory)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     made = secrets.token_urlsafe(24)
     try:
@@ -56,5 +75,10 @@ def digest(secret: str) -> str:
 
 
 def auth_data(inventory: Inventory) -> list[tuple[str, str]]:
-    """kazoo's auth_data for the super user."""
-    return [("digest", f"{USER}:{password(inventory)}")]
+    """kazoo's auth_data for the super user, whose password must exist: a running ensemble holds its
+    digest, and a password made now would be refused."""
+    secret = existing_password(inventory)
+    if secret is None:
+        raise UsageError(f"{secret_path(inventory)}: no ZooKeeper super-user secret on this controller; copy it "
+                         f"from the controller that installed the cluster (or set [zookeeper] secret_file)")
+    return [("digest", f"{USER}:{secret}")]

@@ -89,7 +89,7 @@ def test_second_run_reports_no_changes(lab, planned_then_bootstrapped):
 
 def test_node_killed_during_the_jdk_step_leaves_others_finished_and_next_run_completes(lab, planned_then_bootstrapped):
     inventory = planned_then_bootstrapped[0]
-    status, _, _ = run_steps(inventory, zookeeper.stop)
+    status, _, _ = run_steps(inventory, lambda session: zookeeper.stop(session, zookeeper.plan_stop(session)))
     assert status == ExitStatus.OK
     for node in lab.nodes:
         inside(lab, node, "rpm -e jdk-17 >/dev/null 2>&1; rm -rf /opt/apps /usr/java; rm -f /etc/profile.d/java.sh")

@@ -10,16 +10,18 @@ acknowledged write read back; what each server runs is checked from inside its n
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from clusterctl.lab.runbook import render_runbook_sections
 from tests.ensembles import REPO, SECOND_BUILD, Ensemble, java_of, link, rebuild, rebuild_jdk, whole
-from tests.lab_helpers import Writer, inside, running_lab
+from tests.lab_helpers import SERVER_PID, Writer, inside, running_lab
 
 pytestmark = pytest.mark.e2e
 NODES = [f"node{i}" for i in range(1, 6)]  # node1 a client; node2..node4 the ensemble; node5 a spare
@@ -97,12 +99,81 @@ def test_status_tells_each_servers_role_as_it_says_itself_and_that_nothing_super
     assert plan.stdout.count(NOT_SUPERVISED) >= 3, plan.stdout[-3000:]
 
 
-def test_a_rolling_restart_restarts_each_server_once_leader_last_losing_no_write(ensemble):
+@pytest.fixture(scope="module")
+def second_builds(artifacts, tmp_path_factory) -> dict[str, Path]:
+    """A second ZooKeeper build and a second JDK to upgrade to."""
+    where = tmp_path_factory.mktemp("second-builds")
+    return {"zookeeper": rebuild(artifacts["zookeeper"], where / "zookeeper-b2.tar.gz", "apache-zookeeper-3.8.0-b2-bin"),
+            "jdk": rebuild_jdk(artifacts["jdk_tarball"], where / "jdk-b2.tar.gz", "jdk-17.0.15-b2")}
+
+
+# What a dry run must leave as it is on a node: the files clusterctl manages, and the server's process.
+# Not the server's own log (it logs every four-letter word a dry run asks, as any monitoring does), nor
+# ssh's shared-connection sockets, which a node-to-node copy of the bootstrap leaves for 30 s.
+NODE_STATE = ("find /etc/zookeeper /var/lib/zookeeper /opt /usr/java /etc/hosts /etc/profile.d /root/.ssh "
+              "-type d -printf '%p dir %u %m\n' -o -not -name 'clusterctl-mux-*' -printf '%p %s %T@ %u %m\n' "
+              "2>/dev/null | sort; " + SERVER_PID)
+
+
+def controller_and_nodes(ensemble, state_home: Path) -> dict[str, str]:
+    """Every file under the controller's state home and the lab's known_hosts, and each node's NODE_STATE."""
+    files = sorted(p for p in state_home.rglob("*"))
+    found = {"controller": "\n".join(f"{p} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files)}
+    found["known_hosts"] = (ensemble.lab.state_dir / "known_hosts").read_text()
+    for node in NODES:
+        found[node] = inside(ensemble.lab, node, NODE_STATE)
+    return found
+
+
+def planned(output: str, step: str) -> list[str]:
+    """The hosts a dry run lists for ``step``, in the order its "N of M" says."""
+    rows = re.findall(rf"^(node\d+)\s+{step}\s+(\d+) of \d+", output, re.M)
+    return [host for host, _ in sorted(rows, key=lambda row: int(row[1]))]
+
+
+def test_every_day2_command_has_a_dry_run_that_changes_nothing_anywhere(ensemble, second_builds, tmp_path):
+    ensemble.inventory(FIRST, *ensemble.current[1:])
+    state_home = tmp_path / "state"
+    secrets = state_home / "clusterctl" / "secrets"
+    secrets.mkdir(parents=True)
+    own = Path.home() / ".local" / "state" / "clusterctl" / "secrets"
+    for secret in own.glob(f"{ensemble.lab.name}.*"):
+        (secrets / secret.name).write_bytes(secret.read_bytes())
+        (secrets / secret.name).chmod(0o600)
+    before = controller_and_nodes(ensemble, state_home)
+    dry = {}
+    for words in (("zk", "stop"), ("zk", "restart"), ("zk", "restart", "--rolling"),
+                  ("zk", "upgrade", "--package", str(second_builds["zookeeper"])),
+                  ("jdk", "upgrade", "--package", str(second_builds["jdk"]))):
+        dry[words] = ensemble.cli(*words, "--dry-run", state_home=state_home)
+        assert dry[words].returncode == 0, dry[words].stdout[-3000:] + dry[words].stderr
+        assert "dry run: nothing was changed" in dry[words].stdout
+    ensemble.inventory({**FIRST, "node5": 4}, *ensemble.current[1:])
+    dry["add"] = ensemble.cli("zk", "add", "node5", "--dry-run", state_home=state_home)
+    assert dry["add"].returncode == 0, dry["add"].stdout[-3000:] + dry["add"].stderr
+    ensemble.inventory({"node2": 1, "node3": 2}, *ensemble.current[1:])
+    refused = ensemble.cli("zk", "remove", "node4", "--dry-run", state_home=state_home)
+    assert refused.returncode == 4, "a dry run is refused where the command would be: " + refused.stdout[-2000:]
+    ensemble.inventory(FIRST, *ensemble.current[1:])
+    after = controller_and_nodes(ensemble, state_home)
+    changed = {where: sorted(set(after[where].splitlines()) ^ set(before[where].splitlines()))
+               for where in before if after[where] != before[where]}
+    assert changed == {}, changed
+
+    assert len(planned(dry[("zk", "restart", "--rolling")].stdout, "zk-restart")) == 3
+    assert planned(dry[("zk", "upgrade", "--package", str(second_builds["zookeeper"]))].stdout, "zk-upgrade")[-1] == \
+        next(n for n in FIRST if ensemble.role(n) == "leader")
+    assert re.search(r"^node5\s+zk-add\s+1 of 1: add node5 \(server\.4\)", dry["add"].stdout, re.M), dry["add"].stdout
+    assert re.search(r"^node5\s+zookeeper\s", dry["add"].stdout, re.M), "the install it does first is planned too"
+
+
+def test_a_rolling_restart_restarts_each_server_once_in_the_planned_order_leader_last_losing_no_write(ensemble):
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
     pids = {n: ensemble.pid(n) for n in FIRST}
+    order = planned(ensemble.cli("zk", "restart", "--rolling", "--dry-run").stdout, "zk-restart")
     ensemble.changes_losing_no_write("zk", "restart", "--rolling", through=FIRST)
     assert all(ensemble.pid(n) not in ("", pids[n]) for n in FIRST)
-    assert sorted(FIRST, key=ensemble.started_at)[-1] == leader
+    assert sorted(FIRST, key=ensemble.started_at) == order and order[-1] == leader
     assert whole(ensemble, FIRST)
 
 
@@ -137,25 +208,40 @@ def test_a_server_stopped_and_started_again_keeps_the_quorum_and_loses_no_write(
     assert ensemble.pid(node) not in ("", pid) and whole(ensemble, FIRST)
 
 
-def test_a_server_added_and_removed_again_losing_no_write(ensemble):
+def reconfigs(dry_run: str, run: str) -> tuple[list[str], list[str]]:
+    """The reconfigs a dry run planned, in order, and those the command's run log says it made."""
+    planned_rows = re.findall(r"(\d+) of \d+: ((?:add|remove|promote to voter|demote to observer) \S+ "
+                              r"\(server\.\d+\))", dry_run)
+    log = Path(re.search(r"log: (\S+)", run).group(1)).read_text()
+    return [what for _, what in sorted(planned_rows, key=lambda r: int(r[0]))], \
+        re.findall(r" note reconfig: (.*)$", log, re.M)
+
+
+def test_a_server_added_and_removed_again_as_planned_losing_no_write(ensemble):
     grown = {**FIRST, "node5": 4}
     ensemble.inventory(grown, *ensemble.current[1:])
+    dry = ensemble.cli("zk", "add", "node5", "--dry-run").stdout
     added = ensemble.changes_losing_no_write("zk", "add", "node5", through=FIRST)
+    wanted, done = reconfigs(dry, added.stdout)
+    assert wanted == done == ["add node5 (server.4)"], (wanted, done)
     assert ensemble.config(list(FIRST)) == {sid: (h, "participant") for h, sid in grown.items()}
     assert whole(ensemble, grown) and NOT_SUPERVISED in added.stdout
     ensemble.plan_is_empty()
 
     ensemble.inventory(FIRST, *ensemble.current[1:])
+    dry = ensemble.cli("zk", "remove", "node5", "--dry-run").stdout
     removed = ensemble.changes_losing_no_write("zk", "remove", "node5", through=FIRST)
+    wanted, done = reconfigs(dry, removed.stdout)
+    assert wanted == done == ["remove node5 (server.4)"], (wanted, done)
     assert ensemble.config(list(FIRST)) == {sid: (h, "participant") for h, sid in FIRST.items()}
     assert ensemble.pid("node5") == "" and ensemble.role("node5") == "down"
     assert "clusterctl zk remove" not in removed.stdout, "the status after the change is read after it"
     ensemble.plan_is_empty()
 
 
-def test_a_zookeeper_upgrade_rolls_leader_last_losing_no_write(ensemble, artifacts, tmp_path):
+def test_a_zookeeper_upgrade_rolls_leader_last_losing_no_write(ensemble, artifacts, second_builds):
     ensemble.inventory(*ensemble.current)
-    second = rebuild(artifacts["zookeeper"], tmp_path / "zookeeper-b2.tar.gz", "apache-zookeeper-3.8.0-b2-bin")
+    second = second_builds["zookeeper"]
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
     ensemble.changes_losing_no_write("zk", "upgrade", "--package", str(second), through=FIRST)
     assert all(link(ensemble, n) == "/opt/apache-zookeeper-3.8.0-b2-bin" for n in FIRST)
@@ -166,9 +252,9 @@ def test_a_zookeeper_upgrade_rolls_leader_last_losing_no_write(ensemble, artifac
     ensemble.plan_is_empty()
 
 
-def test_a_jdk_upgrade_switches_server_by_server_leader_last_losing_no_write(ensemble, artifacts, tmp_path):
+def test_a_jdk_upgrade_switches_server_by_server_leader_last_losing_no_write(ensemble, second_builds):
     ensemble.inventory(*ensemble.current)
-    second = rebuild_jdk(artifacts["jdk_tarball"], tmp_path / "jdk-b2.tar.gz", "jdk-17.0.15-b2")
+    second = second_builds["jdk"]
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
     ensemble.changes_losing_no_write("jdk", "upgrade", "--package", str(second), through=FIRST)
     assert all(java_of(ensemble, n) == "/usr/java/jdk-17.0.15-b2/bin/java" for n in FIRST)

@@ -413,3 +413,25 @@ def test_plan_names_the_membership_command_where_the_running_ensemble_differs():
     assert any("server.9 (node9)" in n and "clusterctl zk remove node9" in n for n in first.notes())
     assert any("clusterctl zk demote node4" in n for n in observer.notes())
     assert not [n for n in plan_for(facts(), "node3", running).notes() if "clusterctl zk" in n]
+
+
+def test_planning_a_new_cluster_makes_no_secret_on_the_controller_and_says_when_it_is_made(tmp_path, monkeypatch):
+    from clusterctl.steps.zookeeper import ZkInstall
+    from clusterctl.zk import superuser
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    plans = ZkInstall().decide(INV, {h: FRESH for h in ("node2", "node3", "node4")})
+    assert list(tmp_path.iterdir()) == [], "deciding wrote nothing"
+    assert superuser.known_digest(INV) == superuser.PENDING
+    assert all(any("password is made at install" in n for n in p.notes) for p in plans.values())
+    made = superuser.password(INV)
+    assert superuser.known_digest(INV) == superuser.digest(made) and superuser.password(INV) == made
+    assert oct(superuser.secret_path(INV).stat().st_mode & 0o777) == "0o600"
+
+
+def test_reconfig_without_the_secret_is_refused_naming_the_file_instead_of_making_a_new_one(tmp_path, monkeypatch):
+    from clusterctl.errors import UsageError
+    from clusterctl.zk import superuser
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    with pytest.raises(UsageError, match="no ZooKeeper super-user secret on this controller"):
+        superuser.auth_data(INV)
+    assert not superuser.secret_path(INV).exists()
