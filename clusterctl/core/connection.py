@@ -15,9 +15,9 @@ import fabric
 import paramiko
 
 from .. import remote
-from ..errors import ConnectError
+from ..errors import ConnectError, RemoteCommandError
 from ..inventory import Host, Jump
-from .channel import ChannelLost, CommandResult, execute
+from .channel import ChannelLost, CommandResult, execute, require_reason
 from .hostkeys import KnownHosts, UnknownHostKey, fingerprint, known_hosts_name, mismatch_error, prepare_client
 
 CONNECT_TIMEOUT = 10
@@ -98,10 +98,18 @@ def controller_public_key(identity: Path) -> str:
     return f"{key.get_name()} {key.get_base64()}"
 
 
-def run_script_on(transport: paramiko.Transport, name: str, *args: str, timeout: float = 30) -> CommandResult:
-    """A remote script over a transport that is not (or not yet) the session's: first contact, new addresses."""
+def run_script_on(transport: paramiko.Transport, name: str, *args: str, timeout: float = 30,
+                  allow_failure: str | None = None) -> CommandResult:
+    """A remote script over a transport that is not (or not yet) the session's: first contact.
+
+    Raises RemoteCommandError if it exits non-zero, unless ``allow_failure`` says why the caller reads it.
+    """
+    require_reason(allow_failure)
     script = remote.load(name)
-    return execute(transport, script.command_line(list(args)), [script.text], timeout=timeout)
+    result = execute(transport, script.command_line(list(args)), [script.text], timeout=timeout)
+    if not result.ok and allow_failure is None:
+        raise RemoteCommandError(name, result)
+    return result
 
 
 def install_controller_key(conn: fabric.Connection, host: Host) -> None:
@@ -109,7 +117,8 @@ def install_controller_key(conn: fabric.Connection, host: Host) -> None:
     if host.identity is None:
         return
     result = run_script_on(conn.client.get_transport(), "ssh_trust.sh", "authorize",
-                           controller_public_key(host.identity))
+                           controller_public_key(host.identity),
+                           allow_failure="a refusal is a ConnectError naming the address, below")
     if not result.ok:
         raise ConnectError(f"could not install the controller's key on {host.address}: {result.stderr.strip()}")
 

@@ -28,7 +28,7 @@ from .. import remote
 from ..errors import ClusterctlError, ConnectError, Interrupted, PrivilegeError, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
-from .channel import ChannelAborted, ChannelLost, CommandResult, execute
+from .channel import ChannelAborted, ChannelLost, CommandResult, execute, require_reason
 from .connection import open_connection, open_jump
 from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_facts
 from .hostkeys import KnownHosts
@@ -38,6 +38,7 @@ BECOME_SCRIPT = "become.sh"
 BECOME_PASSWORD_ENV = "CLUSTERCTL_BECOME_PASSWORD"
 COMMAND_TIMEOUT = 900.0
 STREAM_CHUNK = 1 << 20
+CREATE_ONLY_EXISTS = "create only: exit 3 says the file is there already; any other failure raises below"
 
 
 @dataclass(frozen=True)
@@ -194,15 +195,18 @@ class HostContext:
     def __init__(self, session: Session, host: Host, step: str):
         self.session, self.host, self.step = session, host, step
 
-    def run_script(self, name: str, *args: object, payload: bytes | Path | None = None, check: bool = True,
-                   become: bool | str = False, timeout: float = COMMAND_TIMEOUT,
+    def run_script(self, name: str, *args: object, payload: bytes | Path | None = None,
+                   allow_failure: str | None = None, become: bool | str = False, timeout: float = COMMAND_TIMEOUT,
                    sent: Callable[[int], None] | None = None) -> CommandResult:
         """Run the remote script ``name`` with positional ``args``; ``payload`` follows it on stdin.
 
         ``become`` True runs it as root, a name as that user (through sudo
         when the login user is not root; see :meth:`Session.privilege`).
-        Raises RemoteCommandError if it exits non-zero and ``check``.
+        Raises RemoteCommandError if it exits non-zero, unless ``allow_failure``
+        says why the caller reads the exit status itself (a reason, never just
+        a flag: an ignored result has to be written down as such).
         """
+        require_reason(allow_failure)
         if self.session.stopping.is_set():
             raise Interrupted("not started: the run was interrupted")
         script = remote.load(name)
@@ -215,7 +219,7 @@ class HostContext:
         shown = " ".join([name, *(a if len(a) < 200 else f"<{len(a)} characters>" for a in map(str, args))])
         self.session.reporter.command(self.host.name, self.step, shown, result.exited,
                                       (result.stdout + result.stderr).strip())
-        if check and not result.ok:
+        if not result.ok and allow_failure is None:
             raise RemoteCommandError(name, result)
         return result
 
@@ -230,7 +234,7 @@ class HostContext:
         data = content.encode() if isinstance(content, str) else content
         args = [path, mode, owner, group, len(data), hashlib.sha256(data).hexdigest(), dir_mode]
         result = self.run_script("write_file.sh", *args, *(["new"] if create_only else []), payload=data,
-                                 become=become, check=not create_only)
+                                 become=become, allow_failure=CREATE_ONLY_EXISTS if create_only else None)
         if create_only and result.exited not in (0, 3):
             raise RemoteCommandError("write_file.sh", result)
         return result.exited == 0
@@ -286,23 +290,28 @@ class Session:
             return Privilege("root")
         if host.become == "none":
             return Privilege("none", "the inventory says become = \"none\"")
-        script = remote.load(BECOME_SCRIPT)
-        said = self.remote.execute(host, script.command_line(["probe"]), [script.text], timeout=30).stdout.strip()
+        said = self._ask_become(host, "probe")
         mode, _, reason = said.partition(" ")
         if mode == "password":
             if self.become_password is None:
                 return Privilege("none", f"sudo asks {host.user} for a password: pass --ask-become-pass or set "
                                          f"{BECOME_PASSWORD_ENV}")
             # Checked once, alone, so that a wrong password fails here, before anything changes.
-            checked = self.remote.execute(host, script.command_line(["check"]),
-                                          [script.text, self.become_password.encode() + b"\n"], timeout=30)
-            verdict = checked.stdout.strip()
+            verdict = self._ask_become(host, "check", self.become_password.encode() + b"\n")
             if verdict != "ok":
                 return Privilege("none", f"sudo rejected the password of {host.user}: "
                                          f"{verdict.removeprefix('rejected ') or 'no answer'}")
         if mode in ("nopasswd", "password"):
             return Privilege(mode)
         return Privilege("none", f"{host.user} cannot use sudo: {reason or said or 'no answer'}")
+
+    def _ask_become(self, host: Host, action: str, secret: bytes = b"") -> str:
+        """become.sh's answer to ``action`` as the login user (``secret`` after the script on stdin)."""
+        script = remote.load(BECOME_SCRIPT)
+        result = self.remote.execute(host, script.command_line([action]), [script.text, secret], timeout=30)
+        if not result.ok:  # it answers every question with exit 0: anything else is a broken host
+            raise RemoteCommandError(f"{BECOME_SCRIPT} {action}", result)
+        return result.stdout.strip()
 
     def become_prefix(self, host: Host, user: str | None) -> tuple[str, bytes]:
         """(what goes before the command, what goes before the script on stdin) to run as ``user``.
@@ -360,7 +369,9 @@ class Session:
                 todo = [q for q in wanted[ctx.host.name] if q.name not in known]
             # As root where the login user is not: the facts read files only root (or the service) may read.
             as_root = ctx.host.user != "root" and self.privilege(ctx.host).mode != "none"
-            result = ctx.run_script(FACTS_SCRIPT, *gather_args(todo), check=False, become=as_root)
+            result = ctx.run_script(FACTS_SCRIPT, *gather_args(todo), become=as_root,
+                                    allow_failure="answers are checked one by one below: a missing one fails "
+                                                  "the host with the script's output")
             answers = parse_facts(result.stdout)
             absent = sorted({q.name for q in todo} - answers.keys())
             if absent:

@@ -120,7 +120,7 @@ class Network(Step):
         status = "unreachable"
         while time.monotonic() < deadline:
             try:
-                status = ctx.run_script(SCRIPT, "status", state, check=False).stdout.strip()
+                status = ctx.run_script(SCRIPT, "status", state).stdout.strip()
             except ConnectError:
                 ctx.session.remote.drop(ctx.host.name)
                 status = "unreachable"
