@@ -18,18 +18,19 @@ import hashlib
 import shlex
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
 import fabric
+import paramiko
 
 from .. import remote
 from ..errors import ClusterctlError, ConnectError, Interrupted, PrivilegeError, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
 from .channel import ChannelAborted, ChannelLost, CommandResult, execute, require_reason
-from .connection import open_connection, open_jump
+from .connection import open_connection, open_jump, open_moved
 from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_facts
 from .hostkeys import KnownHosts
 
@@ -106,6 +107,8 @@ class Remote(Protocol):
     def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
                 sent: Callable[[int], None] | None = None) -> CommandResult: ...
 
+    def move(self, host: Host, address: str, deadline: float) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -115,6 +118,8 @@ class SshRemote:
     def __init__(self, session: Session):
         self.session = session
         self._connections: dict[str, fabric.Connection] = {}
+        self._keys: dict[str, paramiko.PKey] = {}  # host → the host key its first connection of the run showed
+        self._moved: dict[str, str] = {}  # host → the address it moved to during the run
         self._jumps: dict[tuple, fabric.Connection] = {}  # chain of bastions (a prefix of one) → its last hop
         self._locks: dict = {}
         self._guard = threading.Lock()
@@ -127,8 +132,10 @@ class SshRemote:
             conn = self._connections.get(host.name)
             if conn is None or not conn.is_connected:
                 gateway = self.jump(host) if host.jump else None
-                conn = open_connection(host, self.session.known_hosts, self.session.password, gateway)
+                at = replace(host, address=self._moved[host.name]) if host.name in self._moved else host
+                conn = open_connection(at, self.session.known_hosts, self.session.password, gateway)
                 self._connections[host.name] = conn
+                self._keys.setdefault(host.name, conn.client.get_transport().get_remote_server_key())
             return conn
 
     def jump(self, host: Host) -> fabric.Connection:
@@ -158,11 +165,33 @@ class SshRemote:
             raise Interrupted("cut off by the interrupt") from None
         except ChannelLost as exc:
             self.drop(host.name)
-            raise ConnectError(f"lost the connection to {host.address}: {exc}") from None
+            raise ConnectError(f"lost the connection to {self._moved.get(host.name, host.address)}: {exc}") from None
 
-    def server_key(self, host: Host):
-        """The host key ``host`` presented on the run's connection (a paramiko PKey)."""
-        return self.connection(host).client.get_transport().get_remote_server_key()
+    def move(self, host: Host, address: str, deadline: float) -> bool:
+        """Reach ``host`` at ``address`` (its address is changing) by ``deadline``; whether it was reached.
+
+        The host must show the key it showed on the run's first connection to
+        it (see :func:`open_moved`), through the same bastions, with the same
+        login; that connection then is the run's, and the host's commands
+        (through sudo too) go to ``address`` from then on. The connection at
+        the old address is dropped either way: the address change ended it.
+        """
+        expected = self._keys.get(host.name)
+        if expected is None:
+            raise ConnectError(f"{host.name}: its host key is not known yet; connect before moving it")
+        with self._guard:
+            lock = self._locks.setdefault(host.name, threading.Lock())
+        with lock:
+            self.drop(host.name)
+            gateway = self.jump(host) if host.jump else None
+            conn = open_moved(host, address, expected, self.session.known_hosts, self.session.password, deadline,
+                              gateway)
+            if conn is None:
+                return False
+            with self._guard:
+                self._moved[host.name] = address
+                self._connections[host.name] = conn
+            return True
 
     def drop(self, name: str) -> None:
         """Forget the connection to ``name`` (it died, or its address changed); the next use opens one."""
@@ -222,6 +251,16 @@ class HostContext:
         if not result.ok and allow_failure is None:
             raise RemoteCommandError(name, result)
         return result
+
+    def move_to(self, address: str, deadline: float) -> bool:
+        """Reach this host at ``address``, where its address is changing; False if not by ``deadline``.
+
+        The same host key there as on the run's connection proves it is the
+        same host (see :meth:`SshRemote.move`); from then on the run's commands
+        to the host (as root too, through its bastions) go to ``address``.
+        Either way the connection at the old address is dropped.
+        """
+        return self.session.remote.move(self.host, address, deadline)
 
     def write_file(self, path: str, content: str | bytes, *, mode: str = "644", owner: str = "-",
                    group: str = "-", dir_mode: str = "-", become: bool = False, create_only: bool = False) -> bool:
