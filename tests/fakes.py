@@ -60,11 +60,17 @@ def _split_stdin(stdin: bytes) -> tuple[str, bytes]:
 
 @dataclass
 class FakeRemote:
-    """Hosts that answer facts from ``facts`` (host → name → Fact) and record every other script."""
+    """Hosts that answer facts from ``facts`` (host → name → Fact) and record every other script.
+
+    A host moved to another address (:meth:`move`) is reached there when
+    ``reachable(host, address)`` says so; moves are recorded in ``calls`` as the
+    pseudo-script ``move`` with the address.
+    """
 
     facts: dict[str, dict[str, Fact]]
     answer: Callable[[Call], CommandResult] = lambda call: CommandResult(0, "", "")
     calls: list[Call] = field(default_factory=list)
+    reachable: Callable[[str, str], bool] = lambda host, address: True
 
     def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
                 sent=None) -> CommandResult:
@@ -95,6 +101,10 @@ class FakeRemote:
             i += 3 + count
         return frame(asked)
 
+    def move(self, host: Host, address: str, deadline: float) -> bool:
+        self.calls.append(Call(host.name, "move", (address,)))
+        return self.reachable(host.name, address)
+
     def close(self) -> None:
         pass
 
@@ -106,12 +116,13 @@ class FakeRemote:
 
 
 def fake_session(inventory: Inventory, facts: dict[str, dict[str, Fact]], *,
-                 answer: Callable[[Call], CommandResult] | None = None,
-                 limit: Iterable[str] | None = None) -> tuple[Session, FakeRemote, Recorder]:
+                 answer: Callable[[Call], CommandResult] | None = None, limit: Iterable[str] | None = None,
+                 become_password: str | None = None) -> tuple[Session, FakeRemote, Recorder]:
     """A real Session whose hosts are fake: (session, the fake remote, a recorder of every event)."""
     fake = FakeRemote(facts) if answer is None else FakeRemote(facts, answer)
     recorder = Recorder()
-    session = Session(inventory, Reporter([recorder]), limit=limit, remote_factory=lambda s: fake)
+    session = Session(inventory, Reporter([recorder]), limit=limit, remote_factory=lambda s: fake,
+                      become_password=become_password)
     return session, fake, recorder
 
 

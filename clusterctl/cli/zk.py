@@ -336,7 +336,9 @@ def _run_cli(ctx: HostContext, args: list[str]) -> Outcome:
     inventory = ctx.session.inventory
     spec = inventory.zookeeper
     return Outcome.ok(data=ctx.run_script("zk_cli.sh", java_home(inventory), home(spec), spec.client_port,
-                                          QUIET_CLIENT, *args, check=False, timeout=120))
+                                          QUIET_CLIENT, *args, timeout=120,
+                                          allow_failure="zkCli.sh's own exit status is the command's, passed on "
+                                                        "by zk_cli"))
 
 
 def zkcli_command(inventory: Inventory) -> str:

@@ -34,6 +34,17 @@ class CommandResult:
         return self.exited == 0
 
 
+def require_reason(allow_failure: str | None) -> None:
+    """Refuse an opt-out of checking a command's exit status that does not say why (TypeError).
+
+    Every caller either lets a non-zero exit raise or names, in ``allow_failure``,
+    why it reads the status itself: an ignored result is never an accident.
+    """
+    if allow_failure is not None and (not isinstance(allow_failure, str) or not allow_failure.strip()):
+        raise TypeError("allow_failure takes the reason a failed exit is expected and read by the caller, "
+                        f"not {allow_failure!r}")
+
+
 class ChannelLost(Exception):
     """The connection went away (or stalled past its timeout) before the command ended."""
 

@@ -15,9 +15,9 @@ import fabric
 import paramiko
 
 from .. import remote
-from ..errors import ConnectError
+from ..errors import ConnectError, RemoteCommandError
 from ..inventory import Host, Jump
-from .channel import ChannelLost, CommandResult, execute
+from .channel import ChannelLost, CommandResult, execute, require_reason
 from .hostkeys import KnownHosts, UnknownHostKey, fingerprint, known_hosts_name, mismatch_error, prepare_client
 
 CONNECT_TIMEOUT = 10
@@ -35,14 +35,14 @@ def _fabric_config() -> fabric.Config:
 
 
 def _connection(address: str, user: str, port: int, identity: Path | None, password: str | None,
-                gateway: fabric.Connection | None) -> fabric.Connection:
-    connect_kwargs: dict = {"banner_timeout": CONNECT_TIMEOUT, "auth_timeout": CONNECT_TIMEOUT}
+                gateway: fabric.Connection | None, timeout: float = CONNECT_TIMEOUT) -> fabric.Connection:
+    connect_kwargs: dict = {"banner_timeout": timeout, "auth_timeout": timeout}
     if identity:
         connect_kwargs["key_filename"] = [str(identity)]
     if password:
         connect_kwargs["password"] = password
     # forward_agent stays off: a key of the operator's must never be usable from a managed host.
-    return fabric.Connection(address, user=user, port=port, connect_timeout=CONNECT_TIMEOUT, gateway=gateway,
+    return fabric.Connection(address, user=user, port=port, connect_timeout=timeout, gateway=gateway,
                              connect_kwargs=connect_kwargs, forward_agent=False, config=_fabric_config())
 
 
@@ -98,10 +98,18 @@ def controller_public_key(identity: Path) -> str:
     return f"{key.get_name()} {key.get_base64()}"
 
 
-def run_script_on(transport: paramiko.Transport, name: str, *args: str, timeout: float = 30) -> CommandResult:
-    """A remote script over a transport that is not (or not yet) the session's: first contact, new addresses."""
+def run_script_on(transport: paramiko.Transport, name: str, *args: str, timeout: float = 30,
+                  allow_failure: str | None = None) -> CommandResult:
+    """A remote script over a transport that is not (or not yet) the session's: first contact.
+
+    Raises RemoteCommandError if it exits non-zero, unless ``allow_failure`` says why the caller reads it.
+    """
+    require_reason(allow_failure)
     script = remote.load(name)
-    return execute(transport, script.command_line(list(args)), [script.text], timeout=timeout)
+    result = execute(transport, script.command_line(list(args)), [script.text], timeout=timeout)
+    if not result.ok and allow_failure is None:
+        raise RemoteCommandError(name, result)
+    return result
 
 
 def install_controller_key(conn: fabric.Connection, host: Host) -> None:
@@ -109,40 +117,63 @@ def install_controller_key(conn: fabric.Connection, host: Host) -> None:
     if host.identity is None:
         return
     result = run_script_on(conn.client.get_transport(), "ssh_trust.sh", "authorize",
-                           controller_public_key(host.identity))
+                           controller_public_key(host.identity),
+                           allow_failure="a refusal is a ConnectError naming the address, below")
     if not result.ok:
         raise ConnectError(f"could not install the controller's key on {host.address}: {result.stderr.strip()}")
 
 
-def reach(host: Host, address: str, expected: paramiko.PKey, known_hosts: KnownHosts, password: str | None,
-          deadline: float, gateway: fabric.Connection | None = None) -> paramiko.SSHClient | None:
-    """A connection to ``address`` whose host key is ``expected``, or None if none by ``deadline``.
+class MovedHostPolicy(paramiko.MissingHostKeyPolicy):
+    """At a host's new address only its own key is taken: the key it showed at its old one."""
 
-    For a host whose address is changing: the same host key at the new
-    address is what shows it is the same host. The key is pinned there.
-    Through ``gateway`` (the host's last bastion) when it has one.
+    def __init__(self, known_hosts: KnownHosts, expected: paramiko.PKey, strict: bool):
+        self.known_hosts, self.expected, self.strict = known_hosts, expected, strict
+
+    def missing_host_key(self, client, hostname, key):
+        if key != self.expected:
+            raise ConnectError(f"{hostname} answers with another host key ({fingerprint(key)}) than the host "
+                               f"had at its old address ({fingerprint(self.expected)})")
+        if not self.strict:  # StrictHostKeyChecking yes: proven for this run, but known_hosts is the user's
+            self.known_hosts.pin(hostname, key)
+
+
+def open_moved(host: Host, address: str, expected: paramiko.PKey, known_hosts: KnownHosts, password: str | None,
+               deadline: float, gateway: fabric.Connection | None = None) -> fabric.Connection | None:
+    """An open connection to ``host`` at ``address``, where its address is changing; None if none by ``deadline``.
+
+    The same host key at the new address is what shows it is the same host:
+    any other is refused (ConnectError), as is a key pinned for ``address``
+    that differs from it (HostKeyMismatch); the key is then pinned for
+    ``address``. Through ``gateway`` (the host's last bastion) when it has one.
+    Short timeouts, tried again until ``deadline``: the address comes up while
+    the node applies its new config.
     """
+    name = known_hosts_name(address, host.port)
     while time.monotonic() < deadline:
-        client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # checked just below, by identity
+        conn = _connection(address, host.user, host.port, host.identity, password, None, timeout=3)
+        for key_type, key in known_hosts.lookup(name).items():
+            conn.client.get_host_keys().add(name, key_type, key)
+        conn.client.set_missing_host_key_policy(MovedHostPolicy(known_hosts, expected, host.strict_host_keys))
         try:
-            sock = None
-            if gateway is not None:
-                sock = gateway.transport.open_channel("direct-tcpip", (address, host.port), ("", 0), timeout=3)
-            client.connect(address, port=host.port, username=host.user, timeout=2, banner_timeout=3, sock=sock,
-                           key_filename=str(host.identity) if host.identity else None, password=password)
+            if gateway is not None:  # opened here, not by Fabric: with a timeout, while the address comes up
+                conn.connect_kwargs["sock"] = gateway.transport.open_channel(
+                    "direct-tcpip", (address, host.port), ("", 0), timeout=3)
+            conn.open()
+            return conn
+        except paramiko.BadHostKeyException as exc:
+            conn.client.close()
+            raise mismatch_error(host.name, address, exc, known_hosts) from None
         except (OSError, paramiko.SSHException, EOFError):
-            client.close()
+            conn.client.close()
+            sock = conn.connect_kwargs.get("sock")
+            if sock is not None:
+                sock.close()
             time.sleep(0.5)
-            continue
-        offered = client.get_transport().get_remote_server_key()
-        if offered != expected:
-            client.close()
-            raise ConnectError(f"{address} answers with another host key ({fingerprint(offered)})")
-        known_hosts.pin(known_hosts_name(address, host.port), expected)
-        return client
+        except BaseException:  # another host key, or an interrupt: nothing left open
+            conn.client.close()
+            raise
     return None
 
 
 __all__ = ["ChannelLost", "ConnectError", "controller_public_key", "install_controller_key", "open_connection",
-           "open_jump", "reach", "run_script_on"]
+           "open_jump", "open_moved", "run_script_on"]

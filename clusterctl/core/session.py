@@ -18,18 +18,19 @@ import hashlib
 import shlex
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import fabric
+import paramiko
 
 from .. import remote
 from ..errors import ClusterctlError, ConnectError, DryRunViolation, Interrupted, PrivilegeError, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
-from .channel import ChannelAborted, ChannelLost, CommandResult, execute
-from .connection import open_connection, open_jump
+from .channel import ChannelAborted, ChannelLost, CommandResult, execute, require_reason
+from .connection import open_connection, open_jump, open_moved
 from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_facts
 from .hostkeys import KnownHosts
 
@@ -38,6 +39,7 @@ BECOME_SCRIPT = "become.sh"
 BECOME_PASSWORD_ENV = "CLUSTERCTL_BECOME_PASSWORD"
 COMMAND_TIMEOUT = 900.0
 STREAM_CHUNK = 1 << 20
+CREATE_ONLY_EXISTS = "create only: exit 3 says the file is there already; any other failure raises below"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class Remote(Protocol):
     def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
                 sent: Callable[[int], None] | None = None) -> CommandResult: ...
 
+    def move(self, host: Host, address: str, deadline: float) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -114,6 +118,8 @@ class SshRemote:
     def __init__(self, session: Session):
         self.session = session
         self._connections: dict[str, fabric.Connection] = {}
+        self._keys: dict[str, paramiko.PKey] = {}  # host → the host key its first connection of the run showed
+        self._moved: dict[str, str] = {}  # host → the address it moved to during the run
         self._jumps: dict[tuple, fabric.Connection] = {}  # chain of bastions (a prefix of one) → its last hop
         self._locks: dict = {}
         self._guard = threading.Lock()
@@ -126,8 +132,10 @@ class SshRemote:
             conn = self._connections.get(host.name)
             if conn is None or not conn.is_connected:
                 gateway = self.jump(host) if host.jump else None
-                conn = open_connection(host, self.session.known_hosts, self.session.password, gateway)
+                at = replace(host, address=self._moved[host.name]) if host.name in self._moved else host
+                conn = open_connection(at, self.session.known_hosts, self.session.password, gateway)
                 self._connections[host.name] = conn
+                self._keys.setdefault(host.name, conn.client.get_transport().get_remote_server_key())
             return conn
 
     def jump(self, host: Host) -> fabric.Connection:
@@ -157,11 +165,33 @@ class SshRemote:
             raise Interrupted("cut off by the interrupt") from None
         except ChannelLost as exc:
             self.drop(host.name)
-            raise ConnectError(f"lost the connection to {host.address}: {exc}") from None
+            raise ConnectError(f"lost the connection to {self._moved.get(host.name, host.address)}: {exc}") from None
 
-    def server_key(self, host: Host):
-        """The host key ``host`` presented on the run's connection (a paramiko PKey)."""
-        return self.connection(host).client.get_transport().get_remote_server_key()
+    def move(self, host: Host, address: str, deadline: float) -> bool:
+        """Reach ``host`` at ``address`` (its address is changing) by ``deadline``; whether it was reached.
+
+        The host must show the key it showed on the run's first connection to
+        it (see :func:`open_moved`), through the same bastions, with the same
+        login; that connection then is the run's, and the host's commands
+        (through sudo too) go to ``address`` from then on. The connection at
+        the old address is dropped either way: the address change ended it.
+        """
+        expected = self._keys.get(host.name)
+        if expected is None:
+            raise ConnectError(f"{host.name}: its host key is not known yet; connect before moving it")
+        with self._guard:
+            lock = self._locks.setdefault(host.name, threading.Lock())
+        with lock:
+            self.drop(host.name)
+            gateway = self.jump(host) if host.jump else None
+            conn = open_moved(host, address, expected, self.session.known_hosts, self.session.password, deadline,
+                              gateway)
+            if conn is None:
+                return False
+            with self._guard:
+                self._moved[host.name] = address
+                self._connections[host.name] = conn
+            return True
 
     def drop(self, name: str) -> None:
         """Forget the connection to ``name`` (it died, or its address changed); the next use opens one."""
@@ -206,15 +236,18 @@ class HostContext:
     def __init__(self, session: Session, host: Host, step: str):
         self.session, self.host, self.step = session, host, step
 
-    def run_script(self, name: str, *args: object, payload: bytes | Path | None = None, check: bool = True,
-                   become: bool | str = False, timeout: float = COMMAND_TIMEOUT,
+    def run_script(self, name: str, *args: object, payload: bytes | Path | None = None,
+                   allow_failure: str | None = None, become: bool | str = False, timeout: float = COMMAND_TIMEOUT,
                    sent: Callable[[int], None] | None = None) -> CommandResult:
         """Run the remote script ``name`` with positional ``args``; ``payload`` follows it on stdin.
 
         ``become`` True runs it as root, a name as that user (through sudo
         when the login user is not root; see :meth:`Session.privilege`).
-        Raises RemoteCommandError if it exits non-zero and ``check``.
+        Raises RemoteCommandError if it exits non-zero, unless ``allow_failure``
+        says why the caller reads the exit status itself (a reason, never just
+        a flag: an ignored result has to be written down as such).
         """
+        require_reason(allow_failure)
         if self.session.stopping.is_set():
             raise Interrupted("not started: the run was interrupted")
         if self.session.dry_run and not reads_only(name, args):
@@ -230,9 +263,19 @@ class HostContext:
         shown = " ".join([name, *(a if len(a) < 200 else f"<{len(a)} characters>" for a in map(str, args))])
         self.session.reporter.command(self.host.name, self.step, shown, result.exited,
                                       (result.stdout + result.stderr).strip())
-        if check and not result.ok:
+        if not result.ok and allow_failure is None:
             raise RemoteCommandError(name, result)
         return result
+
+    def move_to(self, address: str, deadline: float) -> bool:
+        """Reach this host at ``address``, where its address is changing; False if not by ``deadline``.
+
+        The same host key there as on the run's connection proves it is the
+        same host (see :meth:`SshRemote.move`); from then on the run's commands
+        to the host (as root too, through its bastions) go to ``address``.
+        Either way the connection at the old address is dropped.
+        """
+        return self.session.remote.move(self.host, address, deadline)
 
     def write_file(self, path: str, content: str | bytes, *, mode: str = "644", owner: str = "-",
                    group: str = "-", dir_mode: str = "-", become: bool = False, create_only: bool = False) -> bool:
@@ -245,7 +288,7 @@ class HostContext:
         data = content.encode() if isinstance(content, str) else content
         args = [path, mode, owner, group, len(data), hashlib.sha256(data).hexdigest(), dir_mode]
         result = self.run_script("write_file.sh", *args, *(["new"] if create_only else []), payload=data,
-                                 become=become, check=not create_only)
+                                 become=become, allow_failure=CREATE_ONLY_EXISTS if create_only else None)
         if create_only and result.exited not in (0, 3):
             raise RemoteCommandError("write_file.sh", result)
         return result.exited == 0
@@ -305,23 +348,28 @@ class Session:
             return Privilege("root")
         if host.become == "none":
             return Privilege("none", "the inventory says become = \"none\"")
-        script = remote.load(BECOME_SCRIPT)
-        said = self.remote.execute(host, script.command_line(["probe"]), [script.text], timeout=30).stdout.strip()
+        said = self._ask_become(host, "probe")
         mode, _, reason = said.partition(" ")
         if mode == "password":
             if self.become_password is None:
                 return Privilege("none", f"sudo asks {host.user} for a password: pass --ask-become-pass or set "
                                          f"{BECOME_PASSWORD_ENV}")
             # Checked once, alone, so that a wrong password fails here, before anything changes.
-            checked = self.remote.execute(host, script.command_line(["check"]),
-                                          [script.text, self.become_password.encode() + b"\n"], timeout=30)
-            verdict = checked.stdout.strip()
+            verdict = self._ask_become(host, "check", self.become_password.encode() + b"\n")
             if verdict != "ok":
                 return Privilege("none", f"sudo rejected the password of {host.user}: "
                                          f"{verdict.removeprefix('rejected ') or 'no answer'}")
         if mode in ("nopasswd", "password"):
             return Privilege(mode)
         return Privilege("none", f"{host.user} cannot use sudo: {reason or said or 'no answer'}")
+
+    def _ask_become(self, host: Host, action: str, secret: bytes = b"") -> str:
+        """become.sh's answer to ``action`` as the login user (``secret`` after the script on stdin)."""
+        script = remote.load(BECOME_SCRIPT)
+        result = self.remote.execute(host, script.command_line([action]), [script.text, secret], timeout=30)
+        if not result.ok:  # it answers every question with exit 0: anything else is a broken host
+            raise RemoteCommandError(f"{BECOME_SCRIPT} {action}", result)
+        return result.stdout.strip()
 
     def become_prefix(self, host: Host, user: str | None) -> tuple[str, bytes]:
         """(what goes before the command, what goes before the script on stdin) to run as ``user``.
@@ -379,7 +427,9 @@ class Session:
                 todo = [q for q in wanted[ctx.host.name] if q.name not in known]
             # As root where the login user is not: the facts read files only root (or the service) may read.
             as_root = ctx.host.user != "root" and self.privilege(ctx.host).mode != "none"
-            result = ctx.run_script(FACTS_SCRIPT, *gather_args(todo), check=False, become=as_root)
+            result = ctx.run_script(FACTS_SCRIPT, *gather_args(todo), become=as_root,
+                                    allow_failure="answers are checked one by one below: a missing one fails "
+                                                  "the host with the script's output")
             answers = parse_facts(result.stdout)
             absent = sorted({q.name for q in todo} - answers.keys())
             if absent:

@@ -4,7 +4,10 @@
 #   bash -s -- apply STATE IFACE CONFIG BACKEND TIMEOUT    (detached) install STATE/config as CONFIG,
 #                                                          reload, roll back unless STATE/confirmed
 #                                                          appears within TIMEOUT seconds
-#   bash -s -- confirm STATE                               the controller reached the new address
+#   bash -s -- confirm STATE                               the controller reached the new address: prints
+#                                                          the node's verdict, confirmed (exit 0); exit 3
+#                                                          while the new config is not live yet (ask
+#                                                          again), 1 when the node rolled back already
 #   bash -s -- status STATE                                applied | confirmed | rolled-back
 #
 # The controller writes this script to STATE/net.sh and the new config to
@@ -62,6 +65,34 @@ apply() {
     echo rolled-back > "$state/status"
 }
 
+# A confirmation counts only once the new config is live (before that, reaching the node proves
+# nothing), and only if the apply loop, which looks once a second, takes it before its time is up.
+confirm() {
+    local state=$1 status tries=0
+    status=$(cat -- "$state/status" 2>/dev/null)
+    case $status in
+        applied) ;;
+        confirmed) echo confirmed; return 0 ;;
+        rolled-back) echo "net.sh: too late, the node has rolled back" >&2; return 1 ;;
+        *) echo "net.sh: the new config is not live yet" >&2; return 3 ;;
+    esac
+    if ! touch -- "$state/confirmed"; then
+        echo "net.sh: cannot write $state/confirmed" >&2
+        return 1
+    fi
+    while [ "$tries" -lt 50 ]; do
+        sleep 0.1
+        status=$(cat -- "$state/status" 2>/dev/null)
+        case $status in
+            confirmed) echo confirmed; return 0 ;;
+            rolled-back) echo "net.sh: too late, the node has rolled back" >&2; return 1 ;;
+        esac
+        tries=$((tries + 1))
+    done
+    echo "net.sh: the node did not take the confirmation within 5s (status: ${status:-none})" >&2
+    return 1
+}
+
 launch() {
     setsid nohup bash "$1/net.sh" apply "$@" </dev/null >/dev/null 2>&1 &
 }
@@ -72,7 +103,7 @@ main() {
     case $action in
         launch) launch "$@" ;;
         apply) apply "$@" ;;
-        confirm) touch "$1/confirmed" ;;
+        confirm) confirm "$1" ;;
         status) cat "$1/status" 2>/dev/null || echo unknown ;;
         *) echo "net.sh: unknown action $action" >&2; return 2 ;;
     esac

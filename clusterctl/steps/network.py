@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .. import remote
-from ..core.channel import execute
-from ..core.connection import reach
 from ..core.facts import FactQuery, query
 from ..core.session import HostContext, Outcome
-from ..errors import ConnectError
+from ..errors import ClusterctlError, ConnectError, Interrupted, RemoteCommandError
 from ..inventory import Host, Inventory
 from ..plan import Change, file_diff
 from ..render.network import BACKENDS, StaticAddress, config_path, render_network_config
@@ -94,36 +92,60 @@ class Network(Step):
     def apply_host(self, ctx: HostContext, plan: NetPlan) -> Outcome:
         if plan.empty:
             return Outcome.unchanged()
-        session = ctx.session
         net = static_address(ctx.host)
-        expected = session.remote.server_key(ctx.host)
         state = f"/run/clusterctl-net-{secrets.token_hex(6)}"
         ctx.write_file(f"{state}/net.sh", remote.load(SCRIPT).text, mode="700", dir_mode="700", become=True)
         ctx.write_file(f"{state}/config", plan.content, mode="600", become=True)
         ctx.run_script(SCRIPT, "launch", state, net.interface, plan.path, plan.backend, self.timeout, become=True)
-        gateway = session.remote.jump(ctx.host) if ctx.host.jump else None
-        client = reach(ctx.host, net.address, expected, session.known_hosts, session.password,
-                       time.monotonic() + self.timeout - 2, gateway)
-        session.remote.drop(ctx.host.name)  # the old connection died with the address change
-        if client is not None:
-            with client:
-                script = remote.load(SCRIPT)
-                execute(client.get_transport(), script.command_line(["confirm", state]), [script.text], timeout=10)
+        problem = self._confirm(ctx, net.address, state, time.monotonic() + self.timeout - 2)
+        if problem is None:
             return Outcome.changed(f"{net.cidr} via {plan.backend}, reached at the new address")
         status = self._await_rollback(ctx, state, time.monotonic() + self.timeout + 15)
-        return Outcome.failed(f"{net.address} was not reachable within {self.timeout}s; the node "
+        return Outcome.failed(f"{problem}; the node "
                               f"{'rolled back' if status == 'rolled-back' else 'reports ' + repr(status)}")
+
+    def _confirm(self, ctx: HostContext, address: str, state: str, deadline: float) -> str | None:
+        """None once the node took the confirmation at ``address`` (its verdict: confirmed), else why not.
+
+        The state directory is root's, so the confirmation is root's work too
+        (through sudo, as the rest of the step).
+        """
+        moved, why = False, f"{address} was not reachable within {self.timeout}s"
+        try:
+            while time.monotonic() < deadline:
+                moved = moved or ctx.move_to(address, deadline)
+                if not moved:
+                    break
+                try:
+                    said = ctx.run_script(SCRIPT, "confirm", state, become=True, timeout=30,
+                                          allow_failure="exit 3: the new config is not live yet, so ask again")
+                except ConnectError as exc:  # the reload cut this connection: reach the address again
+                    moved, why = False, f"lost {address} while confirming: {exc}"
+                    continue
+                if said.ok:
+                    return None
+                if said.exited != 3:
+                    raise RemoteCommandError(f"{SCRIPT} confirm", said)
+                why = f"reached {address}, but the node's new config was not live within {self.timeout}s"
+                time.sleep(0.5)
+        except Interrupted:
+            raise
+        except ClusterctlError as exc:
+            return f"reached {address}, but the confirmation failed: {exc}"
+        return why
 
     @staticmethod
     def _await_rollback(ctx: HostContext, state: str, deadline: float) -> str:
-        """The node's own verdict, read at its old address once its timer has run out."""
-        status = "unreachable"
+        """The node's own verdict, read as root at its old address (where a rollback leaves it) once its timer
+        has run out."""
+        status, connected = "unreachable", False
         while time.monotonic() < deadline:
             try:
-                status = ctx.run_script(SCRIPT, "status", state, check=False).stdout.strip()
+                connected = connected or ctx.move_to(ctx.host.address, deadline)
+                if connected:
+                    status = ctx.run_script(SCRIPT, "status", state, become=True, timeout=15).stdout.strip()
             except ConnectError:
-                ctx.session.remote.drop(ctx.host.name)
-                status = "unreachable"
+                status, connected = "unreachable", False
             if status in ("rolled-back", "confirmed"):
                 break
             time.sleep(1)
