@@ -6,9 +6,10 @@ import shutil
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from ..display import make_console
 from ..errors import CommandStatus
 from . import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET, Lab, LabError
 from .lab import DEFAULT_DISK_SIZE, DEFAULT_INIT
@@ -127,13 +128,13 @@ def status(name: str, state_root: str) -> None:
     """Show each node (and the bastion): address, whether it runs, whether its sshd answers."""
     lab = Lab.load(name, state_root)
     user = f", user {lab.user}" if lab.user else ""
-    table = Table(title=f"lab {name} ({lab.subnet}, init {lab.init}{user})")
+    table = Table(title=Text(f"lab {name} ({lab.subnet}, init {lab.init}{user})"))
     for column in ("node", "address", "state", "pid", "sshd"):
         table.add_column(column)
     for node in lab.status():
-        table.add_row(node.name, node.address, "running" if node.pid else "stopped",
+        table.add_row(Text(node.name), Text(node.address), "running" if node.pid else "stopped",
                       str(node.pid or "-"), "up" if node.sshd_up else "down")
-    Console().print(table)
+    make_console().print(table)
 
 
 @lab_group.command(name="exec", context_settings={"ignore_unknown_options": True})
