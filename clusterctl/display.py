@@ -1,4 +1,10 @@
-"""Listeners that show a run: a rich live grid, plain lines, and the run log file."""
+"""Listeners that show a run: a rich live grid, plain lines, and the run log file; and the tables of results.
+
+Data is never markup: what came from the inventory, a host or an exception
+reaches rich as :class:`~rich.text.Text` (styled here, never parsed), and
+clusterctl's consoles (:func:`make_console`) read no markup or emoji codes in
+anything, so a string that slips through is printed as written too.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ from typing import IO
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -28,6 +33,21 @@ STYLES = {
     State.SKIPPED: ("skipped", "dim red"),
     State.INTERRUPTED: ("interrupted", "bold magenta"),
 }
+
+
+def make_console(file: IO[str] | None = None) -> Console:
+    """A console on ``file`` (stdout if None) that prints what it is given as written: no markup, emoji or highlights.
+
+    Wide on a pipe or a file, so that long reasons are not folded.
+    """
+    console = Console(file=file, markup=False, emoji=False, highlight=False)
+    return console if console.is_terminal else Console(file=file, markup=False, emoji=False, highlight=False,
+                                                       width=160)
+
+
+def labelled(label: str, style: str, text: str) -> Text:
+    """``label`` in ``style``, then ``text`` as written: ``warning: …``, ``note: …``."""
+    return Text.assemble((label, style), " ", text)
 
 
 def human_bytes(n: float) -> str:
@@ -90,7 +110,7 @@ class LiveGrid:
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("host")
         for step in self.steps:
-            table.add_column(step)
+            table.add_column(Text(step))
         now = time.monotonic()
         for host in self.hosts:
             row = [Text(host, style="bold")]
@@ -142,10 +162,10 @@ class VerboseOutput:
 
     def __call__(self, event: Event) -> None:
         if event.kind == "command":
-            self.console.print(f"[bold]{event.host}[/] [dim]{event.step}[/] $ {event.command.splitlines()[0][:120]}"
-                               f" → {event.exit_code}", highlight=False)
+            self.console.print(Text.assemble((event.host, "bold"), " ", (event.step, "dim"),
+                                             f" $ {event.command.splitlines()[0][:120]} → {event.exit_code}"))
             if event.output:
-                self.console.print(event.output, markup=False, highlight=False)
+                self.console.print(Text(event.output.rstrip("\n")))
 
 
 class RunLog:
@@ -197,19 +217,28 @@ def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]], lo
     table = Table(title=f"node → node SSH (BatchMode, strict host keys{how})", header_style="bold")
     table.add_column("from \\ to")
     for target in hosts:
-        table.add_column(target, justify="center")
+        table.add_column(Text(target), justify="center")
     for source in hosts:
         row = results.get(source)
         cells = []
         for target in hosts:
             if target == source:
-                cells.append("[dim]—[/]")
+                cells.append(Text("—", style="dim"))
             elif row is None:
-                cells.append("[dim]?[/]")
+                cells.append(Text("?", style="dim"))
+            elif row.get(target, "no answer") is None:
+                cells.append(Text("✓", style="green"))
             else:
-                cells.append("[green]✓[/]" if row.get(target, "no answer") is None else "[bold red]✗[/]")
-        table.add_row(source, *cells)
+                cells.append(Text("✗", style="bold red"))
+        table.add_row(Text(source), *cells)
     return table
+
+
+def show_ssh_matrix(console: Console, matrix) -> None:
+    """The node → node proof of ssh-trust (a steps.ssh_trust matrix), then each pair that failed and why."""
+    console.print(matrix_table(matrix.hosts, matrix.results, matrix.logins))
+    for source, target, err in matrix.failed_pairs:
+        console.print(Text.assemble((f"{source} → {target}", "red"), f": {err}"))
 
 
 def plan_rows(planned: dict[str, dict[str, "HostPlan"]]) -> list[tuple[str, str, list[Change]]]:
@@ -237,7 +266,7 @@ def plan_table(rows: list[tuple[str, str, list[Change]]]) -> Table:
     for column in ("host", "step", "would change"):
         table.add_column(column, overflow="fold")
     for host, step, shown in rows:
-        table.add_row(host, step, "; ".join(escape(c.summary) for c in shown))
+        table.add_row(Text(host), Text(step), Text("; ".join(c.summary for c in shown)))
     return table
 
 
@@ -259,11 +288,11 @@ def show_plan(console: Console, planned: dict[str, dict[str, "HostPlan"]], *, di
     """The plan as a compact table (with ``diff``: every change with its diff), then how much would change."""
     rows = plan_rows(planned)
     for step, why in (not_applied or {}).items():
-        console.print(f"[dim]{step}: {escape(why)}[/]")
+        console.print(Text(f"{step}: {why}", style="dim"))
     if diff:
         for host, step, shown in rows:
             for change in shown:
-                console.print(f"[bold]{host}[/] [cyan]{step}[/]: {escape(change.summary)}")
+                console.print(Text.assemble((host, "bold"), " ", (step, "cyan"), f": {change.summary}"))
                 if change.diff:
                     console.print(Syntax(change.diff, "diff", theme="ansi_dark", background_color="default"))
     elif rows:

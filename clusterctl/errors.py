@@ -116,16 +116,34 @@ class Interrupted(ClusterctlError):
     exit_status = ExitStatus.INTERRUPTED
 
 
+class CommandStatus(ClusterctlError):
+    """A command ended with a status of its own and has said all it had to: clusterctl exits with that status.
+
+    ``lab exec`` passes on the status of the command it ran in a node (as
+    ssh does); a click command that ended with ``ctx.exit(N)`` comes back as
+    this too, so that N reaches the exit status.
+    """
+
+    def __init__(self, status: int):
+        super().__init__("")
+        # A command killed by a signal reports -signum; a shell would exit 128 + signum.
+        self.exit_status = status if status >= 0 else 128 - status
+
+
 class Terminated(BaseException):
     """SIGTERM outside a run's own handling, raised where the program is so that cleanups still run."""
 
 
-def exit_status_for(exc: BaseException) -> ExitStatus:
-    """The documented exit status of a run that ended with ``exc``.
+def exit_status_for(exc: BaseException) -> int:
+    """The documented exit status (an :class:`ExitStatus`) of a run that ended with ``exc``.
 
-    Used by the click CLI, tasks.py and the lab's commands alike. Errors of
-    other parts (the lab, click's usage errors) map through their base class.
+    The one mapping, used by the click CLI (the lab's commands and the
+    artifact builders included), tasks.py and the lab. Errors of other parts
+    (the lab, click's usage errors) map through their base class. Only
+    :class:`CommandStatus` passes on a status of its own, which may be any.
     """
+    if isinstance(exc, CommandStatus):
+        return exc.exit_status
     if isinstance(exc, ClusterctlError):
         return ExitStatus(exc.exit_status)
     if isinstance(exc, KeyboardInterrupt):

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .core import ssh_config
 from .core.session import BECOME_PASSWORD_ENV, DEFAULT_FORKS, Session
-from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, default_log_path
+from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, default_log_path, labelled, make_console
 from .errors import ExitStatus, HostsFailed, Interrupted, UsageError
 from .events import Recorder, Reporter, State
 from .inventory import Inventory, inventory_path, load_inventory
@@ -159,11 +159,9 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
     else:
         log_path = check_log_path(Path(options.log)) if options.log else default_log_path(command)
     out = out or sys.stdout
-    console = Console(file=out, highlight=False)
-    if not console.is_terminal:
-        console = Console(file=out, highlight=False, width=160)  # logs and pipes: don't fold long reasons
+    console = make_console(out)
     for warning in inventory.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(labelled("warning:", "yellow", warning))
     recorder = Recorder(lambda e: e.kind in ("state", "caveat"))
     run_log = RunLog(log_path)
     reporter = Reporter([recorder, run_log])
@@ -199,6 +197,10 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
         print_summary(run)
 
 
+SUMMARY_STYLES = {"failed": "bold red", "interrupted": "bold magenta", "changed": STYLES[State.CHANGED][1],
+                  "unchanged": "green"}
+
+
 def print_summary(run: Run) -> None:
     """Per host: failed (step and reason), interrupted, changed, or unchanged; then the totals."""
     states = run.recorder.final_states()
@@ -213,31 +215,28 @@ def print_summary(run: Run) -> None:
         mine = {step: s for (h, step), s in states.items() if h == host}
         caveats = run.recorder.caveats(host)
         if failure:
-            counts["failed"] += 1
-            table.add_row(host, "[bold red]failed[/]", escape("; ".join([f"{failure.step}: {failure.reason}",
-                                                                         *caveats])))
+            result, details = "failed", [f"{failure.step}: {failure.reason}"]
         elif State.INTERRUPTED in mine.values():
-            counts["interrupted"] += 1
-            cut = [step for step, s in mine.items() if s == State.INTERRUPTED]
-            table.add_row(host, "[bold magenta]interrupted[/]", escape("; ".join([", ".join(cut), *caveats])))
+            result, details = "interrupted", [", ".join(step for step, s in mine.items() if s == State.INTERRUPTED)]
         elif changed := [step for step, s in mine.items() if s == State.CHANGED]:
-            counts["changed"] += 1
-            table.add_row(host, f"[{STYLES[State.CHANGED][1]}]changed[/]",
-                          escape("; ".join([", ".join(changed), *caveats])))
+            result, details = "changed", [", ".join(changed)]
         elif not run.read_only:
-            counts["unchanged"] += 1
-            table.add_row(host, "[green]unchanged[/]", escape("; ".join(caveats)))
+            result, details = "unchanged", []
+        else:
+            continue
+        counts[result] += 1
+        table.add_row(Text(host), Text(result, style=SUMMARY_STYLES[result]), Text("; ".join([*details, *caveats])))
     if table.row_count:
         run.console.print(table)
     elapsed = time.monotonic() - run.started
     if run.interrupted_by is not None:
         name = signal.Signals(run.interrupted_by).name
-        run.console.print(f"interrupted by {name} after {elapsed:.1f}s: {counts['changed']} changed, "
-                          f"{counts['interrupted']} interrupted, {counts['failed']} failed; log: {run.log_path}")
-        run.console.print(f"to finish, run it again; it resumes where it stopped: {run.resume}")
+        run.console.print(Text(f"interrupted by {name} after {elapsed:.1f}s: {counts['changed']} changed, "
+                               f"{counts['interrupted']} interrupted, {counts['failed']} failed; log: {run.log_path}"))
+        run.console.print(Text(f"to finish, run it again; it resumes where it stopped: {run.resume}"))
     elif run.read_only:
         if counts["failed"]:  # a read-only command's answer is its own output; only faults need a summary
-            run.console.print(f"{counts['failed']} failed; log: {run.log_path}")
+            run.console.print(Text(f"{counts['failed']} failed; log: {run.log_path}"))
     else:
-        run.console.print(f"{counts['changed']} changed, {counts['unchanged']} unchanged, {counts['failed']} failed "
-                          f"in {elapsed:.1f}s; log: {run.log_path}")
+        run.console.print(Text(f"{counts['changed']} changed, {counts['unchanged']} unchanged, "
+                               f"{counts['failed']} failed in {elapsed:.1f}s; log: {run.log_path}"))

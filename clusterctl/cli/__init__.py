@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 
 import click
 
-from ..errors import ClusterctlError, ExitStatus, Terminated, exit_status_for
+from ..errors import ClusterctlError, CommandStatus, ExitStatus, Terminated, exit_status_for
 from .bootstrap import apply_command, bootstrap_command, plan_command
 from .jdk import jdk_group
 from .net import net_group
@@ -68,34 +68,46 @@ def _raise_terminated(signum: int, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: errors become one line on stderr and their exit status, never a traceback."""
+    """Entry point: the run's exit status; an error is one line on stderr, never a traceback.
+
+    Every way a command can end other than success reaches the exit status
+    the same way: as an exception, mapped by :func:`exit_status_for`.
+    """
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        cli.main(args=argv, prog_name="clusterctl", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return ExitStatus.USAGE
-    except ClusterctlError as exc:
-        if str(exc):
-            click.echo(f"clusterctl: {exc}", err=True)
-        return exit_status_for(exc)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("clusterctl: interrupted", err=True)
-        return ExitStatus.INTERRUPTED
-    except Terminated:
-        click.echo("clusterctl: terminated", err=True)
-        return ExitStatus.TERMINATED
-    except Exception as exc:  # a bug: still one line for the user, the traceback on request
-        if os.environ.get("CLUSTERCTL_DEBUG"):
+        returned = cli.main(args=argv, prog_name="clusterctl", standalone_mode=False)
+        # Without standalone mode click hands back the N of a ctx.exit(N) instead of raising it.
+        if isinstance(returned, int) and not isinstance(returned, bool) and returned:
+            raise CommandStatus(returned)
+    except (Exception, KeyboardInterrupt, Terminated) as exc:
+        if os.environ.get("CLUSTERCTL_DEBUG") and not isinstance(exc, EXPECTED):
             raise
-        first = next((line for line in str(exc).splitlines() if line.strip()), "")
-        click.echo(f"clusterctl: unexpected error: {type(exc).__name__}: {first} "
-                   f"(set CLUSTERCTL_DEBUG=1 for the traceback)", err=True)
-        return ExitStatus.HOST_FAILURE
+        show_error(exc)
+        return exit_status_for(exc)
     return ExitStatus.OK
+
+
+# What ends a run without being a bug; anything else is one, and CLUSTERCTL_DEBUG=1 shows its traceback.
+EXPECTED = (ClusterctlError, click.ClickException, click.exceptions.Abort, KeyboardInterrupt, Terminated)
+
+
+def show_error(exc: BaseException) -> None:
+    """Say on stderr why the run ended: click's usage and message, else one line (none when all is said)."""
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        return
+    if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+        line = "interrupted"
+    elif isinstance(exc, Terminated):
+        line = "terminated"
+    elif isinstance(exc, ClusterctlError):
+        line = str(exc)
+    else:
+        first = next((text for text in str(exc).splitlines() if text.strip()), "")
+        line = f"unexpected error: {type(exc).__name__}: {first} (set CLUSTERCTL_DEBUG=1 for the traceback)"
+    if line:
+        click.echo(f"clusterctl: {line}", err=True)
 
 
 __all__ = ["cli", "main", "run_options"]

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from ..core.transfer import MODES
+from ..display import labelled
 from ..errors import HostsFailed
 from ..run import load, open_run
 from ..steps import jdk, upgrade, zookeeper
@@ -71,8 +73,9 @@ def upgrade_command(options, package: Path, timeout: float, pause: float, confir
     if after is not None:
         show_status(run.console, after)
     if package.resolve() != inventory.jdk.package.resolve() and not run.exit_status:
-        run.console.print(f"[yellow]note:[/] {inventory.path} still names {inventory.jdk.package}: set "
-                          f"[jdk] package = \"{package.resolve()}\" there, or the next apply would switch back")
+        run.console.print(labelled("note:", "yellow", f"{inventory.path} still names {inventory.jdk.package}: set "
+                                   f"[jdk] package = \"{package.resolve()}\" there, or the next apply would switch "
+                                   f"back"))
     if run.exit_status:
         raise HostsFailed(run.exit_status)
 
@@ -99,6 +102,6 @@ def java_table(run, checks: dict[str, jdk.JavaCheck]) -> Table:
         if check is None:
             continue
         failed = host in run.session.failures
-        version = f"[bold red]{check.version or 'none'}[/]" if failed else f"[green]{check.version}[/]"
-        table.add_row(host, version, check.java or "-", check.runtime)
+        version = Text(check.version or "none", style="bold red") if failed else Text(check.version, style="green")
+        table.add_row(Text(host), version, Text(check.java or "-"), Text(check.runtime))
     return table

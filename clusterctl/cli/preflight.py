@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import HostsFailed
 from ..run import open_run
@@ -42,6 +42,7 @@ def checks_table(plans) -> Table:
     for host, plan in plans.items():
         for check in plan.checks:
             style = LEVEL_STYLES[check.level]
-            table.add_row(host, check.name, f"[{style}]{check.level.upper() if check.level == 'fail' else check.level}[/]",
-                          escape(check.detail + (f" (fix: {check.fix})" if check.fix and check.level != "ok" else "")))
+            level = check.level.upper() if check.level == "fail" else check.level
+            fix = f" (fix: {check.fix})" if check.fix and check.level != "ok" else ""
+            table.add_row(Text(host), Text(check.name), Text(level, style=style), Text(check.detail + fix))
     return table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..display import matrix_table
+from ..display import show_ssh_matrix
 from ..errors import HostsFailed
 from ..run import open_run
 from ..steps import hosts_file, ssh_trust
@@ -24,9 +24,7 @@ def ssh_trust_command(options, verify_mode: str, no_verify: bool) -> None:
         done = run_steps(run.session, [hosts_file.HostsFile(), *ssh_trust.steps(None if no_verify else verify_mode)])
     matrix = done.outputs.get(ssh_trust.SshVerify.name)
     if matrix is not None:
-        run.console.print(matrix_table(matrix.hosts, matrix.results, matrix.logins))
-        for source, target, err in matrix.failed_pairs:
-            run.console.print(f"[red]{source} → {target}[/]: {err}", markup=True, highlight=False)
+        show_ssh_matrix(run.console, matrix)
     if run.exit_status:
         raise HostsFailed(run.exit_status)
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..core.session import HostContext, Outcome
-from ..display import show_plan
+from ..display import labelled, make_console, show_plan
 from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum, UsageError
 from ..inventory import Inventory
 from ..run import load, open_run
@@ -84,7 +85,7 @@ def zk_start(options, nodes: tuple[str, ...], timeout: float) -> None:
     result = done.outputs.get(zookeeper.START_STEP)
     if result is not None:
         show_status(run.console, result.waited.status)
-        run.console.print(result.elected)
+        run.console.print(Text(result.elected))
     _finish(run)
 
 
@@ -268,8 +269,9 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
     if after is not None:
         show_status(run.console, after)
     if package != inventory.zookeeper.package.resolve() and not run.exit_status:
-        run.console.print(f"[yellow]note:[/] {inventory.path} still names {inventory.zookeeper.package}: set "
-                          f"[zookeeper] package = \"{package}\" there, or the next apply would install it again")
+        run.console.print(labelled("note:", "yellow", f"{inventory.path} still names {inventory.zookeeper.package}: "
+                                   f"set [zookeeper] package = \"{package}\" there, or the next apply would install "
+                                   f"it again"))
     _finish(run)
 
 
@@ -286,7 +288,7 @@ def zk_status(options, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(status.to_json(), indent=2))
     else:
-        show_status(stdout_console(), status)
+        show_status(make_console(), status)
     if not status.quorum.has_quorum:
         raise NoQuorum(f"no quorum: {status.quorum.describe()}")
 
@@ -386,8 +388,8 @@ def status_table(status: EnsembleStatus) -> Table:
             notes.append(f"in sync: {followers} followers" + (f", {observers} observers" if observers else ""))
         notes += list(s.notes)
         zxid = s.to_json()["zxid"] or ""
-        table.add_row(s.host, str(s.id), f"[{ROLE_STYLES.get(s.role, '')}]{role}[/]", zxid,
-                      "" if s.connections is None else str(s.connections), latency, "; ".join(notes))
+        table.add_row(Text(s.host), str(s.id), Text(role, style=ROLE_STYLES.get(s.role, "")), zxid,
+                      "" if s.connections is None else str(s.connections), latency, Text("; ".join(notes)))
     return table
 
 
@@ -399,14 +401,8 @@ def format_latency(latency: tuple[int, float, int] | None) -> str:
     return f"{low}/{avg:.1f}/{high}"
 
 
-def stdout_console() -> Console:
-    """A console on stdout; wide when it is a pipe or a file, so rows are not folded."""
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=160)
-
-
 def show_status(console: Console, status: EnsembleStatus) -> None:
     console.print(status_table(status))
     style = "green" if status.quorum.has_quorum else "bold red"
     verdict = "quorum" if status.quorum.has_quorum else "NO QUORUM"
-    console.print(f"[{style}]{verdict}[/]: {status.quorum.describe()}")
+    console.print(Text.assemble((verdict, style), f": {status.quorum.describe()}"))

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import shutil
-import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from ..errors import ExitStatus
+from ..display import make_console
+from ..errors import CommandStatus
 from . import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET, Lab, LabError
 from .lab import DEFAULT_DISK_SIZE, DEFAULT_INIT
 from .lab_user import LabUser
@@ -23,30 +21,6 @@ _name_option = click.option("--name", envvar="CLUSTERCTL_LAB", default=DEFAULT_N
 # Hidden: for tests and for running several checkouts side by side.
 _state_root_option = click.option("--state-root", envvar="CLUSTERCTL_LAB_STATE_ROOT", hidden=True,
                                   default=str(DEFAULT_STATE_ROOT), type=click.Path(file_okay=False))
-
-
-def _exit(status: int) -> NoReturn:
-    """End the process with ``status``, however this group was started.
-
-    Not click's Exit: clusterctl's entry point runs click with
-    standalone_mode=False, where click hands an Exit's code back as a return
-    value, and the entry point does not pass it on.
-    """
-    sys.exit(status)
-
-
-def _lab_errors(command):
-    """Turn a LabError into one line on stderr and exit status 2, also when this group runs on its own."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except LabError as exc:
-            click.echo(f"clusterctl lab: {exc}", err=True)
-            _exit(ExitStatus.USAGE)
-
-    return wrapper
 
 
 @click.group(name="lab", context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +79,6 @@ def _parse_node_disks(context, parameter, values: tuple[str, ...]) -> dict[str, 
               help="Mirror the runbook: add [jdk] and [zookeeper] sections using the packages built here "
                    "by 'clusterctl artifacts'.")
 @_state_root_option
-@_lab_errors
 def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool, init: str, disk_size: str,
        node_disks: dict[str, str], user: LabUser | None, bastion: bool, artifacts_dir: str | None,
        state_root: str) -> None:
@@ -151,18 +124,17 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 @lab_group.command()
 @_name_option
 @_state_root_option
-@_lab_errors
 def status(name: str, state_root: str) -> None:
     """Show each node (and the bastion): address, whether it runs, whether its sshd answers."""
     lab = Lab.load(name, state_root)
     user = f", user {lab.user}" if lab.user else ""
-    table = Table(title=f"lab {name} ({lab.subnet}, init {lab.init}{user})")
+    table = Table(title=Text(f"lab {name} ({lab.subnet}, init {lab.init}{user})"))
     for column in ("node", "address", "state", "pid", "sshd"):
         table.add_column(column)
     for node in lab.status():
-        table.add_row(node.name, node.address, "running" if node.pid else "stopped",
+        table.add_row(Text(node.name), Text(node.address), "running" if node.pid else "stopped",
                       str(node.pid or "-"), "up" if node.sshd_up else "down")
-    Console().print(table)
+    make_console().print(table)
 
 
 @lab_group.command(name="exec", context_settings={"ignore_unknown_options": True})
@@ -170,7 +142,6 @@ def status(name: str, state_root: str) -> None:
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @_name_option
 @_state_root_option
-@_lab_errors
 def exec_command(node: str, command: tuple[str, ...], name: str, state_root: str) -> None:
     """Run COMMAND as root inside NODE (a login shell if none) and exit with its status.
 
@@ -178,7 +149,8 @@ def exec_command(node: str, command: tuple[str, ...], name: str, state_root: str
     """
     argv = list(command) or ["/bin/bash", "--login"]
     result = Lab.load(name, state_root).exec(node, argv, capture_output=False)
-    _exit(result.returncode)
+    if result.returncode:
+        raise CommandStatus(result.returncode)
 
 
 @lab_group.command()
@@ -186,7 +158,6 @@ def exec_command(node: str, command: tuple[str, ...], name: str, state_root: str
 @click.option("--crash", is_flag=True, help="SIGKILL every process at once, like a power cut.")
 @_name_option
 @_state_root_option
-@_lab_errors
 def stop(node: str, crash: bool, name: str, state_root: str) -> None:
     """Shut NODE down: its processes end, its disk stays.
 
@@ -201,7 +172,6 @@ def stop(node: str, crash: bool, name: str, state_root: str) -> None:
 @click.argument("node")
 @_name_option
 @_state_root_option
-@_lab_errors
 def start(node: str, name: str, state_root: str) -> None:
     """Boot a stopped NODE again on the disk it had, through the init the lab was brought up with."""
     Lab.load(name, state_root).start_node(node)
@@ -216,7 +186,6 @@ def _add_power_cycle_command(name: str, crash: bool, help: str) -> None:
     @click.option("--all", "every_node", is_flag=True, help="Every node of the lab, and its bastion.")
     @_name_option
     @_state_root_option
-    @_lab_errors
     def power_cycle(nodes: tuple[str, ...], every_node: bool, name: str, state_root: str) -> None:
         lab = Lab.load(name, state_root)
         if every_node == bool(nodes):
@@ -240,7 +209,6 @@ _add_power_cycle_command("crash", crash=True, help="""Crash NODES (or --all) and
 @lab_group.command()
 @_name_option
 @_state_root_option
-@_lab_errors
 def down(name: str, state_root: str) -> None:
     """Stop every node and remove all the lab made; fine on a lab already down or half-built."""
     # Only the name matters for teardown, so a lab whose record was never written is found too.

@@ -40,7 +40,6 @@ from clusterctl.lab.artifacts.members import DIR, FILE, FIXED_MTIME, SYMLINK, Me
 from clusterctl.lab.artifacts.tarball import write_tar_gz
 from clusterctl.lab.artifacts.zookeeper import jar_version, parse_pom_properties, release_name, upstream_version
 from clusterctl.lab.artifacts.cli import artifacts_command, human_size
-from clusterctl.errors import ExitStatus
 
 JDK_17 = JdkSource(home=Path("/opt/jdk"), version="17.0.15", arch=arch_names("x86_64"))
 
@@ -457,17 +456,6 @@ def test_the_command_prints_path_size_and_sha256(monkeypatch, tmp_path):
     assert line.startswith("zookeeper") and str(tmp_path / "zk.tar.gz") in line
     assert "2 B (2 bytes)" in line
     assert f"sha256:{hashlib.sha256(b'zk').hexdigest()}" in line
-
-
-def test_a_missing_source_package_is_one_line_and_exit_status_2(monkeypatch, tmp_path):
-    def missing(out_dir: Path) -> Path:
-        raise ArtifactError("JDK not found at /x (install it: apt-get install -y openjdk-17-jdk-headless)")
-
-    monkeypatch.setitem(ensure.BUILDERS, "jdk_rpm", missing)
-    result = CliRunner().invoke(artifacts_command, ["--out", str(tmp_path), "--only", "jdk-rpm"])
-    assert result.exit_code == ExitStatus.USAGE == 2
-    assert result.stderr.strip().splitlines() == [
-        "clusterctl: JDK not found at /x (install it: apt-get install -y openjdk-17-jdk-headless)"]
 
 
 def test_an_unknown_kind_is_a_usage_error(tmp_path):

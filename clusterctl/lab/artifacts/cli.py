@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from . import ARTIFACT_KINDS, ArtifactError, artifact_sha256, ensure_artifacts
-from ...errors import ExitStatus
 
 # On the command line kinds are spelled with dashes: jdk-tarball, jdk-rpm, ...
 CLI_KINDS = {kind.replace("_", "-"): kind for kind in ARTIFACT_KINDS}
@@ -39,21 +39,28 @@ def artifact_line(kind: str, path: Path) -> str:
     return f"{kind.replace('_', '-'):<12} {path}  {human_size(size)} ({size} bytes)  sha256:{artifact_sha256(path)}"
 
 
+def make_out_dir(out_dir: Path) -> Path:
+    """``out_dir`` made if missing and resolved, or an ArtifactError naming --out and why it cannot be."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArtifactError(f"--out {out_dir}: cannot make the directory: {exc.strerror}; give another path") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ArtifactError(f"--out {out_dir}: the directory is not writable; give another path")
+    return out_dir.resolve()
+
+
 @click.command("artifacts")
-@click.pass_context
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("artifacts"),
               show_default=True, help="Directory the artifacts are built in (and reused from).")
 @click.option("--only", "kinds", callback=_kinds, metavar="KINDS",
               help=f"Comma-separated subset of: {','.join(CLI_KINDS)} (default: all).")
-def artifacts_command(ctx: click.Context, out_dir: Path, kinds: list[str]) -> None:
+def artifacts_command(out_dir: Path, kinds: list[str]) -> None:
     """Build the JDK tarball, rpm and deb and the ZooKeeper release from this machine's packages.
 
     Nothing is downloaded; an artifact whose inputs did not change is reused as is.
     """
-    try:
-        for kind in kinds:
-            path = ensure_artifacts(out_dir.resolve(), only=[kind])[kind]
-            click.echo(artifact_line(kind, path))
-    except ArtifactError as exc:
-        click.echo(f"clusterctl: {exc}", err=True)
-        ctx.exit(ExitStatus.USAGE)
+    out_dir = make_out_dir(out_dir)
+    for kind in kinds:
+        path = ensure_artifacts(out_dir, only=[kind])[kind]
+        click.echo(artifact_line(kind, path))
