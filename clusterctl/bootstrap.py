@@ -48,8 +48,13 @@ def select_steps(only: Sequence[str] = (), skip: Sequence[str] = (), **options) 
 
 
 def plan(session: Session, steps: Sequence[Step]) -> dict[str, dict[str, HostPlan]]:
-    """step → host → what would change; touches nothing."""
-    return plan_steps(session, steps)
+    """step → host → what would change; touches nothing. With the ZooKeeper steps, also the membership
+    commands the inventory asks for (zk add, remove, promote, demote), as each would plan itself."""
+    planned = plan_steps(session, steps)
+    if any(isinstance(s, zookeeper.ZkInstall) for s in steps) and session.inventory.zookeeper is not None:
+        from .steps.membership import pending  # here: the membership commands' install is the runbook
+        planned.update(pending(session).steps)
+    return planned
 
 
 def run(session: Session, steps: Sequence[Step], *, verify: bool = False) -> StepRun:

@@ -17,7 +17,7 @@ import stat
 import threading
 import tomllib
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -198,17 +198,6 @@ class Inventory:
 
     def host(self, name: str) -> Host:
         return self.hosts[name]
-
-    def limited_to(self, names: list[str]) -> Inventory:
-        """The same inventory with steps restricted to ``names`` (for --hosts)."""
-        unknown = [n for n in names if n not in self.hosts]
-        if unknown:
-            raise InventoryError(self.path, "--hosts", f"unknown host {unknown[0]!r}",
-                                 f"use one of {', '.join(self.hosts)}")
-        keep = set(names)
-        trust = replace(self.ssh_trust, hosts=tuple(h for h in self.ssh_trust.hosts if h in keep))
-        jdk = self.jdk and replace(self.jdk, hosts=tuple(h for h in self.jdk.hosts if h in keep))
-        return replace(self, ssh_trust=trust, jdk=jdk)
 
 
 def inventory_path(option: str | os.PathLike | None) -> Path:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
 from .. import bootstrap
-from ..display import plan_json, show_plan
 from ..errors import HostsFailed
 from ..run import open_run
-from ..steps.base import not_applied
 from ..steps.ssh_trust import VERIFY_MODES
 from ..steps.zookeeper import status as zk_status
 from .options import confirmation, run_options
+from .planning import show_steps_plan
 from .zk import show_status
 
 
@@ -29,7 +27,8 @@ def runbook_options(func):
     for option in reversed([
         click.option("--only", callback=_names, help=f"Only these steps, comma-separated ({phase_help})."),
         click.option("--skip", callback=_names, help="Skip these steps, comma-separated."),
-        click.option("--dry-run", is_flag=True, help="Show what would change and change nothing (same as plan)."),
+        click.option("--dry-run", is_flag=True, help="Show what would change and change nothing (as plan does, and "
+                                                     "with no run log or known_hosts entry left behind)."),
         click.option("--verify", is_flag=True, help="Run the SSH proof, the JVM check and the smoke test even when "
                                                     "nothing changed."),
         click.option("--verify-ssh", type=click.Choice(VERIFY_MODES), default="ring", show_default=True,
@@ -77,7 +76,7 @@ def _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
     steps = bootstrap.select_steps(only, skip, verify=verify, verify_ssh=verify_ssh, pause=pause,
                                    confirm=confirmation(options, confirm))
     if dry_run:
-        return _plan(options, steps, diff=False, as_json=False)
+        return show_steps_plan(options, "bootstrap", steps, dry_run=True)
     status = None
     with open_run(options, "bootstrap") as run:
         done = bootstrap.run(run.session, steps, verify=verify)
@@ -101,18 +100,4 @@ def plan_command(options, only, skip, diff: bool, as_json: bool) -> None:
 
     By default one line per host and step; --diff shows each file's diff, --json is for scripts.
     """
-    _plan(options, bootstrap.select_steps(only, skip), diff=diff, as_json=as_json)
-
-
-def _plan(options, steps, *, diff: bool, as_json: bool) -> None:
-    if as_json:
-        options.live = False
-    with open_run(options, "plan", read_only=True, out=click.get_text_stream("stderr") if as_json else None) as run:
-        planned = bootstrap.plan(run.session, steps)
-    skipped = not_applied(run.inventory, steps)
-    if as_json:
-        click.echo(json.dumps(plan_json(planned, skipped), indent=2))
-    else:
-        show_plan(run.console, planned, diff=diff, not_applied=skipped)
-    if run.exit_status:
-        raise HostsFailed(run.exit_status)
+    show_steps_plan(options, "plan", bootstrap.select_steps(only, skip), diff=diff, as_json=as_json)

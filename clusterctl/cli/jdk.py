@@ -16,6 +16,7 @@ from ..steps import jdk, upgrade, zookeeper
 from .zk import show_dry_run, show_status
 from ..steps.base import run_steps
 from .options import confirmation, dry_run_option, run_options
+from .planning import show_steps_plan
 
 
 @click.group("jdk")
@@ -25,11 +26,15 @@ def jdk_group() -> None:
 
 @jdk_group.command("install")
 @run_options
+@dry_run_option
 @click.option("--mode", type=click.Choice(MODES),
               help="How to move the package (default: [jdk] distribute, else auto: pipeline when the "
                    "nodes trust each other, direct otherwise).")
-def install_command(options, mode: str | None) -> None:
+def install_command(options, mode: str | None, dry_run: bool) -> None:
     """Stage the package on every node, install it where missing, write /etc/profile.d/java.sh, check it."""
+    if dry_run:
+        jdk.require_spec(load(options))
+        return show_steps_plan(options, "jdk-install", jdk.steps(mode), dry_run=True)
     with open_run(options, "jdk-install") as run:
         jdk.require_spec(run.inventory)
         done = run_steps(run.session, jdk.steps(mode))
@@ -86,7 +91,7 @@ def verify_command(options) -> None:
     """Run java -version in a login shell on every node and show what each one reports."""
     with open_run(options, "jdk-verify", read_only=True) as run:
         spec = jdk.require_spec(run.inventory)
-        checks = jdk.verify(run.session, run.session.targets(spec.hosts))
+        checks = jdk.verify(run.session, spec.hosts)
     run.console.print(java_table(run, checks))
     if run.exit_status:
         raise HostsFailed(run.exit_status)

@@ -24,6 +24,7 @@ from ..zk.server import home, java_home
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus
 from .options import confirmation, dry_run_option, run_options
+from .planning import show_steps_plan
 
 ROLE_STYLES = {"leader": "bold green", "follower": "green", "observer": "cyan", "standalone": "green",
                "looking": "yellow", "down": "bold red", "unknown": "yellow"}
@@ -54,28 +55,35 @@ def _nodes(inventory: Inventory, nodes: tuple[str, ...]) -> list[str] | None:
 
 @zk_group.command("install")
 @run_options
+@dry_run_option
 @click.argument("nodes", nargs=-1)
-def zk_install(options, nodes: tuple[str, ...]) -> None:
+def zk_install(options, nodes: tuple[str, ...], dry_run: bool) -> None:
     """Release, account, zoo.cfg, java.env, unit, data dirs and myid on the servers (all, or NODE...).
 
     Starts nothing; a server that runs outside zookeeper.service (set up by zkServer.sh, as root)
     is converted by a rolling restart, leader last, keeping the quorum.
     """
+    hosts = _nodes(load(options), nodes)
+    # A server still running outside the service (set up before it) is converted, one at a time.
+    steps = [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts), zookeeper.ZkRoll("migrate", hosts=hosts)]
+    if dry_run:
+        return show_steps_plan(options, "zk-install", steps, dry_run=True)
     with open_run(options, "zk-install") as run:
-        hosts = _nodes(run.inventory, nodes)
-        # A server still running outside the service (set up before it) is converted, one at a time.
-        run_steps(run.session, [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts),
-                                zookeeper.ZkRoll("migrate", hosts=hosts)])
+        run_steps(run.session, steps)
     _finish(run)
 
 
 @zk_group.command("start")
 @run_options
+@dry_run_option
 @click.argument("nodes", nargs=-1)
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
               help="Seconds to wait until every server started serves clients.")
-def zk_start(options, nodes: tuple[str, ...], timeout: float) -> None:
+def zk_start(options, nodes: tuple[str, ...], timeout: float, dry_run: bool) -> None:
     """Start the servers (all, or NODE...) and wait until every one of them serves clients, caught up."""
+    if dry_run:
+        return show_steps_plan(options, "zk-start", [zookeeper.ZkStart(_nodes(load(options), nodes), timeout)],
+                               dry_run=True)
     try:
         with open_run(options, "zk-start") as run:
             done = run_steps(run.session, [zookeeper.ZkStart(_nodes(run.inventory, nodes), timeout)])

@@ -400,6 +400,11 @@ class Session:
         """The names that have not failed an earlier step."""
         return [n for n in names if n not in self.failures]
 
+    @property
+    def limited(self) -> bool:
+        """Whether --hosts narrows what this run may change."""
+        return self.limit is not None
+
     def targets(self, names: Iterable[str]) -> list[str]:
         """The names that work changing hosts may reach: within --hosts, and not failed earlier."""
         return [n for n in self.live_hosts(names) if self.limit is None or n in self.limit]

@@ -364,13 +364,14 @@ class JavaChecks(dict):
 
 
 def verify(session: Session, hosts: list[str], run_jvm_on: set[str] | None = None) -> JavaChecks:
-    """A login shell's java on the live ``hosts``; a host where it is wrong is failed.
+    """A login shell's java on the live ``hosts`` within --hosts; a host where it is wrong is failed.
 
     ``java -version`` runs on the hosts in ``run_jvm_on`` (all when None); the
     others are checked without starting a JVM, from the gather (cached when
     this run asked already), so checking a converged cluster costs nothing extra.
     """
     spec = require_spec(session.inventory)
+    hosts = session.targets(hosts)
 
     def jvm(name: str) -> bool:
         return run_jvm_on is None or name in run_jvm_on

@@ -75,24 +75,58 @@ AFTERWARDS = {
 }
 
 
-def plan(session: Session, action: str, names: list[str]) -> MembershipPlan:
+def plan(session: Session, action: str, names: list[str], *, with_install: bool = True,
+         lead: str = "") -> MembershipPlan:
     """What ``zk ACTION NAMES`` will do, checked; raises UsageError, Refused or NoQuorum before any change.
 
-    For servers to add, the plan also holds the install every host gets first (as ``bootstrap`` decides it).
+    For servers to add, the plan also holds the install every host gets first (as ``bootstrap`` decides
+    it), unless ``with_install`` is False (``plan`` shows the runbook's own). ``lead`` starts each line.
     """
     running, changes = decide_changes(session, action, names)
     decided = MembershipPlan(running=running, changes=changes)
     joiners = [c.member.host for c in changes if c.action == "add"]
-    if joiners:
+    if joiners and with_install:
         decided.merge(plan_steps(session, install_steps()))
     through = sorted(running.values())
     for i, item in enumerate(changes, 1):
         others = [m.host for m in through if m.host != item.member.host]
         via = f" through {', '.join(others)}" if item.action != "retire" else ""
         decided.change(STEPS[item.action], item.member.host,
-                       f"{i} of {len(changes)}: {item.describe()}{via}: {AFTERWARDS[item.action]}")
+                       f"{lead}{i} of {len(changes)}: {item.describe()}{via}: {AFTERWARDS[item.action]}")
         through = sorted(membership.apply_change({m.id: m for m in through}, item).values())
     return decided
+
+
+def pending(session: Session) -> Day2Plan:
+    """The membership commands the inventory asks for that the running ensemble has not had yet, each
+    planned as the command plans it (or refused as it would be): what ``plan`` shows beside the runbook."""
+    inventory = session.inventory
+    spec = inventory.zookeeper
+    shown = Day2Plan()
+    if spec is None:
+        return shown
+    running = running_membership(session, spec.hosts)
+    if not running:
+        return shown
+    wanted = membership.wanted_members(spec)
+    listed = {m.host: m for m in wanted.values()}
+    asks = {
+        "add": [m.host for sid, m in wanted.items() if sid not in running],
+        "remove": [m.host for sid, m in running.items() if sid not in wanted and m.host not in listed],
+        "promote": [m.host for sid, m in running.items() if m.observer and sid in wanted and not wanted[sid].observer],
+        "demote": [m.host for sid, m in running.items() if not m.observer and sid in wanted and wanted[sid].observer],
+    }
+    for action, names in asks.items():
+        if not names:
+            continue
+        command = f"clusterctl zk {action} {' '.join(names)}"
+        try:
+            decided = plan(session, action, names, with_install=False, lead=f"{command}: ")
+        except ClusterctlError as exc:
+            shown.note(STEPS[action], names[0], f"{command} would be refused now: {exc}")
+            continue
+        shown.steps.update(decided.steps)
+    return shown
 
 
 def decide_changes(session: Session, action: str,

@@ -315,7 +315,7 @@ def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
     states = states_of(facts)
     resolved = {h: parse_hosts_block(f["hosts.etc_hosts"].output, inventory.cluster.name) for h, f in facts.items()}
     # A --hosts run proves the pairs it could have changed: those with a changed host at either end.
-    concerned = None if session.limit is None else set(session.targets(hosts))
+    concerned = set(session.targets(hosts)) if session.limited else None
     pairs = login_pairs(hosts, mode, concerned)
     users = {h: trust_user(inventory, h) for h in hosts}
     results: dict[str, dict[str, str | None]] = {

@@ -48,6 +48,10 @@ class StageStep(Step):
         """Why ``host`` needs no copy even without one (it cannot install it, or has it unpacked)."""
         return ""
 
+    def skip_reasons(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, str]:
+        """:meth:`skip_reason` of every host (a step whose reasons need every host's facts decides them here)."""
+        return {host: self.skip_reason(inventory, host, f) for host, f in facts.items()}
+
     def remote(self, inventory: Inventory) -> RemotePaths:
         return RemotePaths(self.stage_dir(inventory), self.package(inventory).name)
 
@@ -58,8 +62,9 @@ class StageStep(Step):
         local = local_file(self.package(inventory))
         remote = self.remote(inventory)
         plans = {}
+        reasons = self.skip_reasons(inventory, facts)
         for host, f in facts.items():
-            skipped = self.skip_reason(inventory, host, f)
+            skipped = reasons[host]
             if skipped:
                 plans[host] = StagePlan(skipped=skipped)
                 continue

@@ -28,7 +28,7 @@ from ..errors import ClusterctlError, HostsFailed, UsageError
 from ..events import State
 from ..inventory import Inventory
 from ..zk import install as zk_install
-from ..zk.restart import check_margin, rolling_order
+from ..zk.restart import check_margin, targets_in_rolling_order
 from ..zk.server import control, home, java_home
 from ..zk.status import describe, probe, wait_until_serving
 from . import jdk, zookeeper
@@ -238,7 +238,7 @@ def plan_upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT) -> Upgra
     where = where_servers_are(session)
     check_release(inventory, where)
     before = settle(session, timeout)
-    order = session.targets(rolling_order(before))
+    order = targets_in_rolling_order(session, before)
     already = [h for h in order if where[h].upgraded(target)]
     decided = UpgradePlan(where=where, before=before, order=order, already=already,
                           todo=[h for h in order if h not in already])
@@ -361,7 +361,7 @@ def plan_jdk_upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT) -> U
     java = running_java(session, servers) if servers else {}
     on_new = {h for h, st in states.items() if st.java_home_link in (target, pkg.unpacked_home)}
     before = settle(session, timeout) if servers else None
-    order = session.targets(rolling_order(before)) if before else []
+    order = targets_in_rolling_order(session, before) if before else []
     already = [h for h in order if h in on_new and java.get(h, "").startswith(pkg.unpacked_home + "/")]
     decided = UpgradePlan(where=states, before=before, order=order, already=already,
                           todo=[h for h in order if h in servers and h not in already],

@@ -25,7 +25,7 @@ from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
 from ..zk import superuser
 from ..events import State
-from ..zk.restart import STEP as RESTART_STEP, RollResult, check_margin, rolling_order, rolling_restart
+from ..zk.restart import STEP as RESTART_STEP, RollResult, check_margin, rolling_restart, targets_in_rolling_order
 from ..zk.server import STOP_GRACE_SECONDS, control, java_home, say_unsupervised
 from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
@@ -120,11 +120,11 @@ class ZkStage(_ZkStep, StageStep):
     def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
         return _ZkStep.facts(self, inventory, host) + StageStep.facts(self, inventory, host)
 
-    def skip_reason(self, inventory: Inventory, host: str, f: Facts) -> str:
-        plan = decide_all(inventory, {host: f})[host]
-        if plan.conflict:
-            return plan.conflict
-        return "" if plan.unpack else "the release is unpacked already"
+    def skip_reasons(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, str]:
+        # Decided with every server's facts: a joiner is judged against the running membership.
+        decided = decide_all(inventory, facts)
+        return {host: plan.conflict or ("" if plan.unpack else "the release is unpacked already")
+                for host, plan in decided.items()}
 
 
 @dataclass
@@ -340,8 +340,11 @@ class ZkRoll(_ZkStep):
         for host, p in decide_all(inventory, facts).items():
             wanted = p.migrate if self.policy == "migrate" else p.restart_needed
             reasons = p.restart_reasons if wanted else []
-            plans[host] = RollPlan(changes=[Change(zk_install.restart_notice(p.running.pid, reasons))] if reasons
-                                   else [], reasons=reasons)
+            plans[host] = RollPlan(reasons=reasons)
+            if reasons:
+                # The roll's order is the ensemble's as the roll starts (asked then): said, not guessed here.
+                plans[host].changes.append(Change(f"{zk_install.restart_notice(p.running.pid, reasons)} "
+                                                  f"(one server at a time, the leader last)"))
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, RollPlan]) -> HostResults:
@@ -434,7 +437,7 @@ def plan_restart(session: Session, *, rolling: bool = False) -> RestartPlan:
         return plan
     before = probe(session)
     check_margin(before)
-    order = session.targets(rolling_order(before))
+    order = targets_in_rolling_order(session, before)
     plan = RestartPlan(rolling=True, before=before, order=order)
     for i, host in enumerate(order, 1):
         role = before.server(host).role

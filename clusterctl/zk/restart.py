@@ -29,6 +29,11 @@ def rolling_order(status: EnsembleStatus) -> list[str]:
     return [s.host for s in sorted(status.servers, key=lambda s: (_ROLL_RANK[s.role], s.id))]
 
 
+def targets_in_rolling_order(session: Session, status: EnsembleStatus) -> list[str]:
+    """The servers this run may restart (within --hosts, not failed), in :func:`rolling_order`."""
+    return session.targets(rolling_order(status))
+
+
 def check_margin(status: EnsembleStatus) -> None:
     """Raise unless the ensemble can lose one voter and still hold its quorum."""
     q = status.quorum
@@ -87,7 +92,7 @@ def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: 
     """
     before = before or probe(session)
     check_margin(before)
-    wanted = session.targets(rolling_order(before))
+    wanted = targets_in_rolling_order(session, before)
     if only is not None:
         wanted = [h for h in wanted if h in only]
     result = RollResult(wanted, before=before)

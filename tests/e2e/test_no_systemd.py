@@ -220,6 +220,8 @@ def reconfigs(dry_run: str, run: str) -> tuple[list[str], list[str]]:
 def test_a_server_added_and_removed_again_as_planned_losing_no_write(ensemble):
     grown = {**FIRST, "node5": 4}
     ensemble.inventory(grown, *ensemble.current[1:])
+    plan = ensemble.cli("plan").stdout
+    assert re.search(r"^node5\s+zk-add\s+clusterctl zk add node5: 1 of 1: add node5 \(server\.4\)", plan, re.M), plan
     dry = ensemble.cli("zk", "add", "node5", "--dry-run").stdout
     added = ensemble.changes_losing_no_write("zk", "add", "node5", through=FIRST)
     wanted, done = reconfigs(dry, added.stdout)
@@ -229,6 +231,9 @@ def test_a_server_added_and_removed_again_as_planned_losing_no_write(ensemble):
     ensemble.plan_is_empty()
 
     ensemble.inventory(FIRST, *ensemble.current[1:])
+    plan = ensemble.cli("plan", "--json").stdout
+    assert any(row["step"] == "zk-remove" and row["host"] == "node5" and row["changes"][0]["summary"].startswith(
+        "clusterctl zk remove node5: 1 of 1: remove node5 (server.4)") for row in json.loads(plan)["plan"]), plan
     dry = ensemble.cli("zk", "remove", "node5", "--dry-run").stdout
     removed = ensemble.changes_losing_no_write("zk", "remove", "node5", through=FIRST)
     wanted, done = reconfigs(dry, removed.stdout)

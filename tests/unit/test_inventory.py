@@ -142,13 +142,6 @@ def test_zookeeper_ports_must_differ(tmp_path):
     assert err.key == "zookeeper" and "ports must differ" in str(err)
 
 
-def test_hosts_limit_keeps_only_named_hosts_in_steps(tmp_path):
-    inv = load_inventory(write(tmp_path, BASE)).limited_to(["node2", "node3"])
-    assert inv.ssh_trust.hosts == ("node2", "node3")
-    with pytest.raises(InventoryError, match="unknown host"):
-        inv.limited_to(["node7"])
-
-
 # -- every value has a strict type and shape -------------------------------------------------
 
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
