@@ -11,6 +11,7 @@ serves) and ``zk-smoke``. What a node has and needs is decided in
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,15 +68,49 @@ def release(inventory: Inventory) -> zk_install.Release:
     return zk_install.release_of(inventory.zookeeper.package)
 
 
+class _LastDecision:
+    """The last ZooKeeper decision and what it was made from: install, start, roll and status decide on
+    the same facts in one run, and decide once. Facts are compared by identity (the session keeps one
+    object per answer until the host changes), and the entry holds them, so an identity is never reused."""
+
+    def __init__(self) -> None:
+        self.made_from: tuple | None = None
+        self.plans: dict[str, zk_install.HostPlan] = {}
+        self._lock = threading.Lock()
+
+    def get(self, made_from: tuple, decide) -> dict[str, zk_install.HostPlan]:
+        with self._lock:
+            if self.made_from is None or not _same(self.made_from, made_from):
+                self.plans, self.made_from = decide(), made_from
+            return self.plans
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    (inv_a, leader_a, digest_a, facts_a), (inv_b, leader_b, digest_b, facts_b) = a, b
+    return (inv_a is inv_b and leader_a == leader_b and digest_a == digest_b and facts_a.keys() == facts_b.keys()
+            and all(facts_a[h].keys() == facts_b[h].keys() and all(facts_a[h][n] is facts_b[h][n] for n in facts_a[h])
+                    for h in facts_a))
+
+
+_last_decision = _LastDecision()
+
+
 def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
                leader: str | None = None) -> dict[str, zk_install.HostPlan]:
     """Every server's plan, against the membership the ensemble runs (read from all of them; the
-    ``leader``'s, when it is known)."""
-    rel, spec = release(inventory), inventory.zookeeper
-    states = {h: zk_install.HostState.from_facts(f, spec) for h, f in gathered.items()}
-    running = zk_install.running_members(states, leader)
+    ``leader``'s, when it is known). Decided once for the same facts (see :class:`_LastDecision`)."""
     digest = superuser.known_digest(inventory)
-    return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
+    # Only the ZooKeeper facts count: the stage step asks the same plus its staged file's.
+    made_from = (inventory, leader, digest, {h: {n: fact for n, fact in f.items() if n.startswith("zk.")}
+                                             for h, f in gathered.items()})
+
+    def decide() -> dict[str, zk_install.HostPlan]:
+        rel, spec = release(inventory), inventory.zookeeper
+        states = {h: zk_install.HostState.from_facts(f, spec) for h, f in gathered.items()}
+        running = zk_install.running_members(states, leader)
+        return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
+
+    return _last_decision.get(made_from, decide)
 
 
 class _ZkStep(Step):

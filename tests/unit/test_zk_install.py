@@ -435,3 +435,27 @@ def test_reconfig_without_the_secret_is_refused_naming_the_file_instead_of_makin
     with pytest.raises(UsageError, match="no ZooKeeper super-user secret on this controller"):
         superuser.auth_data(INV)
     assert not superuser.secret_path(INV).exists()
+
+
+def test_the_servers_are_decided_once_for_the_same_facts_and_again_when_a_host_answered_anew():
+    from clusterctl.steps import zookeeper
+    from clusterctl.zk import install as zk_install
+    calls = []
+    real = zk_install.decide
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    gathered = {h: dict(facts()) for h in ("node2", "node3", "node4")}
+    staged = {h: {**f, "staged.x": Fact("", 0)} for h, f in gathered.items()}
+    original = zk_install.decide
+    zk_install.decide = counting
+    try:
+        first = zookeeper.decide_all(INV, gathered)
+        assert zookeeper.decide_all(INV, staged) is first, "the stage step's extra facts do not count"
+        assert len(calls) == 3
+        answered = {**gathered, "node3": {**gathered["node3"], "zk.myid": Fact("2\n", 0)}}
+        assert zookeeper.decide_all(INV, answered) is not first and len(calls) == 6
+    finally:
+        zk_install.decide = original
