@@ -54,7 +54,7 @@ def bootstrap_command(options, only, skip, dry_run: bool, verify: bool, verify_s
     last, each back in sync before the next. With --hosts it changes only
     those hosts (reading the others' keys and the ensemble).
     """
-    _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
+    _bootstrap("bootstrap", options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
 
 
 @click.command("apply")
@@ -69,16 +69,16 @@ def apply_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: 
     more failure tolerated) checked before each, each caught up before the next.
     A run that stopped half way resumes where it stopped; a no-op run restarts nothing.
     """
-    _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
+    _bootstrap("apply", options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
 
 
-def _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm) -> None:
+def _bootstrap(command: str, options, only, skip, dry_run, verify, verify_ssh, pause, confirm) -> None:
     steps = bootstrap.select_steps(only, skip, verify=verify, verify_ssh=verify_ssh, pause=pause,
                                    confirm=confirmation(options, confirm))
     if dry_run:
-        return show_steps_plan(options, "bootstrap", steps, dry_run=True)
+        return show_steps_plan(options, command, steps, dry_run=True)
     status = None
-    with open_run(options, "bootstrap") as run:
+    with open_run(options, command) as run:
         done = bootstrap.run(run.session, steps, verify=verify)
         if run.inventory.zookeeper and any(s.phase in ("zookeeper", "zk-start", "smoke") for s in steps) \
                 and not run.session.stopping.is_set() and not done.halted_by:

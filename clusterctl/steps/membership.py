@@ -46,7 +46,7 @@ def running_membership(session: Session, hosts: Iterable[str]) -> dict[int, Memb
     """The membership the ensemble runs: the newest one its servers' files hold (asked of ``hosts``)."""
     inventory = session.inventory
     facts = session.gather(zookeeper.STEP, hosts, lambda h: zookeeper.ZkInstall().facts(inventory, h))
-    states = {h: zk_install.HostState.from_facts(f, inventory.zookeeper) for h, f in facts.items()}
+    states = {h: zk_install.ServerState.from_facts(f, inventory.zookeeper) for h, f in facts.items()}
     return {sid: Member(sid, host, role == "observer")
             for sid, (host, role) in zk_install.running_members(states).items()}
 

@@ -69,14 +69,14 @@ def unpacked_size(file: LocalFile) -> int:
     return UNPACKED_ESTIMATE * file.size
 
 
-def role_of(inventory: Inventory, host: str) -> tuple[bool, bool]:
+def jdk_and_server(inventory: Inventory, host: str) -> tuple[bool, bool]:
     """(gets the JDK, is a ZooKeeper server)."""
     return (inventory.jdk is not None and host in inventory.jdk.hosts,
             inventory.zookeeper is not None and host in inventory.zookeeper.hosts)
 
 
 def paths_of(inventory: Inventory, host: str) -> list[str]:
-    has_jdk, server = role_of(inventory, host)
+    has_jdk, server = jdk_and_server(inventory, host)
     paths = []
     if has_jdk:
         paths += [inventory.jdk.stage_dir, jdk_steps.JAVA_DIR]
@@ -88,7 +88,7 @@ def paths_of(inventory: Inventory, host: str) -> list[str]:
 
 def disk_needs(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> dict[str, int]:
     """path → bytes this run would write there (what is there already counts nothing)."""
-    has_jdk, server = role_of(inventory, host)
+    has_jdk, server = jdk_and_server(inventory, host)
     needs: dict[str, int] = {}
 
     def add(path: str, size: int) -> None:
@@ -104,7 +104,7 @@ def disk_needs(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> dict[s
             add(jdk_steps.JAVA_DIR, unpacked_size(pkg.file))
     if server:
         spec = inventory.zookeeper
-        state = zk_steps.zk_install.HostState.from_facts(f, spec)
+        state = zk_steps.zk_install.ServerState.from_facts(f, spec)
         release = zk_steps.release(inventory)
         if state.release_sha256 != release.sha256:
             package = local_file(spec.package)
@@ -150,7 +150,7 @@ def meminfo(f: Mapping[str, Fact]) -> dict[str, int]:
 
 
 def check_memory(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[Check]:
-    _, server = role_of(inventory, host)
+    _, server = jdk_and_server(inventory, host)
     mem = meminfo(f)
     checks = []
     if server and "MemTotal" in mem:
@@ -177,7 +177,7 @@ def server_ports(inventory: Inventory) -> list[int]:
 
 
 def check_ports(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[Check]:
-    _, server = role_of(inventory, host)
+    _, server = jdk_and_server(inventory, host)
     if not server:
         return []
     running = zk_steps.zk_install.RunningServer.from_fact(f["zk.server"])
@@ -193,7 +193,7 @@ def check_ports(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[
 
 
 def check_names(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[Check]:
-    _, server = role_of(inventory, host)
+    _, server = jdk_and_server(inventory, host)
     if not server:
         return []
     managed = parse_hosts_block(f["hosts.etc_hosts"].output if "hosts.etc_hosts" in f else "",
@@ -212,7 +212,7 @@ def check_names(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[
 
 
 def check_init(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[Check]:
-    _, server = role_of(inventory, host)
+    _, server = jdk_and_server(inventory, host)
     init = f["zk.init"].output.split()
     if not server:
         return []
@@ -233,7 +233,7 @@ def check_privilege(inventory: Inventory, host: str, way: Privilege) -> list[Che
 
 
 def check_log_disk(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[Check]:
-    _, server = role_of(inventory, host)
+    _, server = jdk_and_server(inventory, host)
     spec = inventory.zookeeper
     disks = f["preflight.disks"].output.strip()
     if not server or not disks.isdigit() or int(disks) < 2:
@@ -271,7 +271,7 @@ class Preflight(Step):
         return list(inventory.hosts)
 
     def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
-        has_jdk, server = role_of(inventory, host.name)
+        has_jdk, server = jdk_and_server(inventory, host.name)
         queries = [query("preflight.disk", "disk_free", *paths_of(inventory, host.name)),
                    query("preflight.memory", "memory"), query("preflight.clock", "clock"),
                    query("preflight.disks", "disks"),

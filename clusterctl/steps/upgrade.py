@@ -77,7 +77,7 @@ def where_servers_are(session: Session) -> dict[str, ServerRelease]:
     rel = zookeeper.release(inventory)
     out = {}
     for host, f in facts.items():
-        state = zk_install.HostState.from_facts(f, inventory.zookeeper)
+        state = zk_install.ServerState.from_facts(f, inventory.zookeeper)
         out[host] = ServerRelease(host, state.link_target, state.release_sha256 == rel.sha256,
                                   state.server is not None and state.server.stale)
     return out
@@ -326,7 +326,7 @@ def running_java(session: Session, hosts: list[str]) -> dict[str, str]:
     """host → the java binary its ZooKeeper server runs (resolved), "" where none runs."""
     inventory = session.inventory
     facts = session.gather(zookeeper.STEP, hosts, lambda h: zookeeper.ZkInstall().facts(inventory, h))
-    pids = {h: zk_install.HostState.from_facts(f, inventory.zookeeper).server for h, f in facts.items()}
+    pids = {h: zk_install.ServerState.from_facts(f, inventory.zookeeper).server for h, f in facts.items()}
 
     def ask(ctx: HostContext) -> Outcome:
         server = pids.get(ctx.host.name)

@@ -75,10 +75,10 @@ class _LastDecision:
 
     def __init__(self) -> None:
         self.made_from: tuple | None = None
-        self.plans: dict[str, zk_install.HostPlan] = {}
+        self.plans: dict[str, zk_install.ServerPlan] = {}
         self._lock = threading.Lock()
 
-    def get(self, made_from: tuple, decide) -> dict[str, zk_install.HostPlan]:
+    def get(self, made_from: tuple, decide) -> dict[str, zk_install.ServerPlan]:
         with self._lock:
             if self.made_from is None or not _same(self.made_from, made_from):
                 self.plans, self.made_from = decide(), made_from
@@ -96,7 +96,7 @@ _last_decision = _LastDecision()
 
 
 def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
-               leader: str | None = None) -> dict[str, zk_install.HostPlan]:
+               leader: str | None = None) -> dict[str, zk_install.ServerPlan]:
     """Every server's plan, against the membership the ensemble runs (read from all of them; the
     ``leader``'s, when it is known). Decided once for the same facts (see :class:`_LastDecision`)."""
     digest = superuser.known_digest(inventory)
@@ -104,9 +104,9 @@ def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
     made_from = (inventory, leader, digest, {h: {n: fact for n, fact in f.items() if n.startswith("zk.")}
                                              for h, f in gathered.items()})
 
-    def decide() -> dict[str, zk_install.HostPlan]:
+    def decide() -> dict[str, zk_install.ServerPlan]:
         rel, spec = release(inventory), inventory.zookeeper
-        states = {h: zk_install.HostState.from_facts(f, spec) for h, f in gathered.items()}
+        states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in gathered.items()}
         running = zk_install.running_members(states, leader)
         return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
 
@@ -164,7 +164,7 @@ class ZkStage(_ZkStep, StageStep):
 
 @dataclass
 class InstallPlan(HostPlan):
-    decided: zk_install.HostPlan | None = None
+    decided: zk_install.ServerPlan | None = None
 
 
 class ZkInstall(_ZkStep):
@@ -241,7 +241,7 @@ class ZkInstall(_ZkStep):
         return Outcome.changed(", ".join(done) + _restart_detail(p, lead="; "))
 
 
-def _restart_detail(p: zk_install.HostPlan, lead: str = "") -> str:
+def _restart_detail(p: zk_install.ServerPlan, lead: str = "") -> str:
     return f"{lead}restart needed (running pid {p.running.pid})" if p.restart_needed else ""
 
 
@@ -294,7 +294,7 @@ class ZkStart(_ZkStep):
         plans = {}
         decided = decide_all(inventory, facts)
         for host, f in facts.items():
-            state = zk_install.HostState.from_facts(f, inventory.zookeeper)
+            state = zk_install.ServerState.from_facts(f, inventory.zookeeper)
             plan = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd)
             if decided[host].joins and not self.joining:
                 plan.waits = (f"not started: {host} is not in the running ensemble; clusterctl zk add {host} "

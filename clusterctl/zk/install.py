@@ -62,7 +62,7 @@ def stamp_path(spec: ZooKeeperSpec) -> str:
     return f"{spec.conf_dir}/.clusterctl-written"
 
 
-def stamp_text(plan: "HostPlan", before: str | None) -> str:
+def stamp_text(plan: "ServerPlan", before: str | None) -> str:
     """The stamp's new content: what this run changed, after what the stamp said if the server has not
     restarted since (pure)."""
     kept = []
@@ -145,7 +145,7 @@ class RunningServer:
 
 
 @dataclass(frozen=True)
-class HostState:
+class ServerState:
     """What one server node has, read from its facts."""
 
     release_sha256: str  # UNMARKED for a directory unpacked by someone else, "" when there is none
@@ -191,7 +191,7 @@ class HostState:
         return self.dynamic is not None and (self.server is not None or self.has_data)
 
     @classmethod
-    def from_facts(cls, f: dict[str, Fact], spec: ZooKeeperSpec | None = None) -> HostState:
+    def from_facts(cls, f: dict[str, Fact], spec: ZooKeeperSpec | None = None) -> ServerState:
         def text(name: str) -> str | None:
             fact = f.get(name)
             return fact.output if fact is not None and fact.ok else None
@@ -236,7 +236,7 @@ def myid_conflict(current: str | None, wanted: int, data_dir: str) -> str | None
 
 
 @dataclass
-class HostPlan:
+class ServerPlan:
     """What one server node needs; empty when it is as the inventory says."""
 
     host: str
@@ -357,7 +357,7 @@ def profile_snippet(spec: ZooKeeperSpec) -> str:
     return render_profile_snippet({"ZOOKEEPER_HOME": home(spec)}, ["$ZOOKEEPER_HOME/bin"])
 
 
-def dirs_ready(state: HostState, spec: ZooKeeperSpec) -> bool:
+def dirs_ready(state: ServerState, spec: ZooKeeperSpec) -> bool:
     """The data, transaction-log, log and config directories exist and belong to the service account."""
     wanted = [spec.data_dir, spec.data_log_dir, spec.log_dir, spec.conf_dir]
     return all(state.dirs.get(path, "").split()[1:] == [spec.user, spec.group] for path in wanted)
@@ -367,7 +367,7 @@ def inventory_members(spec: ZooKeeperSpec) -> dict[int, tuple[str, str]]:
     return {s.id: (s.host, "observer" if s.observer else "participant") for s in spec.servers}
 
 
-def running_members(states: dict[str, HostState], leader: str | None = None) -> dict[int, tuple[str, str]]:
+def running_members(states: dict[str, ServerState], leader: str | None = None) -> dict[int, tuple[str, str]]:
     """The membership the ensemble runs, else none (a new ensemble) (pure).
 
     The leader's, when one is known: it writes a reconfig's membership as the
@@ -412,7 +412,7 @@ def membership_notes(spec: ZooKeeperSpec, host: str, running: dict[int, tuple[st
     return notes
 
 
-def joiner_problem(spec: ZooKeeperSpec, host: str, state: HostState,
+def joiner_problem(spec: ZooKeeperSpec, host: str, state: ServerState,
                    running: dict[int, tuple[str, str]]) -> str | None:
     """Why ``host`` must not join the running ensemble as it is (another ensemble's state), else None.
 
@@ -431,8 +431,8 @@ def joiner_problem(spec: ZooKeeperSpec, host: str, state: HostState,
     return None
 
 
-def decide(inventory: Inventory, host: str, state: HostState, release: Release,
-           running: dict[int, tuple[str, str]] | None = None, digest: str = "") -> HostPlan:
+def decide(inventory: Inventory, host: str, state: ServerState, release: Release,
+           running: dict[int, tuple[str, str]] | None = None, digest: str = "") -> ServerPlan:
     """What ``host`` needs for the inventory's ensemble (pure).
 
     ``running`` is the membership the ensemble runs now (from its servers'
@@ -441,7 +441,7 @@ def decide(inventory: Inventory, host: str, state: HostState, release: Release,
     spec = inventory.zookeeper
     running = running or {}
     server = next(s for s in spec.servers if s.host == host)
-    plan = HostPlan(host, server.id, release, running=state.server, systemd=state.systemd, user=spec.user,
+    plan = ServerPlan(host, server.id, release, running=state.server, systemd=state.systemd, user=spec.user,
                     dynamic_path=dynamic_path(spec), stamp=state.stamp, stamp_file=stamp_path(spec))
     plan.conflict = myid_conflict(state.myid, server.id, spec.data_dir)
     if state.link_target == NOT_A_LINK:

@@ -15,7 +15,7 @@ from test_package_files import write_package
 from clusterctl.render.zk_service import DROPIN_PATH, UNIT_PATH, render_dropin, render_unit
 from clusterctl.render.zoo_cfg import (changed_settings, render_dynamic, render_java_env, render_secret_env,
                                       render_zoo_cfg)
-from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, HostState, Release, decide, home, myid_conflict,
+from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, ServerState, Release, decide, home, myid_conflict,
                                    profile_snippet, stamp_text)
 from tests.fakes import run_locally
 
@@ -100,7 +100,7 @@ FRESH = facts(**{name: Fact("", 1) for name in ("zk.release", "zk.zoo_cfg", "zk.
 
 
 def plan_for(f: dict[str, Fact], host: str = "node3", running=None):
-    return decide(INV, host, HostState.from_facts(f, INV.zookeeper), RELEASE, running, DIGEST)
+    return decide(INV, host, ServerState.from_facts(f, INV.zookeeper), RELEASE, running, DIGEST)
 
 
 def test_a_fresh_node_needs_everything():
@@ -203,7 +203,7 @@ def test_the_facts_read_a_bare_node_as_host_state(tmp_path):
                                       "data_dir": str(tmp_path / "data"), "data_log_dir": str(tmp_path / "log"),
                                       "log_dir": str(tmp_path / "logs")})
     out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
-    state = HostState.from_facts(parse_facts(out), spec)
+    state = ServerState.from_facts(parse_facts(out), spec)
     assert state.release_sha256 == "" and state.link_target == "" and state.myid is None
     assert state.zoo_cfg is None and state.dirs == {} and state.server is None
 
@@ -226,7 +226,7 @@ def test_the_facts_read_an_installed_node_as_host_state(tmp_path):
     (tmp_path / "conf" / "zoo.cfg.dynamic.100000000").write_text(members)
     (tmp_path / "conf" / "zoo.cfg").write_text(f"tickTime=2000\ndynamicConfigFile={tmp_path}/conf/zoo.cfg.dynamic.100000000\n")
     out = run_locally("facts.sh", *gather_args(fact_queries(spec, RELEASE))).stdout.decode()
-    state = HostState.from_facts(parse_facts(out), spec)
+    state = ServerState.from_facts(parse_facts(out), spec)
     assert state.release_sha256 == RELEASE.sha256 and state.link_target == str(release_dir)
     assert state.myid == "2" and state.zoo_cfg.startswith("tickTime=2000\n") and len(state.dirs) == 4
     assert state.members == {1: ("node2", "participant")} and state.version == 0x100000000 and state.has_data
@@ -348,20 +348,20 @@ def test_zoo_cfg_rewritten_by_zookeeper_itself_needs_nothing():
 
 def test_the_running_membership_is_the_newest_any_server_took_up():
     from clusterctl.zk.install import running_members
-    old = HostState.from_facts(facts(), INV.zookeeper)
-    newer = HostState.from_facts(facts(**{"zk.dynamic": Fact(
+    old = ServerState.from_facts(facts(), INV.zookeeper)
+    newer = ServerState.from_facts(facts(**{"zk.dynamic": Fact(
         f"{CONF}/zoo.cfg.dynamic.100000005\nserver.1=node2:2888:3888:participant;0.0.0.0:2181\nversion=100000005\n", 0)}),
         INV.zookeeper)
     assert running_members({"a": old, "b": newer}) == {1: ("node2", "participant")}
-    assert running_members({"a": HostState.from_facts(FRESH, INV.zookeeper)}) == {}
+    assert running_members({"a": ServerState.from_facts(FRESH, INV.zookeeper)}) == {}
 
 
 def test_the_leaders_membership_is_the_committed_one_when_a_follower_lags_behind_a_remove():
     from clusterctl.zk.install import running_members
-    before = HostState.from_facts(facts(**{"zk.dynamic": Fact(
+    before = ServerState.from_facts(facts(**{"zk.dynamic": Fact(
         f"{CONF}/zoo.cfg.dynamic.100000005\nserver.1=node2:2888:3888:participant;0.0.0.0:2181\n"
         f"server.2=node3:2888:3888:participant;0.0.0.0:2181\nversion=100000005\n", 0)}), INV.zookeeper)
-    after = HostState.from_facts(facts(**{"zk.dynamic": Fact(
+    after = ServerState.from_facts(facts(**{"zk.dynamic": Fact(
         f"{CONF}/zoo.cfg.dynamic.100000003\nserver.1=node2:2888:3888:participant;0.0.0.0:2181\nversion=100000003\n",
         0)}), INV.zookeeper)
     # The leader's is taken as it is, whatever the others' files say; without a leader, the newest.
@@ -373,12 +373,12 @@ def test_the_leaders_membership_is_the_committed_one_when_a_follower_lags_behind
 def test_the_membership_clusterctl_wrote_counts_once_servers_ran_with_it_and_the_majority_wins():
     from clusterctl.zk.install import running_members
     ours = f"{CONF}/zoo.cfg.dynamic\n{MEMBERS}"
-    member = HostState.from_facts(facts(**{"zk.dynamic": Fact(ours, 0)}), INV.zookeeper)
+    member = ServerState.from_facts(facts(**{"zk.dynamic": Fact(ours, 0)}), INV.zookeeper)
     joiner_file = ours + "server.9=node9:2888:3888:participant;0.0.0.0:2181\n"
-    joiner = HostState.from_facts(facts(**{"zk.dynamic": Fact(joiner_file, 0)}), INV.zookeeper)
+    joiner = ServerState.from_facts(facts(**{"zk.dynamic": Fact(joiner_file, 0)}), INV.zookeeper)
     assert member.version == 0 and member.took_part
     assert running_members({"a": member, "b": member, "j": joiner}) == member.members
-    named = HostState.from_facts(facts(**{"zk.dynamic": Fact(f"{CONF}/zoo.cfg.dynamic.10000000a\n{MEMBERS}", 0)}),
+    named = ServerState.from_facts(facts(**{"zk.dynamic": Fact(f"{CONF}/zoo.cfg.dynamic.10000000a\n{MEMBERS}", 0)}),
                                  INV.zookeeper)
     assert named.version == 0x10000000A
 
