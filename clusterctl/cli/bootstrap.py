@@ -79,7 +79,7 @@ def _bootstrap(options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
     if dry_run:
         return _plan(options, steps, diff=False, as_json=False)
     status = None
-    with open_run(options, "bootstrap") as run:
+    with open_run(options, "bootstrap", needs=steps) as run:
         done = bootstrap.run(run.session, steps, verify=verify)
         if run.inventory.zookeeper and any(s.phase in ("zookeeper", "zk-start", "smoke") for s in steps) \
                 and not run.session.stopping.is_set() and not done.halted_by:

@@ -30,9 +30,10 @@ def jdk_group() -> None:
                    "nodes trust each other, direct otherwise).")
 def install_command(options, mode: str | None) -> None:
     """Stage the package on every node, install it where missing, write /etc/profile.d/java.sh, check it."""
-    with open_run(options, "jdk-install") as run:
+    steps = jdk.steps(mode)
+    with open_run(options, "jdk-install", needs=steps) as run:
         jdk.require_spec(run.inventory)
-        done = run_steps(run.session, jdk.steps(mode))
+        done = run_steps(run.session, steps)
     run.console.print(java_table(run, done.outputs.get(jdk.VERIFY_STEP, {})))
     if run.exit_status:
         raise HostsFailed(run.exit_status)

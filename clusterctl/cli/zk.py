@@ -61,11 +61,12 @@ def zk_install(options, nodes: tuple[str, ...]) -> None:
     Starts nothing; a server that runs outside zookeeper.service (set up by zkServer.sh, as root)
     is converted by a rolling restart, leader last, keeping the quorum.
     """
-    with open_run(options, "zk-install") as run:
-        hosts = _nodes(run.inventory, nodes)
-        # A server still running outside the service (set up before it) is converted, one at a time.
-        run_steps(run.session, [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts),
-                                zookeeper.ZkRoll("migrate", hosts=hosts)])
+    inventory = load(options)
+    hosts = _nodes(inventory, nodes)
+    # A server still running outside the service (set up before it) is converted, one at a time.
+    steps = [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts), zookeeper.ZkRoll("migrate", hosts=hosts)]
+    with open_run(options, "zk-install", inventory=inventory, needs=steps) as run:
+        run_steps(run.session, steps)
     _finish(run)
 
 
@@ -134,8 +135,11 @@ def zk_restart(options, rolling: bool, timeout: float, dry_run: bool) -> None:
 
 def _membership(options, action: str, names: list[str], timeout: float, confirm: bool, dry_run: bool) -> None:
     """Run one membership command (or show its plan); the ensemble as it stands afterwards."""
+    inventory = load(options)
     ask = confirmation(options, confirm)
-    with open_run(options, f"zk-{action}", dry_run=dry_run) as run:
+    # A dry run, as plan, says what it cannot compare without a package; the change itself needs them.
+    needs = [] if dry_run else membership.needs(action)
+    with open_run(options, f"zk-{action}", inventory=inventory, dry_run=dry_run, needs=needs) as run:
         decided = membership.plan(run.session, action, names)
         if dry_run:
             show_dry_run(run, decided)

@@ -201,6 +201,11 @@ def install_steps() -> list[Step]:
     return [s for s in runbook() if not isinstance(s, (zookeeper.ZkStart, zookeeper.ZkRoll, zookeeper.ZkSmoke))]
 
 
+def needs(action: str) -> list[Step]:
+    """The steps whose package files ``zk ACTION`` sends: checked before the run begins."""
+    return install_steps() if action in ("add", "replace") else []
+
+
 def install(session: Session, joiners: list[str]) -> None:
     """Converge every host as bootstrap does, starting nothing: new servers get the running membership and themselves."""
     done = run_steps(session, install_steps())
