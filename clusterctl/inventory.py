@@ -32,6 +32,7 @@ INVENTORY_ENV = "CLUSTERCTL_INVENTORY"
 KEY_TYPES = ("ed25519", "rsa")
 DISTRIBUTE_MODES = ("auto", "direct", "relay", "pipeline")
 JDK_PACKAGE_KINDS = {".rpm": "rpm", ".deb": "deb", ".tar.gz": "tarball", ".tgz": "tarball"}
+RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}  # a ZooKeeper release
 ADMIN_SERVER_MODES = ("off", "localhost", "all")
 
 # Every pattern is used with fullmatch, so a trailing newline never slips past
@@ -794,7 +795,7 @@ class _Parser:
             "admin_port", "four_letter_words", "distribute", "heap_mb", "user", "group", "log_dir",
             "snap_retain_count", "purge_interval", "snap_count", "jvm_flags", "environment", "conf_dir",
             "secret_file")))
-        package, _ = self.package(data, key, _RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
+        package, _ = self.package(data, key, RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
         ports = {n: self.integer(data, key, n, d, 1, 65535) for n, d in
                  (("client_port", 2181), ("quorum_port", 2888), ("election_port", 3888), ("admin_port", 8080))}
         if len(set(ports.values())) != len(ports):
@@ -918,5 +919,3 @@ class _Parser:
             self.warnings.append(f"{self.path}: {key}: {even_voters_warning(len(voters))}")
         return tuple(servers)
 
-
-_RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}

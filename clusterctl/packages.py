@@ -13,13 +13,15 @@ could not compare instead.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from .errors import InventoryError, UsageError
+from .errors import InventoryError, PackageFileError, UsageError
 from .inventory import Inventory, package_problem
+from .package_files import tarball_lacks
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,48 @@ def zookeeper_package(inventory: Inventory) -> list[PackageFile]:
     return [PackageFile("zookeeper.package", spec.package, "tarball")] if spec else []
 
 
+def given_package(option: str, path: Path, kinds: Mapping[str, str], fix: str) -> PackageFile:
+    """The package a command's ``option`` names, its kind by its name; refused (exit 2) unless one of ``kinds``."""
+    kind = next((k for suffix, k in kinds.items() if path.name.endswith(suffix)), None)
+    if kind is None:
+        raise UsageError(f"{option}: {path} is not a {', '.join(kinds)} package (fix: {fix})")
+    return PackageFile(option, path.resolve(), kind)
+
+
 def require(inventory: Inventory, packages: Iterable[PackageFile]) -> None:
     """Refuse (InventoryError or UsageError, exit 2) the first of ``packages`` that cannot be read."""
     for package in dict.fromkeys(packages):
         problem = package.problem()
         if problem:
             raise package.error(inventory, *problem)
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What a tarball must hold to be what a command installs: member paths below its top directory."""
+
+    what: str  # "a ZooKeeper release", as the refusal says it
+    members: dict[str, re.Pattern]  # as the refusal names it → the pattern of its path below the top directory
+    fix: str
+
+
+ZOOKEEPER_RELEASE = Contents(
+    "a ZooKeeper release",
+    {"bin/zkServer.sh": re.compile(r"bin/zkServer\.sh"),
+     # The server's own jar, not zookeeper-jute-*.jar or another module's.
+     "lib/zookeeper-VERSION.jar": re.compile(r"lib/zookeeper-[0-9][^/]*\.jar")},
+    "give the Apache ZooKeeper -bin.tar.gz release (bin/zkServer.sh and the server jar under one top directory)")
+JDK = Contents("a JDK", {"bin/java": re.compile(r"bin/java")},
+               "give a JDK .tar.gz (bin/java under one top directory)")
+
+
+def require_contents(inventory: Inventory, package: PackageFile, contents: Contents) -> None:
+    """Refuse (exit 2) ``package`` unless it reads and holds what ``contents`` says, from its member list alone."""
+    require(inventory, [package])
+    try:
+        top, lacking = tarball_lacks(package.path, contents.members)
+    except PackageFileError as exc:
+        raise package.error(inventory, str(exc), contents.fix) from None
+    if lacking:
+        raise package.error(inventory, f"{package.path} is not {contents.what}: it has no "
+                                       f"{' and no '.join(f'{top}/{name}' for name in lacking)}", contents.fix)

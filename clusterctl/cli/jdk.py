@@ -61,7 +61,7 @@ def upgrade_command(options, package: Path, timeout: float, pause: float, confir
     """
     inventory = load(options)
     jdk.require_spec(inventory)
-    target = upgrade.with_jdk_package(inventory, package.resolve())
+    target = upgrade.with_jdk_package(inventory, package)
 
     ask = confirmation(options, confirm)
     with open_run(options, "jdk-upgrade", inventory=target, dry_run=dry_run) as run:

@@ -136,6 +136,7 @@ def zk_restart(options, rolling: bool, timeout: float, dry_run: bool) -> None:
 def _membership(options, action: str, names: list[str], timeout: float, confirm: bool, dry_run: bool) -> None:
     """Run one membership command (or show its plan); the ensemble as it stands afterwards."""
     inventory = load(options)
+    membership.check_request(inventory, action, names)
     ask = confirmation(options, confirm)
     # A dry run, as plan, says what it cannot compare without a package; the change itself needs them.
     needs = [] if dry_run else membership.needs(action)
@@ -257,8 +258,8 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
             upgrade.cleanup(run.session)
         _finish(run)
         return
-    package = (package or inventory.zookeeper.package).resolve()
     target = upgrade.with_package(inventory, package)
+    package = target.zookeeper.package.resolve()
 
     ask = confirmation(options, confirm)
     with open_run(options, "zk-upgrade", inventory=target, dry_run=dry_run) as run:

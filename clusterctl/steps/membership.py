@@ -30,7 +30,7 @@ from ..zk import install as zk_install
 from ..zk import membership
 from ..zk.membership import Member, MembershipChange
 from ..zk.server import control, java_home
-from ..inventory import ZkServer
+from ..inventory import Inventory, ZkServer
 from ..zk.status import EnsembleStatus, ask_directly, describe, probe, server_status, wait_until_serving
 from . import zookeeper
 from .base import Step, plan_steps, run_steps
@@ -53,6 +53,12 @@ def running_membership(session: Session, hosts: Iterable[str]) -> dict[int, Memb
 
 def roles(status: EnsembleStatus) -> dict[str, str]:
     return {s.host: s.role for s in status.servers}
+
+
+def check_request(inventory: Inventory, action: str, names: list[str]) -> None:
+    """Refuse (UsageError, exit 2) what the inventory alone shows ``zk ACTION NAMES`` cannot do; asks no host."""
+    zookeeper.servers(inventory)
+    membership.check_request(action, names, inventory.zookeeper, inventory.hosts, str(inventory.path))
 
 
 @dataclass
@@ -99,7 +105,7 @@ def decide_changes(session: Session, action: str,
                    names: list[str]) -> tuple[dict[int, Member], list[MembershipChange]]:
     """The running membership and the changes, checked; raises UsageError, Refused or NoQuorum."""
     inventory = session.inventory
-    zookeeper.servers(inventory)
+    check_request(inventory, action, names)
     known = [n for n in names if n in inventory.hosts]
     running = running_membership(session, list(dict.fromkeys([*inventory.zookeeper.hosts, *known])))
     if not running:
