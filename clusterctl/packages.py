@@ -99,9 +99,9 @@ ZOOKEEPER_RELEASE = Contents(
     {"bin/zkServer.sh": re.compile(r"bin/zkServer\.sh"),
      # The server's own jar, not zookeeper-jute-*.jar or another module's.
      "lib/zookeeper-VERSION.jar": re.compile(r"lib/zookeeper-[0-9][^/]*\.jar")},
-    "give the Apache ZooKeeper -bin.tar.gz release (bin/zkServer.sh and the server jar under one top directory)")
+    "give the Apache ZooKeeper -bin.tar.gz release, with bin/zkServer.sh and the server jar under one top directory")
 JDK = Contents("a JDK", {"bin/java": re.compile(r"bin/java")},
-               "give a JDK .tar.gz (bin/java under one top directory)")
+               "give a JDK .tar.gz, with bin/java under one top directory")
 
 
 def require_contents(inventory: Inventory, package: PackageFile, contents: Contents) -> None:

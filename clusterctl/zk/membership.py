@@ -121,29 +121,28 @@ def check_request(action: str, names: list[str], spec: ZooKeeperSpec, hosts: Col
     one no longer listed and the one listed in its place. Whether the running
     ensemble agrees is for :func:`membership_changes`.
     """
-    listed = wanted_members(spec)
-    by_host = {m.host: m for m in listed.values()}
+    by_host = {m.host: m for m in wanted_members(spec).values()}
     if action == "replace":
         dead, new = names
-        command = f"clusterctl zk replace {dead} {new}"
+        asked = f"zk replace {dead} {new}"
         if dead == new:
-            raise UsageError(f"{command}: DEAD and NEW are the same host; name the server that is gone, then "
-                             f"the host that takes its place")
+            raise UsageError(f"{asked}: DEAD and NEW are the same host; name the server that is gone, then the "
+                             f"host that takes its place")
         if new not in hosts:
-            raise UsageError(f"{command}: NEW {new} is not a host of {where}; add [hosts.{new}] and put it in "
+            raise UsageError(f"{asked}: NEW {new} is not a host of {where}; add [hosts.{new}] and put it in "
                              f"{dead}'s place in [zookeeper.servers] (with a new id) first")
         if new not in by_host:
             raise UsageError(f"{where}: [zookeeper.servers]: NEW {new} is not listed; put it there in {dead}'s "
-                             f"place (with a new id) before {command}")
+                             f"place (with a new id) before clusterctl {asked}")
         if dead in by_host:
             raise UsageError(f"{where}: [zookeeper.servers]: DEAD {dead} is still listed; put {new} there in its "
-                             f"place before {command}")
+                             f"place before clusterctl {asked}")
         return
     for name in names:
         if action != "remove" and name not in hosts:
             fix = (f"add [hosts.{name}] and list it in [zookeeper.servers] with a new id first" if action == "add"
                    else f"name a server of [zookeeper.servers] ({', '.join(spec.hosts)})")
-            raise UsageError(f"clusterctl zk {action} {name}: {name} is not a host of {where}; {fix}")
+            raise UsageError(f"zk {action} {name}: {name} is not a host of {where}; {fix}")
         problem = listing_problem(action, name, by_host.get(name), where)
         if problem:
             raise UsageError(problem)

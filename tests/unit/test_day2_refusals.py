@@ -80,7 +80,7 @@ def refused(cluster: Path, attempts: list[str], capsys, *argv: str) -> str:
 # -- membership -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, words", [
-    (["zk", "add", "node99"], "clusterctl zk add node99: node99 is not a host of {inv}; add [hosts.node99] and "
+    (["zk", "add", "node99"], "clusterctl: zk add node99: node99 is not a host of {inv}; add [hosts.node99] and "
                               "list it in [zookeeper.servers] with a new id first"),
     (["zk", "add", "node1"], "{inv}: [zookeeper.servers]: node1 is not listed; add it there (with a new id) "
                              "before clusterctl zk add node1"),
@@ -94,8 +94,8 @@ def refused(cluster: Path, attempts: list[str], capsys, *argv: str) -> str:
                                  "(no observer = true)"),
     (["zk", "demote", "node2"], "node2: demote needs the inventory to say so first (observer = true)"),
     (["zk", "demote", "node5"], "node5 is not listed; only a server listed there can be demoted"),
-    (["zk", "replace", "node2", "node2"], "clusterctl zk replace node2 node2: DEAD and NEW are the same host"),
-    (["zk", "replace", "node1", "node99"], "clusterctl zk replace node1 node99: NEW node99 is not a host of {inv}"),
+    (["zk", "replace", "node2", "node2"], "clusterctl: zk replace node2 node2: DEAD and NEW are the same host"),
+    (["zk", "replace", "node1", "node99"], "clusterctl: zk replace node1 node99: NEW node99 is not a host of {inv}"),
     (["zk", "replace", "node1", "node5"], "{inv}: [zookeeper.servers]: NEW node5 is not listed; put it there in "
                                           "node1's place (with a new id) before clusterctl zk replace node1 node5"),
     (["zk", "replace", "node3", "node2"], "{inv}: [zookeeper.servers]: DEAD node3 is still listed; put node2 "
