@@ -153,6 +153,16 @@ def test_plan_names_each_step_it_cannot_compare_on_each_host(cluster):
     assert set(plan_json(planned, {})["not_compared"]) == {jdk.STAGE_STEP, jdk.INSTALL_STEP}
 
 
+def test_a_dry_run_of_zk_add_keeps_what_it_could_not_compare(cluster):
+    from clusterctl.steps.day2 import Day2Plan
+    (cluster.parent / JDK_FILE).unlink()
+    session, _, _ = fake_session(load_inventory(cluster), {})
+    decided = Day2Plan()
+    decided.merge(plan_steps(session, jdk.steps()))
+    assert set(decided.steps) == {jdk.STAGE_STEP, jdk.INSTALL_STEP}
+    assert all(p.not_compared for per_host in decided.steps.values() for p in per_host.values())
+
+
 def test_without_the_release_the_servers_are_compared_in_all_but_the_release(cluster):
     (cluster.parent / ZK_FILE).unlink()
     inventory = load_inventory(cluster)
