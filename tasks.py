@@ -16,7 +16,7 @@ from clusterctl.run import RunOptions, open_run
 def _run(command: str, options: RunOptions, steps) -> None:
     from clusterctl.steps.base import run_steps
     try:
-        with open_run(options, command) as run:
+        with open_run(options, command, needs=steps) as run:
             run_steps(run.session, steps)
     except ClusterctlError as exc:
         raise Exit(f"clusterctl: {exc}" if str(exc) else None, code=int(exit_status_for(exc))) from None

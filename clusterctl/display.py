@@ -270,6 +270,12 @@ def plan_table(rows: list[tuple[str, str, list[Change]]]) -> Table:
     return table
 
 
+def not_compared(planned: dict[str, dict[str, "HostPlan"]]) -> dict[str, str]:
+    """step → why plan could not compare its hosts (a package file not on this controller)."""
+    return {step: why for step, per_host in planned.items()
+            for why in dict.fromkeys(p.not_compared for p in per_host.values() if p.not_compared)}
+
+
 def plan_json(planned: dict[str, dict[str, "HostPlan"]], not_applied: dict[str, str]) -> dict:
     rows = plan_rows(planned)
     changes, hosts = plan_counts(rows)
@@ -280,6 +286,7 @@ def plan_json(planned: dict[str, dict[str, "HostPlan"]], not_applied: dict[str, 
                   "changes": [{"summary": c.summary, "diff": c.diff or None, "change": c.change} for c in shown]}
                  for host, step, shown in rows],
         "not_applied": not_applied,
+        "not_compared": not_compared(planned),
     }
 
 
@@ -298,8 +305,11 @@ def show_plan(console: Console, planned: dict[str, dict[str, "HostPlan"]], *, di
     elif rows:
         console.print(plan_table(rows))
     changes, hosts = plan_counts(rows)
+    unread = not_compared(planned)
+    # "Nothing to change" must not hide what could not be compared.
+    tail = f"; not compared: {', '.join(unread)} (a package file is not on this controller)" if unread else ""
     if changes:
         hint = "" if diff else " (--diff shows each file's diff)"
-        console.print(f"plan: {changes} change(s) on {hosts} host(s){hint}")
+        console.print(f"plan: {changes} change(s) on {hosts} host(s){hint}{tail}")
     else:
-        console.print("plan: nothing to change")
+        console.print(f"plan: nothing to change{tail}")

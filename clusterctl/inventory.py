@@ -32,6 +32,7 @@ INVENTORY_ENV = "CLUSTERCTL_INVENTORY"
 KEY_TYPES = ("ed25519", "rsa")
 DISTRIBUTE_MODES = ("auto", "direct", "relay", "pipeline")
 JDK_PACKAGE_KINDS = {".rpm": "rpm", ".deb": "deb", ".tar.gz": "tarball", ".tgz": "tarball"}
+RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}  # a ZooKeeper release
 ADMIN_SERVER_MODES = ("off", "localhost", "all")
 
 # Every pattern is used with fullmatch, so a trailing newline never slips past
@@ -426,6 +427,24 @@ def _private_key_problem(path: Path) -> tuple[str, str] | None:
             "point it at a private key such as ~/.ssh/id_ed25519")
 
 
+def package_problem(path: Path, kind: str) -> tuple[str, str] | None:
+    """Why the package file ``path`` cannot be read as a ``kind`` (rpm, deb, tarball), with the fix; None if it can.
+
+    Both are one printable line.
+    """
+    found = _file_kind(path)
+    if found == "missing" or found == "a file" and not os.access(path, os.R_OK):
+        return (_printable(f"{path} does not exist or is unreadable"),
+                "build it with 'clusterctl artifacts' or point the key at your package")
+    if found != "a file":
+        return _printable(f"{path} is {found}"), "point the key at the package file"
+    try:
+        _PACKAGE_READERS[kind](path)
+    except PackageFileError as exc:
+        return _printable(_one_line(exc, 300)), "download or build the package again ('clusterctl artifacts')"
+    return None
+
+
 class _Parser:
     cluster_given: frozenset[str] = frozenset()
 
@@ -573,7 +592,11 @@ class _Parser:
         return path
 
     def package(self, data: dict, key: str, kinds: dict[str, str], missing_fix: str) -> tuple[Path, str]:
-        """The local package ``data`` names, its kind (by suffix), refused unless its headers read well."""
+        """The local package ``data`` names and its kind (by suffix).
+
+        The file itself is not read here: a command that sends or compares it checks it then
+        (:mod:`clusterctl.packages`), so status and the other commands work without it.
+        """
         dotted = f"{key}.package"
         if "package" not in data:
             raise self.fail(dotted, "missing", missing_fix)
@@ -581,17 +604,6 @@ class _Parser:
         kind = next((k for suffix, k in kinds.items() if path.name.endswith(suffix)), None)
         if kind is None:
             raise self.fail(dotted, f"{_shown(path.name)} is not a {', '.join(kinds)} package", missing_fix)
-        found = _file_kind(path)
-        if found == "missing" or found == "a file" and not os.access(path, os.R_OK):
-            raise self.fail(dotted, f"{path} does not exist or is unreadable",
-                            "build it with 'clusterctl artifacts' or point the key at your package")
-        if found != "a file":
-            raise self.fail(dotted, f"{path} is {found}", "point the key at the package file")
-        try:
-            _PACKAGE_READERS[kind](path)
-        except PackageFileError as exc:
-            raise self.fail(dotted, _one_line(exc, 300),
-                            "download or build the package again ('clusterctl artifacts')") from None
         return path, kind
 
     def remote_dir(self, data: dict, key: str, name: str, default: str) -> str:
@@ -772,7 +784,7 @@ class _Parser:
             "admin_port", "four_letter_words", "distribute", "heap_mb", "user", "group", "log_dir",
             "snap_retain_count", "purge_interval", "snap_count", "jvm_flags", "environment", "conf_dir",
             "secret_file")))
-        package, _ = self.package(data, key, _RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
+        package, _ = self.package(data, key, RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
         ports = {n: self.integer(data, key, n, d, 1, 65535) for n, d in
                  (("client_port", 2181), ("quorum_port", 2888), ("election_port", 3888), ("admin_port", 8080))}
         if len(set(ports.values())) != len(ports):
@@ -896,5 +908,3 @@ class _Parser:
             self.warnings.append(f"{self.path}: {key}: {even_voters_warning(len(voters))}")
         return tuple(servers)
 
-
-_RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}

@@ -20,7 +20,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Mapping
 
 from .errors import PackageFileError
 
@@ -235,3 +235,28 @@ def tarball_top_dir(path: Path) -> str:
     if not _TOP_DIR.fullmatch(top):
         raise PackageFileError(f"{path} does not unpack into one top directory (its first member is {name[:60]!r})")
     return top
+
+
+def tarball_lacks(path: Path, wanted: Mapping[str, re.Pattern]) -> tuple[str, list[str]]:
+    """The tarball's top directory, and which of ``wanted`` no file or link in it matches.
+
+    Each pattern is matched against a member's path below the top directory
+    (``bin/java``). The member list is read only as far as it must be: until
+    every pattern has matched, or to the end.
+    """
+    top = tarball_top_dir(path)
+    left = dict(wanted)
+    with _reading(path, "the tar archive"), tarfile.open(path, "r|gz") as tar:
+        for member in tar:
+            if not (member.isfile() or member.issym() or member.islnk()):
+                continue
+            name = member.name
+            while name.startswith("./"):
+                name = name[2:]
+            first, _, below = name.partition("/")
+            found = [label for label, pattern in left.items() if first == top and pattern.fullmatch(below)]
+            for label in found:
+                del left[label]
+            if not left:
+                break
+    return top, list(left)

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -30,6 +30,7 @@ from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, defaul
 from .errors import ExitStatus, HostsFailed, Interrupted, UsageError
 from .events import Recorder, Reporter, State
 from .inventory import Inventory, inventory_path, load_inventory
+from .steps.base import Step, require_packages
 
 PASSWORD_ENV = "CLUSTERCTL_SSH_PASSWORD"
 # paramiko logs a dropped host's socket errors to stderr itself; the per-host
@@ -145,14 +146,18 @@ class Interrupts:
 
 @contextmanager
 def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
-             inventory: Inventory | None = None, read_only: bool = False, dry_run: bool = False) -> Iterator[Run]:
+             inventory: Inventory | None = None, read_only: bool = False, dry_run: bool = False,
+             needs: Sequence[Step] = ()) -> Iterator[Run]:
     """Everything a command needs to work on hosts, torn down and summarised at the end.
 
     ``read_only`` commands (status, plan) print no changed/unchanged totals. A
     ``dry_run`` is read-only and leaves no file on the controller either: no run
     log, no new known_hosts entry (and its session runs no script that writes).
+    The package files the steps of ``needs`` send or compare are checked
+    first: without one, the run is refused (exit 2) before it has begun.
     """
     inventory = inventory or load(options)
+    require_packages(inventory, needs)
     read_only = read_only or dry_run
     if dry_run:
         log_path = Path(os.devnull)

@@ -131,19 +131,21 @@ def with_revision(jar: bytes, revision: bytes) -> bytes:
     return out.getvalue()
 
 
-def rebuild(source: Path, target: Path, top: str, *, without_jars: bool = False) -> Path:
+def rebuild(source: Path, target: Path, top: str, *, broken: bool = False) -> Path:
     """The release under another top directory: a second build (its version string says so, and a BUILD
-    file), or a broken one whose lib/ holds no jar (its start script then fails: no main class)."""
+    file), or a broken one whose server jar is no jar and whose lib/ holds no other (its start script
+    then fails: no main class). Either has what zk upgrade checks a release for before sending it."""
     import io
     import tarfile
     with tarfile.open(source) as tin, tarfile.open(target, "w:gz", compresslevel=1) as tout:
         for member in tin:
             _, _, rest = member.name.partition("/")
-            if without_jars and rest.startswith("lib/") and rest.endswith(".jar"):
+            server_jar = re.fullmatch(r"lib/zookeeper-[\d.]+\.jar", rest)
+            if broken and rest.startswith("lib/") and rest.endswith(".jar") and not server_jar:
                 continue
             data = tin.extractfile(member) if member.isfile() else None
-            if re.fullmatch(r"lib/zookeeper-[\d.]+\.jar", rest):
-                patched = with_revision(data.read(), SECOND_BUILD)
+            if server_jar:
+                patched = b"not a jar\n" if broken else with_revision(data.read(), SECOND_BUILD)
                 member.size, data = len(patched), io.BytesIO(patched)
             member.name = top + ("/" + rest if rest else "")
             if member.islnk():

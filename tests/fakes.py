@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -24,6 +25,7 @@ from clusterctl.core.facts import SCRIPT as FACTS_SCRIPT, Fact, frame
 from clusterctl.events import Recorder, Reporter
 from clusterctl.inventory import Host, Inventory
 from clusterctl.core.session import Session
+from clusterctl.errors import ConnectError
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,33 @@ def run_locally(name: str, *args: object, payload: bytes = b"", env: dict[str, s
     script = remote.load(name)
     return subprocess.run(shlex.split(script.command_line([str(a) for a in args])), input=script.text + payload,
                           capture_output=True, timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def refuse_connections(monkeypatch) -> list[str]:
+    """Every attempt to reach a host from here on, recorded and refused: SSH logins (as if the host were
+    down) and any socket connect (ZooKeeper's client port, a reachability probe), as a port nothing
+    listens on refuses it. The list stays empty when a command touched no host."""
+    attempts: list[str] = []
+
+    def login(host, *args, **kwargs):
+        attempts.append(f"ssh {host.name}")
+        raise ConnectError(f"{host.name}: no SSH in unit tests")
+
+    def connect(sock, address):
+        attempts.append(f"connect {address}")
+        raise ConnectionRefusedError(111, "Connection refused (a unit test)")
+
+    monkeypatch.setattr("clusterctl.core.session.open_connection", login)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", lambda sock, address: connect(sock, address))
+    return attempts
+
+
+def unreachable_inventory(jdk_package: str, node4: str = "3") -> str:
+    """An inventory of five hosts (node1..node5) on loopback addresses at port 1, where nothing listens,
+    with the ZooKeeper servers node2, node3 and node4 (``node4``: its entry), the packages and the
+    super-user secret beside it: for commands that must refuse before they reach a host."""
+    hosts = "".join(f'[hosts.node{i}]\naddress = "127.0.0.{10 + i}"\nport = 1\n' for i in range(1, 6))
+    return (f'[cluster]\nname = "unreachable"\nknown_hosts = "known_hosts"\n{hosts}'
+            f'[jdk]\npackage = "{jdk_package}"\n[zookeeper]\npackage = "apache-zookeeper-3.8.0-bin.tar.gz"\n'
+            f'secret_file = "super-secret"\n[zookeeper.servers]\nnode2 = 1\nnode3 = 2\nnode4 = {node4}\n')

@@ -78,7 +78,7 @@ def _bootstrap(command: str, options, only, skip, dry_run, verify, verify_ssh, p
     if dry_run:
         return show_steps_plan(options, command, steps, dry_run=True)
     status = None
-    with open_run(options, command) as run:
+    with open_run(options, command, needs=steps) as run:
         done = bootstrap.run(run.session, steps, verify=verify)
         if run.inventory.zookeeper and any(s.phase in ("zookeeper", "zk-start", "smoke") for s in steps) \
                 and not run.session.stopping.is_set() and not done.halted_by:

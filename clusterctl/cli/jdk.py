@@ -32,12 +32,13 @@ def jdk_group() -> None:
                    "nodes trust each other, direct otherwise).")
 def install_command(options, mode: str | None, dry_run: bool) -> None:
     """Stage the package on every node, install it where missing, write /etc/profile.d/java.sh, check it."""
+    steps = jdk.steps(mode)
     if dry_run:
         jdk.require_spec(load(options))
-        return show_steps_plan(options, "jdk-install", jdk.steps(mode), dry_run=True)
-    with open_run(options, "jdk-install") as run:
+        return show_steps_plan(options, "jdk-install", steps, dry_run=True)
+    with open_run(options, "jdk-install", needs=steps) as run:
         jdk.require_spec(run.inventory)
-        done = run_steps(run.session, jdk.steps(mode))
+        done = run_steps(run.session, steps)
     run.console.print(java_table(run, done.outputs.get(jdk.VERIFY_STEP, {})))
     if run.exit_status:
         raise HostsFailed(run.exit_status)
@@ -65,7 +66,7 @@ def upgrade_command(options, package: Path, timeout: float, pause: float, confir
     """
     inventory = load(options)
     jdk.require_spec(inventory)
-    target = upgrade.with_jdk_package(inventory, package.resolve())
+    target = upgrade.with_jdk_package(inventory, package)
 
     ask = confirmation(options, confirm)
     with open_run(options, "jdk-upgrade", inventory=target, dry_run=dry_run) as run:

@@ -63,12 +63,13 @@ def zk_install(options, nodes: tuple[str, ...], dry_run: bool) -> None:
     Starts nothing; a server that runs outside zookeeper.service (set up by zkServer.sh, as root)
     is converted by a rolling restart, leader last, keeping the quorum.
     """
-    hosts = _nodes(load(options), nodes)
+    inventory = load(options)
+    hosts = _nodes(inventory, nodes)
     # A server still running outside the service (set up before it) is converted, one at a time.
     steps = [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts), zookeeper.ZkRoll("migrate", hosts=hosts)]
     if dry_run:
         return show_steps_plan(options, "zk-install", steps, dry_run=True)
-    with open_run(options, "zk-install") as run:
+    with open_run(options, "zk-install", inventory=inventory, needs=steps) as run:
         run_steps(run.session, steps)
     _finish(run)
 
@@ -142,8 +143,12 @@ def zk_restart(options, rolling: bool, timeout: float, dry_run: bool) -> None:
 
 def _membership(options, action: str, names: list[str], timeout: float, confirm: bool, dry_run: bool) -> None:
     """Run one membership command (or show its plan); the ensemble as it stands afterwards."""
+    inventory = load(options)
+    membership.check_request(inventory, action, names)
     ask = confirmation(options, confirm)
-    with open_run(options, f"zk-{action}", dry_run=dry_run) as run:
+    # A dry run, as plan, says what it cannot compare without a package; the change itself needs them.
+    needs = [] if dry_run else membership.needs(action)
+    with open_run(options, f"zk-{action}", inventory=inventory, dry_run=dry_run, needs=needs) as run:
         decided = membership.plan(run.session, action, names)
         if dry_run:
             show_dry_run(run, decided)
@@ -261,8 +266,8 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
             upgrade.cleanup(run.session)
         _finish(run)
         return
-    package = (package or inventory.zookeeper.package).resolve()
     target = upgrade.with_package(inventory, package)
+    package = target.zookeeper.package.resolve()
 
     ask = confirmation(options, confirm)
     with open_run(options, "zk-upgrade", inventory=target, dry_run=dry_run) as run:

@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 from ..core.facts import Fact, FactQuery
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..inventory import Host, Inventory
+from ..packages import PackageFile, require
 from ..plan import Change
 
 Facts = Mapping[str, Fact]
@@ -27,12 +28,15 @@ class HostPlan:
 
     ``problem`` says why the host cannot be brought there (the host then
     fails, and nothing is done on it); ``notes`` are facts worth showing that
-    are not changes (a restart needed, a fallback taken).
+    are not changes (a restart needed, a fallback taken); ``not_compared``
+    says why ``plan`` could not compare the host at all (a package file that
+    is not on this controller).
     """
 
     changes: list[Change] = field(default_factory=list)
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
+    not_compared: str = ""
 
     @property
     def empty(self) -> bool:
@@ -42,6 +46,8 @@ class HostPlan:
         """What ``plan`` lists for the host: the refusal, or the changes, then the notes."""
         if self.problem:
             return [Change(f"refused: {self.problem}", change=False)]
+        if self.not_compared:
+            return [Change(self.not_compared, change=False)]
         return self.changes + [Change(note, change=False) for note in self.notes]
 
 
@@ -87,6 +93,22 @@ class Step:
         """The hosts this step is about, in inventory order (before --hosts narrows them)."""
         raise NotImplementedError
 
+    def packages(self, inventory: Inventory) -> list[PackageFile]:
+        """The local package files the step sends, or compares hosts with.
+
+        A run checks them before anything is asked or changed; without them
+        ``plan`` shows the step as not compared on its hosts.
+        """
+        return []
+
+    def unreadable(self, inventory: Inventory) -> str:
+        """What ``plan`` says on this step's hosts when one of its packages cannot be read here, else ""."""
+        for package in self.packages(inventory):
+            problem = package.problem()
+            if problem:
+                return package.not_compared(problem)
+        return ""
+
     def fact_hosts(self, inventory: Inventory) -> list[str]:
         """The hosts whose facts the decision reads: more than :meth:`hosts` when peers matter."""
         return self.hosts(inventory)
@@ -115,6 +137,9 @@ class Step:
     def plans(self, session: Session) -> dict[str, HostPlan]:
         """The decision for this run's targets (within --hosts, not failed), from fresh or cached facts."""
         inventory = session.inventory
+        unread = self.unreadable(inventory)
+        if unread:
+            return {h: HostPlan(not_compared=unread) for h in session.targets(self.hosts(inventory))}
         decided = self.decide(inventory, self.gather(session))
         return {h: decided[h] for h in session.targets(self.hosts(inventory)) if h in decided}
 
@@ -134,7 +159,7 @@ def prefetch(session: Session, steps: Sequence[Step]) -> None:
     inventory = session.inventory
     wanted: dict[str, list[Step]] = {}
     for step in steps:
-        if step.applies(inventory):
+        if step.applies(inventory) and not step.unreadable(inventory):
             for name in step.fact_hosts(inventory):
                 wanted.setdefault(name, []).append(step)
 
@@ -156,6 +181,11 @@ def plan_steps(session: Session, steps: Sequence[Step]) -> dict[str, dict[str, H
     return {step.name: step.plans(session) for step in steps if step.applies(session.inventory)}
 
 
+def require_packages(inventory: Inventory, steps: Sequence[Step]) -> None:
+    """Refuse (exit 2, before any host is contacted) unless every package file ``steps`` need reads well."""
+    require(inventory, [p for step in steps if step.applies(inventory) for p in step.packages(inventory)])
+
+
 def not_applied(inventory: Inventory, steps: Sequence[Step]) -> dict[str, str]:
     """step name → why it does nothing here, for the steps that do not apply to this inventory."""
     return {step.name: step.not_applied(inventory) for step in steps if not step.applies(inventory)}
@@ -166,7 +196,9 @@ def run_steps(session: Session, steps: Sequence[Step], *, verify: bool = False) 
 
     A host whose plan names a problem fails at that step with it, untouched;
     a problem at a gate step (preflight) stops the run there, before any change.
+    A package file a step needs and cannot read refuses the run before anything is asked.
     """
+    require_packages(session.inventory, steps)
     run = StepRun(session, verify=verify)
     prefetch(session, steps)
     for step in steps:

@@ -35,10 +35,11 @@ class Day2Plan:
         return [h for h, p in self.steps.get(step, {}).items() if p.changes]
 
     def merge(self, planned: dict[str, dict[str, HostPlan]]) -> None:
-        """Add the runbook's plans (for the install a membership change does first): those that change."""
+        """Add the runbook's plans (for the install a membership change does first): those that change, are
+        refused, or could not be compared (a package file not on this controller)."""
         for step, per_host in planned.items():
             for host, plan in per_host.items():
-                if plan.changes or plan.problem:
+                if plan.changes or plan.problem or plan.not_compared:
                     self.steps.setdefault(step, {})[host] = plan
 
     def _plan(self, step: str, host: str) -> HostPlan:

@@ -24,6 +24,7 @@ from ..core.session import HostContext, HostResults, Outcome, Session
 from ..core.transfer import KEEP, LocalFile, StagedFile, local_file, staged_query, staging_action
 from ..errors import UsageError
 from ..inventory import Host, Inventory, JdkSpec
+from ..packages import PackageFile, jdk_package
 from ..package_files import PackageIdentity, read_deb_identity, read_rpm_identity, tarball_top_dir
 from ..plan import Change, file_change
 from ..render.profile import render_profile_snippet
@@ -242,6 +243,9 @@ class _JdkStep(Step):
     def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
         return facts(inventory.jdk)
 
+    def packages(self, inventory: Inventory) -> list[PackageFile]:
+        return jdk_package(inventory)
+
 
 class JdkStage(_JdkStep, StageStep):
     """The package under [jdk] stage_dir on every JDK host that can install it."""
@@ -301,6 +305,13 @@ class JdkVerify(_JdkStep):
 
     def __init__(self, run_jvm_everywhere: bool = False):
         self.run_jvm_everywhere = run_jvm_everywhere
+
+    # What a login shell runs is checked without the package: jdk verify works where it is not.
+    def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
+        return [login_java_query(run_jvm=False)]
+
+    def packages(self, inventory: Inventory) -> list[PackageFile]:
+        return []
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
         return {h: HostPlan() for h in facts}

@@ -30,7 +30,7 @@ from ..zk import install as zk_install
 from ..zk import membership
 from ..zk.membership import Member, MembershipChange
 from ..zk.server import control, java_home
-from ..inventory import ZkServer
+from ..inventory import Inventory, ZkServer
 from ..zk.status import EnsembleStatus, ask_directly, describe, probe, server_status, wait_until_serving
 from . import zookeeper
 from .base import Step, plan_steps, run_steps
@@ -53,6 +53,12 @@ def running_membership(session: Session, hosts: Iterable[str]) -> dict[int, Memb
 
 def roles(status: EnsembleStatus) -> dict[str, str]:
     return {s.host: s.role for s in status.servers}
+
+
+def check_request(inventory: Inventory, action: str, names: list[str]) -> None:
+    """Refuse (UsageError, exit 2) what the inventory alone shows ``zk ACTION NAMES`` cannot do; asks no host."""
+    zookeeper.servers(inventory)
+    membership.check_request(action, names, inventory.zookeeper, inventory.hosts, str(inventory.path))
 
 
 @dataclass
@@ -133,7 +139,7 @@ def decide_changes(session: Session, action: str,
                    names: list[str]) -> tuple[dict[int, Member], list[MembershipChange]]:
     """The running membership and the changes, checked; raises UsageError, Refused or NoQuorum."""
     inventory = session.inventory
-    zookeeper.servers(inventory)
+    check_request(inventory, action, names)
     known = [n for n in names if n in inventory.hosts]
     running = running_membership(session, list(dict.fromkeys([*inventory.zookeeper.hosts, *known])))
     if not running:
@@ -233,6 +239,11 @@ def install_steps() -> list[Step]:
     """The runbook without starting anything: what a host needs before its server can join."""
     from ..bootstrap import runbook
     return [s for s in runbook() if not isinstance(s, (zookeeper.ZkStart, zookeeper.ZkRoll, zookeeper.ZkSmoke))]
+
+
+def needs(action: str) -> list[Step]:
+    """The steps whose package files ``zk ACTION`` sends: checked before the run begins."""
+    return install_steps() if action in ("add", "replace") else []
 
 
 def install(session: Session, joiners: list[str]) -> None:

@@ -22,6 +22,7 @@ from ..core.transfer import LocalFile, StagedFile, local_file, staging_action, C
 from ..display import human_bytes
 from ..errors import ClusterctlError
 from ..inventory import Host, Inventory
+from ..packages import PackageFile, jdk_package, zookeeper_package
 from ..render.hosts_file import parse_hosts_block
 from . import jdk as jdk_steps
 from . import zookeeper as zk_steps
@@ -86,15 +87,23 @@ def paths_of(inventory: Inventory, host: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def unread_packages(inventory: Inventory, host: str) -> list[tuple[PackageFile, tuple[str, str]]]:
+    """The packages ``host`` gets that cannot be read here, each with why: their room is not known."""
+    has_jdk, server = jdk_and_server(inventory, host)
+    wanted = (jdk_package(inventory) if has_jdk else []) + (zookeeper_package(inventory) if server else [])
+    return [(p, problem) for p in wanted if (problem := p.problem())]
+
+
 def disk_needs(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> dict[str, int]:
     """path → bytes this run would write there (what is there already counts nothing)."""
     has_jdk, server = jdk_and_server(inventory, host)
+    unread = {p.key for p, _ in unread_packages(inventory, host)}
     needs: dict[str, int] = {}
 
     def add(path: str, size: int) -> None:
         needs[path] = needs.get(path, 0) + size
 
-    if has_jdk:
+    if has_jdk and "jdk.package" not in unread:
         spec = inventory.jdk
         pkg = jdk_steps.describe_package(spec)
         state = jdk_steps.HostState.from_facts(f, jdk_steps.remote_paths(spec))
@@ -105,8 +114,8 @@ def disk_needs(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> dict[s
     if server:
         spec = inventory.zookeeper
         state = zk_steps.zk_install.ServerState.from_facts(f, spec)
-        release = zk_steps.release(inventory)
-        if state.release_sha256 != release.sha256:
+        release = None if "zookeeper.package" in unread else zk_steps.release(inventory)
+        if release is not None and state.release_sha256 != release.sha256:
             package = local_file(spec.package)
             staged = StagedFile.from_fact(f[zk_steps.ZkStage().remote(inventory).fact_name])
             if staging_action(staged, package) == COPY:
@@ -137,6 +146,8 @@ def check_disk(inventory: Inventory, host: str, f: Mapping[str, Fact]) -> list[C
             checks.append(Check("disk", "fail", f"{', '.join(paths)} need {human_bytes(needed)} on {mount}, "
                                 f"which has {human_bytes(avail)} free", f"free space on {mount}, or point "
                                 "the inventory's directories at a larger filesystem"))
+    checks += [Check("disk", "warn", f"the room {p.key} needs is not checked: {problem} on this controller", fix)
+               for p, (problem, fix) in unread_packages(inventory, host)]
     return checks or [Check("disk", "ok", "room for what will be written")]
 
 
@@ -276,10 +287,13 @@ class Preflight(Step):
                    query("preflight.memory", "memory"), query("preflight.clock", "clock"),
                    query("preflight.disks", "disks"),
                    query("zk.init", "init_system"), query("hosts.etc_hosts", "file", "/etc/hosts")]
-        if has_jdk:
+        unread = {p.key for p, _ in unread_packages(inventory, host.name)}
+        if has_jdk and "jdk.package" not in unread:
             queries += jdk_steps.facts(inventory.jdk)
         if server:
-            queries += zk_steps.ZkStage().facts(inventory, host)
+            # Whether the release is staged needs its size: asked only when the tarball is here.
+            step = zk_steps.ZkInstall() if "zookeeper.package" in unread else zk_steps.ZkStage()
+            queries += step.facts(inventory, host)
             queries += [query("preflight.ports", "listening", *server_ports(inventory)),
                         query("preflight.names", "resolve", *inventory.zookeeper.hosts)]
         return queries

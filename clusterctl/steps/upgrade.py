@@ -26,7 +26,8 @@ from typing import Callable
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import ClusterctlError, HostsFailed, UsageError
 from ..events import State
-from ..inventory import Inventory
+from ..inventory import JDK_PACKAGE_KINDS, RELEASE_KINDS, Inventory
+from ..packages import JDK, ZOOKEEPER_RELEASE, given_package, require_contents, zookeeper_package
 from ..zk import install as zk_install
 from ..zk.restart import check_margin, targets_in_rolling_order
 from ..zk.server import control, home, java_home
@@ -44,9 +45,16 @@ JDK_SCRIPT = "jdk.sh"
 DEFAULT_TIMEOUT = 120.0
 
 
-def with_package(inventory: Inventory, package: Path) -> Inventory:
-    """The inventory with ``package`` as the ZooKeeper release: what the run installs."""
-    return replace(inventory, zookeeper=replace(inventory.zookeeper, package=package))
+def with_package(inventory: Inventory, package: Path | None) -> Inventory:
+    """The inventory with the release the upgrade installs: ``package`` (--package), else [zookeeper] package.
+
+    Refused (exit 2, before any host is contacted) unless it is a ZooKeeper
+    release: a tarball with bin/zkServer.sh and the server's jar, read here.
+    """
+    named = zookeeper_package(inventory)[0] if package is None else \
+        given_package("--package", package, RELEASE_KINDS, ZOOKEEPER_RELEASE.fix)
+    require_contents(inventory, named, ZOOKEEPER_RELEASE)
+    return replace(inventory, zookeeper=replace(inventory.zookeeper, package=named.path))
 
 
 @dataclass(frozen=True)
@@ -314,12 +322,19 @@ JDK_LINK_STEP = "jdk-link"
 
 
 def with_jdk_package(inventory: Inventory, package: Path) -> Inventory:
-    """The inventory with ``package`` as the JDK (its kind from its name, as the inventory reads it)."""
-    from ..inventory import JDK_PACKAGE_KINDS
-    kind = next((k for suffix, k in JDK_PACKAGE_KINDS.items() if package.name.endswith(suffix)), None)
-    if kind is None:
-        raise UsageError(f"{package}: not a .rpm, .deb or .tar.gz JDK package")
-    return replace(inventory, jdk=replace(inventory.jdk, package=package, kind=kind))
+    """The inventory with ``package`` as the JDK that ``jdk upgrade`` unpacks beside the one in use.
+
+    Refused (exit 2, before any host is contacted) unless it is a JDK tarball:
+    bin/java under one top directory, read here.
+    """
+    named = given_package("--package", package, JDK_PACKAGE_KINDS, JDK.fix)
+    if named.kind != "tarball":
+        raise UsageError(f"--package: {package}: jdk upgrade switches java_home and switches it back on a "
+                         f"failure, which needs the new JDK unpacked beside the old one (fix: give it a .tar.gz "
+                         f"JDK; an rpm or deb upgrade replaces the JDK in place: jdk install does that, without "
+                         f"a way back)")
+    require_contents(inventory, named, JDK)
+    return replace(inventory, jdk=replace(inventory.jdk, package=named.path, kind=named.kind))
 
 
 def running_java(session: Session, hosts: list[str]) -> dict[str, str]:
@@ -344,11 +359,7 @@ def plan_jdk_upgrade(session: Session, *, timeout: float = DEFAULT_TIMEOUT) -> U
     """What ``jdk upgrade`` will do with the session's inventory's JDK tarball; refused before any change."""
     inventory = session.inventory
     spec = jdk.require_spec(inventory)
-    pkg = jdk.describe_package(spec)
-    if pkg.kind != "tarball":
-        raise UsageError(f"{spec.package}: jdk upgrade switches java_home and switches it back on a failure, "
-                         f"which needs the new JDK unpacked beside the old one: give it a .tar.gz JDK (an rpm "
-                         f"or deb upgrade replaces the JDK in place; jdk install does that, without a way back)")
+    pkg = jdk.describe_package(spec)  # a tarball: with_jdk_package refuses anything else
     hosts = list(spec.hosts)
     facts = session.gather(jdk.INSTALL_STEP, hosts, lambda h: jdk.facts(spec))
     states = {h: jdk.HostState.from_facts(f, jdk.remote_paths(spec)) for h, f in facts.items()}

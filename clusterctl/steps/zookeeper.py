@@ -21,6 +21,7 @@ from ..core.facts import FactQuery
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import EnsembleNotReady, Refused, UsageError
 from ..inventory import Host, Inventory
+from ..packages import PackageFile, require, zookeeper_package
 from ..render.zk_service import UNIT
 from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
@@ -65,6 +66,8 @@ def stage_dir(inventory: Inventory) -> str:
 
 
 def release(inventory: Inventory) -> zk_install.Release:
+    """The inventory's release tarball, read; refused (exit 2) when it is not on this controller."""
+    require(inventory, zookeeper_package(inventory))
     return zk_install.release_of(inventory.zookeeper.package)
 
 
@@ -95,17 +98,23 @@ def _same(a: tuple, b: tuple) -> bool:
 _last_decision = _LastDecision()
 
 
+def known_release(inventory: Inventory) -> zk_install.Release | None:
+    """The release, when its tarball can be read here; None: what servers run is not compared with it."""
+    return None if any(p.problem() for p in zookeeper_package(inventory)) else release(inventory)
+
+
 def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
                leader: str | None = None) -> dict[str, zk_install.ServerPlan]:
     """Every server's plan, against the membership the ensemble runs (read from all of them; the
-    ``leader``'s, when it is known). Decided once for the same facts (see :class:`_LastDecision`)."""
+    ``leader``'s, when it is known), and the release when its tarball is here. Decided once for the same
+    facts (see :class:`_LastDecision`)."""
     digest = superuser.known_digest(inventory)
     # Only the ZooKeeper facts count: the stage step asks the same plus its staged file's.
     made_from = (inventory, leader, digest, {h: {n: fact for n, fact in f.items() if n.startswith("zk.")}
                                              for h, f in gathered.items()})
 
     def decide() -> dict[str, zk_install.ServerPlan]:
-        rel, spec = release(inventory), inventory.zookeeper
+        rel, spec = known_release(inventory), inventory.zookeeper
         states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in gathered.items()}
         running = zk_install.running_members(states, leader)
         return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
@@ -130,7 +139,7 @@ class _ZkStep(Step):
         return servers(inventory, self.only)
 
     def facts(self, inventory: Inventory, host: Host) -> list[FactQuery]:
-        return zk_install.facts(inventory.zookeeper, release(inventory))
+        return zk_install.facts(inventory.zookeeper, known_release(inventory))
 
 
 class ZkStage(_ZkStep, StageStep):
@@ -145,6 +154,9 @@ class ZkStage(_ZkStep, StageStep):
 
     def package(self, inventory: Inventory) -> Path:
         return inventory.zookeeper.package
+
+    def packages(self, inventory: Inventory) -> list[PackageFile]:
+        return zookeeper_package(inventory)
 
     def stage_dir(self, inventory: Inventory) -> str:
         return stage_dir(inventory)
@@ -171,6 +183,9 @@ class ZkInstall(_ZkStep):
     """Release, configuration, data dirs and myid on the servers; starts nothing."""
 
     name = STEP
+
+    def packages(self, inventory: Inventory) -> list[PackageFile]:
+        return zookeeper_package(inventory)
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, InstallPlan]:
         plans = {}

@@ -92,11 +92,11 @@ def server_fact(spec: ZooKeeperSpec) -> FactQuery:
     return query("zk.server", "zk_server", UNIT, pid_file(spec), *config_files(spec))
 
 
-def facts(spec: ZooKeeperSpec, release: Release) -> list[FactQuery]:
-    """What a server node has now (one round trip with every other step's)."""
-    target = release.directory(spec)
-    return [
-        query("zk.release", "release_mark", target, RELEASE_MARK),
+def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
+    """What a server node has now (one round trip with every other step's); without the release
+    tarball (None), all but whether that release is unpacked."""
+    unpacked = [query("zk.release", "release_mark", release.directory(spec), RELEASE_MARK)] if release else []
+    return unpacked + [
         query("zk.link", "link", home(spec)),
         query("zk.zoo_cfg", "file", f"{spec.conf_dir}/zoo.cfg"),
         query("zk.java_env", "file", f"{spec.conf_dir}/java.env"),
@@ -195,7 +195,7 @@ class ServerState:
         def text(name: str) -> str | None:
             fact = f.get(name)
             return fact.output if fact is not None and fact.ok else None
-        release = f["zk.release"].output.strip()
+        release = f["zk.release"].output.strip() if "zk.release" in f else ""
         link = f["zk.link"].output.strip()
         account = f["zk.account"].lines if "zk.account" in f else []
         state_lines = dict(line.split(" ", 1) for line in f["zk.unit_state"].lines if " " in line) \
@@ -241,7 +241,7 @@ class ServerPlan:
 
     host: str
     server_id: int
-    release: Release
+    release: Release | None  # None: its tarball is not on this controller, and is not compared
     conflict: str | None = None
     unpack: bool = False
     relink: bool = False
@@ -431,12 +431,14 @@ def joiner_problem(spec: ZooKeeperSpec, host: str, state: ServerState,
     return None
 
 
-def decide(inventory: Inventory, host: str, state: ServerState, release: Release,
+def decide(inventory: Inventory, host: str, state: ServerState, release: Release | None,
            running: dict[int, tuple[str, str]] | None = None, digest: str = "") -> ServerPlan:
     """What ``host`` needs for the inventory's ensemble (pure).
 
     ``running`` is the membership the ensemble runs now (from its servers'
-    facts; empty for a new ensemble); ``digest`` the super user's.
+    facts; empty for a new ensemble); ``digest`` the super user's. Without the
+    ``release`` (its tarball is not here), what comes from it (the release
+    itself, its log4j.properties) is left out of the comparison.
     """
     spec = inventory.zookeeper
     running = running or {}
@@ -453,19 +455,17 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
         plan.conflict = joiner_problem(spec, host, state, running)
     if plan.conflict:
         return plan
-    target = release.directory(spec)
-    plan.unpack = state.release_sha256 != release.sha256
-    plan.replaces = plan.unpack and state.release_sha256 != ""
     plan.link_before = state.link_target
-    plan.relink = state.link_target != target
     java = java_home(inventory)
-    wanted = {
-        f"{spec.conf_dir}/java.env": (state.java_env or "",
-                                      render_java_env(spec, java, supervised=state.systemd, super_digest=digest)),
-        f"{spec.conf_dir}/log4j.properties": (state.log4j or "", release_member(
-            release.package, release.package.stat().st_mtime_ns, "conf/log4j.properties")),
-        PROFILE_PATH: (state.profile or "", profile_snippet(spec)),
-    }
+    wanted = {f"{spec.conf_dir}/java.env": (state.java_env or "", render_java_env(
+        spec, java, supervised=state.systemd, super_digest=digest))}
+    if release is not None:
+        plan.unpack = state.release_sha256 != release.sha256
+        plan.replaces = plan.unpack and state.release_sha256 != ""
+        plan.relink = state.link_target != release.directory(spec)
+        wanted[f"{spec.conf_dir}/log4j.properties"] = (state.log4j or "", release_member(
+            release.package, release.package.stat().st_mtime_ns, "conf/log4j.properties"))
+    wanted[PROFILE_PATH] = (state.profile or "", profile_snippet(spec))
     zoo_cfg = render_zoo_cfg(spec, inventory, host)
     if state.zoo_cfg is None or static_differs(state.zoo_cfg, zoo_cfg):
         wanted[f"{spec.conf_dir}/zoo.cfg"] = (state.zoo_cfg or "", zoo_cfg)

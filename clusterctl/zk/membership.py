@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Collection, Iterable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NewConfigNoQuorumError, NoAuthError, ReconfigInProcessError
@@ -91,24 +91,85 @@ def apply_change(members: dict[int, Member], change: MembershipChange) -> dict[i
     return after
 
 
+def listing_problem(action: str, name: str, listed: Member | None, where: str) -> str | None:
+    """Why [zookeeper.servers] of ``where`` does not say yet what ``zk ACTION NAME`` does, with the fix (pure).
+
+    ``listed`` is NAME's entry there (None when it has none). A server to add is
+    listed; one to remove is not any more; one to promote or demote is listed
+    in its new role.
+    """
+    key = f"{where}: [zookeeper.servers]: {name}"
+    if action == "add" and listed is None:
+        return f"{key} is not listed; add it there (with a new id) before clusterctl zk add {name}"
+    if action == "remove" and listed is not None:
+        return f"{key} is still listed; remove it there before clusterctl zk remove {name}"
+    if action in ("promote", "demote"):
+        if listed is None:
+            return f"{key} is not listed; only a server listed there can be {action}d"
+        if listed.observer != (action == "demote"):
+            fix = "observer = true" if action == "demote" else "no observer = true"
+            return f"{key}: {action} needs the inventory to say so first ({fix})"
+    return None
+
+
+def check_request(action: str, names: list[str], spec: ZooKeeperSpec, hosts: Collection[str], where: str) -> None:
+    """Refuse (UsageError) what ``clusterctl zk ACTION NAMES`` asks that the inventory alone shows is wrong (pure).
+
+    Nothing is asked of any host for this: a server to add, promote or demote
+    is a host of the inventory, listed in [zookeeper.servers] as the command
+    needs (:func:`listing_problem`); ``replace DEAD NEW`` names two hosts, the
+    one no longer listed and the one listed in its place. Whether the running
+    ensemble agrees is for :func:`membership_changes`.
+    """
+    by_host = {m.host: m for m in wanted_members(spec).values()}
+    if action == "replace":
+        dead, new = names
+        asked = f"zk replace {dead} {new}"
+        if dead == new:
+            raise UsageError(f"{asked}: DEAD and NEW are the same host; name the server that is gone, then the "
+                             f"host that takes its place")
+        if new not in hosts:
+            raise UsageError(f"{asked}: NEW {new} is not a host of {where}; add [hosts.{new}] and put it in "
+                             f"{dead}'s place in [zookeeper.servers] (with a new id) first")
+        if new not in by_host:
+            raise UsageError(f"{where}: [zookeeper.servers]: NEW {new} is not listed; put it there in {dead}'s "
+                             f"place (with a new id) before clusterctl {asked}")
+        if dead in by_host:
+            raise UsageError(f"{where}: [zookeeper.servers]: DEAD {dead} is still listed; put {new} there in its "
+                             f"place before clusterctl {asked}")
+        return
+    for name in names:
+        if action != "remove" and name not in hosts:
+            fix = (f"add [hosts.{name}] and list it in [zookeeper.servers] with a new id first" if action == "add"
+                   else f"name a server of [zookeeper.servers] ({', '.join(spec.hosts)})")
+            raise UsageError(f"zk {action} {name}: {name} is not a host of {where}; {fix}")
+        problem = listing_problem(action, name, by_host.get(name), where)
+        if problem:
+            raise UsageError(problem)
+
+
 def membership_changes(action: str, names: Iterable[str], running: dict[int, Member],
                        wanted: dict[int, Member], where: str) -> list[MembershipChange]:
     """The changes ``clusterctl zk ACTION NAMES`` makes, each checked against the inventory and the ensemble (pure).
 
-    The inventory (``where``) must already say what the command does: a server
-    to add is listed in [zookeeper.servers] and not running; one to remove is
-    running and no longer listed; one to promote or demote is listed with the
-    new role. Anything else is a UsageError naming the fix.
+    The inventory (``where``) must already say what the command does
+    (:func:`listing_problem`); the running ensemble must have the server to
+    remove, promote or demote, and not the one to add. Anything else is a
+    UsageError naming the fix.
     """
     by_host_running = {m.host: m for m in running.values()}
     by_host_wanted = {m.host: m for m in wanted.values()}
     changes = []
     for name in dict.fromkeys(names):
         now, then = by_host_running.get(name), by_host_wanted.get(name)
+        if action == "remove" and now is None and then is None:
+            # Removed already (a run that stopped before it could stop the server): finish that.
+            changes.append(MembershipChange("retire", Member(0, name)))
+            continue
+        problem = listing_problem(action, name, then, where)
+        if problem:
+            raise UsageError(problem)
         if action == "add":
-            if then is None:
-                raise UsageError(f"{where}: [zookeeper.servers]: {name} is not listed; add it there "
-                                 f"(with a new id) before clusterctl zk add {name}")
             if now is not None:
                 raise UsageError(f"{name} is already a member of the running ensemble (server.{now.id}); "
                                  f"nothing to add")
@@ -118,28 +179,16 @@ def membership_changes(action: str, names: Iterable[str], running: dict[int, Mem
                                  f"as {taken.host}; give {name} an id no running server has")
             changes.append(MembershipChange("add", then))
         elif action == "remove":
-            if now is None and then is None:
-                # Removed already (a run that stopped before it could stop the server): finish that.
-                changes.append(MembershipChange("retire", Member(0, name)))
-                continue
             if now is None:
                 raise UsageError(f"{name} is not a member of the running ensemble; nothing to remove")
-            if then is not None:
-                raise UsageError(f"{where}: [zookeeper.servers]: {name} is still listed; remove it there "
-                                 f"before clusterctl zk remove {name}")
             changes.append(MembershipChange("remove", now))
         else:
             becomes_observer = action == "demote"
-            if now is None or then is None:
-                raise UsageError(f"{name} must be both in [zookeeper.servers] of {where} and a member of the "
-                                 f"running ensemble to be {action}d")
+            if now is None:
+                raise UsageError(f"{name} must be a member of the running ensemble to be {action}d")
             if then.id != now.id:
                 raise UsageError(f"{where}: [zookeeper.servers]: {name} = {then.id}, but it runs as "
                                  f"server.{now.id}; an id cannot change (remove it and add it under the new id)")
-            if then.observer != becomes_observer:
-                fix = "observer = true" if becomes_observer else "no observer = true"
-                raise UsageError(f"{where}: [zookeeper.servers]: {name}: {action} needs the inventory to say so "
-                                 f"first ({fix})")
             if now.observer == becomes_observer:
                 raise UsageError(f"{name} already runs as {'an observer' if now.observer else 'a voter'}; "
                                  f"nothing to {action}")

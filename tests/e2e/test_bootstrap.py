@@ -87,6 +87,34 @@ def test_second_run_reports_no_changes(lab, planned_then_bootstrapped):
     assert "plan: nothing to change" in plan.stdout
 
 
+def test_without_the_jdk_package_status_and_plan_work_and_jdk_install_refuses(lab, artifacts,
+                                                                                planned_then_bootstrapped):
+    """A second controller, or this one after the package was deleted once installed, has no JDK package."""
+    inventory = planned_then_bootstrapped[0]
+    jdk, _ = pick_packages(artifacts)
+    gone = lab.state_dir / "deleted" / jdk.name
+    elsewhere = inventory.with_name("inventory-without-jdk-package.toml")
+    elsewhere.write_text(inventory.read_text().replace(f'package = "{jdk}"', f'package = "{gone}"'))
+
+    def cli(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "clusterctl", *argv, "-i", str(elsewhere)],
+                              capture_output=True, text=True, timeout=120)
+
+    status = cli("zk", "status")
+    assert status.returncode == 0 and "quorum: voters up 3 of 3" in status.stdout, status.stdout + status.stderr
+    plan = cli("plan", "--json")
+    assert plan.returncode == 0, plan.stdout[-2000:] + plan.stderr
+    planned = __import__("json").loads(plan.stdout)
+    assert set(planned["not_compared"]) == {"jdk-stage", "jdk-install"}
+    assert all(row["changes"][0]["summary"].startswith(f"not compared: jdk.package: {gone} does not exist")
+               for row in planned["plan"] if row["step"] in ("jdk-stage", "jdk-install"))
+    assert planned["changes"] == 0, "everything else is as the inventory says"
+    refused = cli("jdk", "install")
+    assert refused.returncode == 2 and refused.stderr == (
+        f"clusterctl: {elsewhere}: jdk.package: {gone} does not exist or is unreadable "
+        f"(fix: build it with 'clusterctl artifacts' or point the key at your package)\n"), refused.stderr
+
+
 def test_node_killed_during_the_jdk_step_leaves_others_finished_and_next_run_completes(lab, planned_then_bootstrapped):
     inventory = planned_then_bootstrapped[0]
     status, _, _ = run_steps(inventory, lambda session: zookeeper.stop(session, zookeeper.plan_stop(session)))

@@ -239,7 +239,7 @@ def test_an_upgrade_to_a_broken_build_rolls_the_first_server_back_by_itself(ense
     ensemble.inventory(*ensemble.current)
     servers = list(ensemble.current[0])
     broken = rebuild(artifacts["zookeeper"], tmp_path / "zookeeper-broken.tar.gz",
-                     "apache-zookeeper-3.8.0-broken-bin", without_jars=True)
+                     "apache-zookeeper-3.8.0-broken-bin", broken=True)
     before = {n: link(ensemble, n) for n in servers}
     pids = {n: ensemble.pid(n) for n in servers}
     leader = next(n for n in servers if ensemble.role(n) == "leader")

@@ -276,7 +276,7 @@ def test_plan_with_a_bad_inventory_exits_2_with_one_line_and_touches_no_host(wor
     '[hosts.node1]\naddress = "10.0.0.1"\nuser = "root;reboot"\n',
     '[hosts.node1]\naddress = "10.0.0.1\\n"\n',
     '[[hosts]]\naddress = "10.0.0.1"\n',
-    '[hosts.node1]\naddress = "10.0.0.1"\n[jdk]\npackage = "cut.rpm"\n',
+    '[hosts.node1]\naddress = "10.0.0.1"\n[jdk]\npackage = "cut.zip"\n',
     "\xff not even text",
 ])
 def test_plan_refuses_each_known_hole_in_one_line(workspace, no_connections, capsys, text):

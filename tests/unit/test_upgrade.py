@@ -28,9 +28,3 @@ def test_a_release_unpacking_over_the_running_one_is_refused(monkeypatch):
         upgrade.check_release(INV, where)
     upgrade.check_release(INV, {"node2": dataclasses.replace(where["node2"], unpacked=True)})
     upgrade.check_release(INV, {"node2": ServerRelease("node2", NEW, unpacked=False, stale=False)})
-
-
-def test_the_upgrade_installs_the_package_it_is_given():
-    from pathlib import Path
-    changed = upgrade.with_package(INV, Path("/tmp/new.tar.gz"))
-    assert changed.zookeeper.package == Path("/tmp/new.tar.gz") and changed.hosts == INV.hosts
