@@ -169,7 +169,7 @@ def test_without_the_release_the_servers_are_compared_in_all_but_the_release(clu
     assert zookeeper.known_release(inventory) is None
     asked = zk_install.facts(inventory.zookeeper, None)
     assert "zk.release" not in {q.name for q in asked}
-    state = zk_install.HostState.from_facts({q.name: Fact("", 1) for q in asked}
+    state = zk_install.ServerState.from_facts({q.name: Fact("", 1) for q in asked}
                                             | {"zk.link": Fact("link /opt/some-release\n", 0)}, inventory.zookeeper)
     plan = zk_install.decide(inventory, "node3", state, None)
     assert not plan.unpack and not plan.relink and f"{inventory.zookeeper.conf_dir}/zoo.cfg" in plan.files
