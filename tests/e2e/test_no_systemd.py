@@ -131,7 +131,7 @@ def planned(output: str, step: str) -> list[str]:
     return [host for host, _ in sorted(rows, key=lambda row: int(row[1]))]
 
 
-def test_every_day2_command_has_a_dry_run_that_changes_nothing_anywhere(ensemble, second_builds, tmp_path):
+def test_every_command_that_changes_something_has_a_dry_run_that_changes_nothing_anywhere(ensemble, second_builds, tmp_path):
     ensemble.inventory(FIRST, *ensemble.current[1:])
     state_home = tmp_path / "state"
     secrets = state_home / "clusterctl" / "secrets"
@@ -142,7 +142,8 @@ def test_every_day2_command_has_a_dry_run_that_changes_nothing_anywhere(ensemble
         (secrets / secret.name).chmod(0o600)
     before = controller_and_nodes(ensemble, state_home)
     dry = {}
-    for words in (("zk", "stop"), ("zk", "restart"), ("zk", "restart", "--rolling"),
+    for words in (("bootstrap",), ("apply",), ("ssh-trust",), ("hosts",), ("jdk", "install"), ("zk", "install"),
+                  ("zk", "start"), ("zk", "stop"), ("zk", "restart"), ("zk", "restart", "--rolling"),
                   ("zk", "upgrade", "--package", str(second_builds["zookeeper"])),
                   ("jdk", "upgrade", "--package", str(second_builds["jdk"]))):
         dry[words] = ensemble.cli(*words, "--dry-run", state_home=state_home)
