@@ -218,7 +218,7 @@ def reconfigs(dry_run: str, run: str) -> tuple[list[str], list[str]]:
         re.findall(r" note reconfig: (.*)$", log, re.M)
 
 
-def test_a_server_added_and_removed_again_as_planned_losing_no_write(ensemble):
+def test_a_server_added_demoted_promoted_and_removed_again_as_planned_losing_no_write(ensemble):
     grown = {**FIRST, "node5": 4}
     ensemble.inventory(grown, *ensemble.current[1:])
     plan = ensemble.cli("plan").stdout
@@ -229,6 +229,16 @@ def test_a_server_added_and_removed_again_as_planned_losing_no_write(ensemble):
     assert wanted == done == ["add node5 (server.4)"], (wanted, done)
     assert ensemble.config(list(FIRST)) == {sid: (h, "participant") for h, sid in grown.items()}
     assert whole(ensemble, grown) and NOT_SUPERVISED in added.stdout
+    ensemble.plan_is_empty()
+
+    # Its role changed both ways: demoted to an observer, then promoted back to a voter.
+    ensemble.inventory({**FIRST, "node5": (4, True)}, *ensemble.current[1:])
+    assert re.search(r"^node5\s+zk-demote\s+clusterctl zk demote node5: 1 of 1", ensemble.cli("plan").stdout, re.M)
+    ensemble.changes_losing_no_write("zk", "demote", "node5", through=FIRST)
+    assert ensemble.role("node5") == "observer" and ensemble.config(list(FIRST))[4] == ("node5", "observer")
+    ensemble.inventory(grown, *ensemble.current[1:])
+    ensemble.changes_losing_no_write("zk", "promote", "node5", through=FIRST)
+    assert ensemble.role("node5") in ("leader", "follower") and ensemble.config(list(FIRST))[4] == ("node5", "participant")
     ensemble.plan_is_empty()
 
     ensemble.inventory(FIRST, *ensemble.current[1:])
