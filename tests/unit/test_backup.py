@@ -151,3 +151,26 @@ def test_a_load_that_did_not_finish_is_no_proof():
 def test_compare_names_each_znode_missing_or_with_other_data():
     assert zkb.compare({"/a": "1", "/b": "2", "/c": "3"}, {"/a": "1", "/b": "x", "/c": None}) == \
         ["/b: other data", "/c: missing"]
+
+
+def test_a_dry_run_may_list_a_servers_data_and_nothing_else_of_the_backup_script():
+    from clusterctl.core.session import reads_only
+    assert reads_only("zk_backup.sh", ["list", "/var/lib/zookeeper", "/var/lib/zookeeper/datalog"])
+    assert not any(reads_only("zk_backup.sh", [action]) for action in ("cat", "verify", "restore"))
+
+
+def test_restore_into_another_cluster_or_membership_is_refused_as_not_built_yet(tmp_path):
+    from types import SimpleNamespace
+
+    from clusterctl.errors import UsageError
+    from clusterctl.steps.backup import same_ensemble
+    m = manifest(tmp_path)
+
+    def session(name, servers):
+        spec = SimpleNamespace(servers=[SimpleNamespace(host=h, id=i) for h, i in servers.items()])
+        return SimpleNamespace(inventory=SimpleNamespace(cluster=SimpleNamespace(name=name), zookeeper=spec))
+
+    same_ensemble(session("lab", {"n1": 1, "n2": 2, "n3": 3}), m)
+    for other in (session("prod", {"n1": 1, "n2": 2, "n3": 3}), session("lab", {"n1": 1, "n2": 2, "n4": 4})):
+        with pytest.raises(UsageError, match="not built yet"):
+            same_ensemble(other, m)
