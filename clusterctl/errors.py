@@ -72,6 +72,14 @@ class PackageFileError(UsageError):
     """A local package file cannot be read as what its name says."""
 
 
+class BackupInvalid(UsageError):
+    """A backup directory that is not a complete, intact clusterctl backup, or nothing to back up from."""
+
+
+class BackupFailed(ClusterctlError):
+    """A copy of the ensemble's data that could not be taken or proven, or a restore that did not hold."""
+
+
 class NoMarginToRestart(Refused):
     """The ensemble would lose its quorum if one more voter went away."""
 

@@ -14,11 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.session import HostContext, Outcome
-from ..display import labelled, make_console, show_plan
+from ..display import human_bytes, labelled, make_console, show_plan
 from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum, UsageError
 from ..inventory import Inventory
 from ..run import load, open_run
-from ..steps import membership, upgrade, zookeeper
+from ..steps import backup, membership, upgrade, zookeeper
 from ..steps.base import run_steps
 from ..zk.server import home, java_home
 from ..zk.smoke import smoke as smoke_test
@@ -285,6 +285,77 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
         run.console.print(labelled("note:", "yellow", f"{inventory.path} still names {inventory.zookeeper.package}: "
                                    f"set [zookeeper] package = \"{package}\" there, or the next apply would install "
                                    f"it again"))
+    _finish(run)
+
+
+@zk_group.command("backup")
+@run_options
+@dry_run_option
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
+              help="A new directory for the backup (default: ~/.local/state/clusterctl/backups/<cluster>/<time>).")
+def zk_backup(options, to: Path | None, dry_run: bool) -> None:
+    """Copy the ensemble's data to this machine: a consistent, checked backup; no server stops.
+
+    From a server that serves under the leader (an observer or a follower
+    first, the leader only when no other serves): its newest complete
+    snapshot and the transaction logs to replay past it, streamed here with
+    their sha256, then loaded with ZooKeeper's own classes on that server
+    (in a scratch directory) to prove the copy and count its znodes. Only
+    then is manifest.json written. Writes after the copy are not in it.
+    """
+    with open_run(options, "zk-backup", dry_run=dry_run) as run:
+        decided = backup.plan_backup(run.session, to)
+        if dry_run:
+            show_dry_run(run, decided)
+            return
+        done = backup.backup(run.session, decided)
+    m = done.manifest
+    run.console.print(Text(f"backup: {done.path}\n  from {m.server}, zxid {m.snapshot_zxid}..{m.last_zxid}, "
+                           f"{m.znodes} znodes, {len(m.files)} files, {human_bytes(m.size)}; checked by "
+                           f"ZooKeeper {m.zookeeper_version.split(',')[0]}"))
+    _finish(run)
+
+
+@zk_group.command("restore")
+@run_options
+@dry_run_option
+@click.argument("backup_dir", metavar="BACKUP", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask: stop every server and restore (needed without a terminal).")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
+              help="Seconds for the ensemble to serve again after the restore.")
+def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bool) -> None:
+    """Put the ensemble back to BACKUP (a directory zk backup made): every server stops, then restarts on it.
+
+    Into the ensemble the backup was taken from only. Every server is
+    stopped first (no client writes into a half-restored ensemble); each
+    one's data directory is moved aside to <data_dir>.before-restore-<time>
+    (never deleted) and made anew with the backup's files, checked by
+    sha256; the servers are started and waited for until they serve with a
+    leader, and every znode of the backup is read back. Everything written
+    after the backup was taken is gone from the ensemble (it stays in the
+    directories moved aside). Asks first unless --yes.
+    """
+    if not yes and not dry_run:
+        if not sys.stdin.isatty():
+            raise UsageError("zk restore stops every server and replaces its data: confirm on a terminal, or "
+                             "pass --yes")
+        options.live = False
+    with open_run(options, "zk-restore", dry_run=dry_run) as run:
+        decided = backup.plan_restore(run.session, backup_dir)
+        if dry_run:
+            show_dry_run(run, decided)
+            return
+        if not yes:
+            show_plan(run.console, decided.steps)
+            if not click.confirm(f"restore {decided.manifest.cluster} to {decided.manifest.last_zxid}, losing "
+                                 f"every write made after it?", default=False, err=True):
+                run.console.print("not restored: nothing was changed")
+                return
+        result = backup.restore(run.session, decided, timeout=timeout)
+    show_status(run.console, result.started.waited.status)
+    run.console.print(Text(f"restored to {decided.manifest.last_zxid}: all {result.checked} znodes of the backup "
+                           f"read back; the data from before is kept in "
+                           f"{', '.join(sorted(set(result.aside.values())))}"))
     _finish(run)
 
 

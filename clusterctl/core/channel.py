@@ -77,8 +77,12 @@ def _send(channel: paramiko.Channel, data: bytes, timeout: float, abort: threadi
 
 
 def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
-            sent: Callable[[int], None] | None = None, abort: threading.Event | None = None) -> CommandResult:
+            sent: Callable[[int], None] | None = None, abort: threading.Event | None = None,
+            sink: Callable[[bytes], None] | None = None) -> CommandResult:
     """Run ``command`` with ``stdin`` (chunks, then EOF) and return its exit status and output.
+
+    With ``sink``, stdout goes to it as it comes (a file fetched from the host,
+    never held in memory) and the result's stdout is empty.
 
     Output is read while stdin is still being sent, so a command that talks
     back never blocks on a full window. ``sent`` is told the number of bytes
@@ -87,6 +91,7 @@ def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] 
     set (the remote side then sees its input end early).
     """
     out, err = bytearray(), bytearray()
+    received = [0]  # bytes given to the sink: progress, as far as the stall timeout is concerned
     try:
         channel = transport.open_session(timeout=OPEN_TIMEOUT)
     except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -97,7 +102,12 @@ def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] 
 
         def drain() -> None:
             while channel.recv_ready():
-                out.extend(channel.recv(READ_CHUNK))
+                if sink is None:
+                    out.extend(channel.recv(READ_CHUNK))
+                else:
+                    chunk = channel.recv(READ_CHUNK)
+                    sink(chunk)
+                    received[0] += len(chunk)
             while channel.recv_stderr_ready():
                 err.extend(channel.recv_stderr(READ_CHUNK))
 
@@ -116,9 +126,9 @@ def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] 
                 raise ChannelAborted()
             readable, _, _ = select.select([channel], [], [], 0.2)
             if readable:
-                before = len(out) + len(err)
+                before = len(out) + len(err) + received[0]
                 drain()
-                if len(out) + len(err) != before:
+                if len(out) + len(err) + received[0] != before:
                     quiet_since = time.monotonic()
             elif not transport.is_active():
                 raise ChannelLost("the connection was closed")

@@ -105,7 +105,8 @@ class Remote(Protocol):
     """Where commands run: real hosts over SSH, or fake ones in unit tests."""
 
     def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
-                sent: Callable[[int], None] | None = None) -> CommandResult: ...
+                sent: Callable[[int], None] | None = None, sink: Callable[[bytes], None] | None = None
+                ) -> CommandResult: ...
 
     def move(self, host: Host, address: str, deadline: float) -> bool: ...
 
@@ -157,10 +158,12 @@ class SshRemote:
             return conn
 
     def execute(self, host: Host, command: str, stdin: Iterable[bytes] | None, *, timeout: float,
-                sent: Callable[[int], None] | None = None) -> CommandResult:
+                sent: Callable[[int], None] | None = None, sink: Callable[[bytes], None] | None = None
+                ) -> CommandResult:
         transport = self.connection(host).client.get_transport()
         try:
-            return execute(transport, command, stdin, timeout=timeout, sent=sent, abort=self.session.aborting)
+            return execute(transport, command, stdin, timeout=timeout, sent=sent, abort=self.session.aborting,
+                           sink=sink)
         except ChannelAborted:
             raise Interrupted("cut off by the interrupt") from None
         except ChannelLost as exc:
@@ -219,7 +222,8 @@ def _chunks(parts: Iterable[bytes | Path]) -> Iterator[bytes]:
 
 
 # The remote scripts (and actions) that only read: all a dry run may run.
-READ_ONLY_SCRIPTS = {"facts.sh": None, "ask_fourlw.py": None, BECOME_SCRIPT: None, "jdk.sh": {"exe"}}
+READ_ONLY_SCRIPTS = {"facts.sh": None, "ask_fourlw.py": None, BECOME_SCRIPT: None, "jdk.sh": {"exe"},
+                     "zk_backup.sh": {"list"}}
 
 
 def reads_only(name: str, args: Sequence[object]) -> bool:
@@ -236,10 +240,15 @@ class HostContext:
     def __init__(self, session: Session, host: Host, step: str):
         self.session, self.host, self.step = session, host, step
 
-    def run_script(self, name: str, *args: object, payload: bytes | Path | None = None,
+    def run_script(self, name: str, *args: object, payload: bytes | Path | Sequence[bytes | Path] | None = None,
                    allow_failure: str | None = None, become: bool | str = False, timeout: float = COMMAND_TIMEOUT,
-                   sent: Callable[[int], None] | None = None) -> CommandResult:
+                   sent: Callable[[int], None] | None = None,
+                   sink: Callable[[bytes], None] | None = None) -> CommandResult:
         """Run the remote script ``name`` with positional ``args``; ``payload`` follows it on stdin.
+
+        ``payload`` may be several parts (bytes or local files, streamed one
+        after the other). With ``sink`` the script's stdout goes to it as it
+        comes (see :func:`~clusterctl.core.channel.execute`), not into the result.
 
         ``become`` True runs it as root, a name as that user (through sudo
         when the login user is not root; see :meth:`Session.privilege`).
@@ -256,10 +265,12 @@ class HostContext:
         script = remote.load(name)
         prefix, secret = self.session.become_prefix(self.host, "root" if become is True else (become or None))
         command = prefix + script.command_line([str(a) for a in args])
-        stdin = _chunks([secret, script.text, payload] if payload is not None else [secret, script.text])
+        parts = [] if payload is None else list(payload) if isinstance(payload, (list, tuple)) else [payload]
+        stdin = _chunks([secret, script.text, *parts])
         lead = len(secret) + len(script.text)
         on_sent = None if sent is None else (lambda done: sent(done - lead) if done > lead else None)
-        result = self.session.remote.execute(self.host, command, stdin, timeout=timeout, sent=on_sent)
+        more = {"sink": sink} if sink is not None else {}  # fakes of Remote need not know of sinks
+        result = self.session.remote.execute(self.host, command, stdin, timeout=timeout, sent=on_sent, **more)
         shown = " ".join([name, *(a if len(a) < 200 else f"<{len(a)} characters>" for a in map(str, args))])
         self.session.reporter.command(self.host.name, self.step, shown, result.exited,
                                       (result.stdout + result.stderr).strip())

@@ -368,6 +368,40 @@ class _Movers:
         return _pull(ctx, source, self.remote, self.local)
 
 
+# -- the other way: a file of a host onto the controller ----------------------------
+
+def fetch(ctx: HostContext, local: Path, script: str, *args: object, become: bool | str = False,
+          timeout: float = STALL_TIMEOUT, expected: int = 0) -> LocalFile:
+    """Stream what remote ``script`` ``args`` writes on stdout into ``local``; its size and sha256.
+
+    The bytes go to disk as they come, hashed on the way, never held in
+    memory; they land under ``.<name>.part`` beside ``local`` and take its
+    name only once the script has exited 0. ``timeout`` is how long the
+    stream may stall, not how long it may take; ``expected`` (the size the
+    host listed) is the progress shown's total.
+    """
+    local.parent.mkdir(parents=True, exist_ok=True)
+    part = local.with_name(f".{local.name}.part")
+    digest, size, last = hashlib.sha256(), [0], [0.0]
+    with open(part, "wb") as out:
+        def sink(chunk: bytes) -> None:
+            out.write(chunk)
+            digest.update(chunk)
+            size[0] += len(chunk)
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL:
+                last[0] = now
+                ctx.progress(size[0], max(expected, size[0]))
+
+        try:
+            ctx.run_script(script, *args, become=become, timeout=timeout, sink=sink)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+    part.rename(local)
+    return LocalFile(local, size[0], digest.hexdigest())
+
+
 __all__ = ["COPY", "KEEP", "MODES", "STAMP", "Copy", "LocalFile", "RemotePaths", "StagedFile", "TransferError",
-           "choose_mode", "distribute", "local_file", "relay_edges", "relay_rounds", "staged_query",
+           "choose_mode", "distribute", "fetch", "local_file", "relay_edges", "relay_rounds", "staged_query",
            "staging_action"]
