@@ -30,7 +30,7 @@ from pathlib import Path
 from ..core.session import HostContext, Outcome, Session
 from ..core.transfer import fetch
 from ..display import human_bytes
-from ..errors import BackupFailed, BackupInvalid, HostsFailed, UsageError
+from ..errors import BackupFailed, HostsFailed, UsageError
 from ..zk import backup as zkb
 from ..zk import superuser
 from ..zk.server import home, java_home
