@@ -123,8 +123,10 @@ def test_plan_hosts_on_a_healthy_cluster_plans_nothing(cluster):
 def test_each_command_with_hosts_changes_that_host_alone(cluster):
     cluster.converged()
     # Make every node need each change, then let each command fix node3 only.
+    address = cluster.lab.address("node2")  # the lab's: a run beside another has its subnet moved
+    wrong = address.rsplit(".", 1)[0] + ".99"
     for node in NODES:
-        inside(cluster.lab, node, "sed -i 's/^10.231.100.12 node2$/10.231.100.99 node2/' /etc/hosts; "
+        inside(cluster.lab, node, f"sed -i 's/^{address} node2$/{wrong} node2/' /etc/hosts; "
                                   "rm -f /etc/profile.d/java.sh")
     before = cluster.snapshot(others("node3"))
     for words in (("hosts",), ("ssh-trust",), ("jdk", "install"), ("zk", "install")):
@@ -133,7 +135,7 @@ def test_each_command_with_hosts_changes_that_host_alone(cluster):
         assert re.search(r"^node3\s", result.stdout, re.M), words
         assert not re.search(r"^node[1245]\s+(changed|failed)", result.stdout, re.M), (words, result.stdout)
     assert cluster.snapshot(others("node3")) == before
-    assert "10.231.100.12 node2" in inside(cluster.lab, "node3", "cat /etc/hosts")
+    assert f"{address} node2" in inside(cluster.lab, "node3", "cat /etc/hosts")
     assert inside(cluster.lab, "node3", "test -f /etc/profile.d/java.sh && echo yes").strip() == "yes"
     cluster.converged()
 
