@@ -81,7 +81,7 @@ def plan_backup(session: Session, to: Path | None = None) -> BackupPlan:
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise UsageError(f"{destination}: exists and is not an empty directory; a backup goes into a new one")
     status = probe(session)
-    source = zkb.choose_source(status, session.limit)
+    source = zkb.choose_source(status, session.targets(s.host for s in status.servers))
 
     def ls(ctx: HostContext) -> Outcome:
         result = ctx.run_script(SCRIPT, "list", spec.data_dir, spec.data_log_dir, become=True)
@@ -196,9 +196,10 @@ def plan_restore(session: Session, backup_dir: Path) -> RestorePlan:
     servers = zookeeper.servers(inventory)
     manifest = zkb.load_backup(backup_dir)
     same_ensemble(session, manifest)
-    if session.limit is not None and set(servers) - session.limit:
+    left_out = [h for h in servers if h not in session.targets(servers)] if session.limited else []
+    if left_out:
         raise UsageError(f"zk restore restores every server at once (a partial restore would mix two histories): "
-                         f"drop --hosts ({', '.join(sorted(set(servers) - session.limit))} left out)")
+                         f"drop --hosts ({', '.join(left_out)} left out)")
     stopping = zookeeper.plan_stop(session)
     plan = RestorePlan(backup=backup_dir.absolute(), manifest=manifest, stopping=stopping, servers=servers)
     plan.steps = dict(stopping.steps)
