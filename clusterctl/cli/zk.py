@@ -406,7 +406,7 @@ def zk_cli(options, node: str, args: tuple[str, ...]) -> None:
     options.live = False
     with open_run(options, "zk-cli", out=sys.stderr, read_only=True) as run:
         outcomes = run.session.for_each("zk-cli", [node], lambda ctx: _run_cli(ctx, list(args)), report=False,
-                                        read_only=True)
+                                        changes_host=False)
     outcome = outcomes.get(node)
     if outcome is None:
         _finish(run)

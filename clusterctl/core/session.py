@@ -455,7 +455,7 @@ class Session:
                 self._facts.setdefault(ctx.host.name, {}).update(answers)
             return Outcome.ok()
 
-        self.for_each(step, missing, ask, report=False, read_only=True)
+        self.for_each(step, missing, ask, report=False, changes_host=False)
         with self._facts_lock:
             unasked = unanswered()
             if unasked:  # the interrupt kept them from answering: nothing may be decided on their facts
@@ -476,11 +476,14 @@ class Session:
         self.reporter.state(host, step, State.FAILED, reason)
 
     def for_each(self, step: str, hosts: Iterable[str], work: Callable[[HostContext], Outcome], *,
-                 report: bool = True, read_only: bool = False) -> HostResults:
+                 report: bool = True, changes_host: bool = True) -> HostResults:
         """Run ``work`` on every target host in parallel; return every host's outcome.
 
-        Targets are the live hosts among ``hosts`` within --hosts; ``read_only``
-        work (asking, never changing) reaches every live host named. A host
+        Work that changes a host reaches the targets: the live hosts among
+        ``hosts`` within --hosts (the one filter, :meth:`targets`). Work that
+        changes no host (``changes_host`` False: asking, reading, talking to
+        ZooKeeper) reaches every live host named: --hosts narrows what a run
+        changes, never what it reads. A host
         whose work raises is recorded as failed (with the reason) and later
         steps skip it; the other hosts carry on. After an interrupt no new
         host is started; hosts not reached are reported as interrupted.
@@ -492,7 +495,7 @@ class Session:
                 results[name] = Outcome(State.SKIPPED, f"failed in {self.failures[name].step}")
                 if report:
                     self.reporter.state(name, step, State.SKIPPED, results[name].detail)
-        live = self.live_hosts(names) if read_only else self.targets(names)
+        live = self.targets(names) if changes_host else self.live_hosts(names)
         if report:
             for name in live:
                 self.reporter.state(name, step, State.PENDING)

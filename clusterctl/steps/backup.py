@@ -87,7 +87,7 @@ def plan_backup(session: Session, to: Path | None = None) -> BackupPlan:
         result = ctx.run_script(SCRIPT, "list", spec.data_dir, spec.data_log_dir, become=True)
         return Outcome.ok(data=zkb.parse_listing(result.stdout))
 
-    listed = session.for_each(COPY_STEP, [source.host], ls, report=False, read_only=True).get(source.host)
+    listed = session.for_each(COPY_STEP, [source.host], ls, report=False, changes_host=False).get(source.host)
     if listed is None or not listed.succeeded:
         raise BackupFailed(f"{source.host}: could not list its data: {listed.detail if listed else 'not asked'}")
     selection = zkb.needed_files(listed.data)

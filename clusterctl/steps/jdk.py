@@ -398,7 +398,7 @@ def verify(session: Session, hosts: list[str], run_jvm_on: set[str] | None = Non
             return Outcome.failed(problem, result)
         return Outcome.ok(f"java {result.version}", result)
 
-    checks.outcomes = session.for_each(VERIFY_STEP, list(checks), check, read_only=True)
+    checks.outcomes = session.for_each(VERIFY_STEP, list(checks), check, changes_host=False)
     return checks
 
 

@@ -338,7 +338,7 @@ class Preflight(Step):
     def apply(self, run: StepRun, plans: dict[str, PreflightPlan]) -> HostResults:
         run.outputs[self.name] = plans
         return run.session.for_each(self.name, plans, lambda ctx: self.apply_host(ctx, plans[ctx.host.name]),
-                                    read_only=True)
+                                    changes_host=False)
 
     def apply_host(self, ctx: HostContext, plan: PreflightPlan) -> Outcome:
         for check in plan.warnings:

@@ -337,7 +337,7 @@ def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
         proven = "logged in to" if mode == "full" else f"proven for {len(hosts) - 1} peers, logged in to"
         return Outcome.ok(f"{proven} {', '.join(targets) or 'none'}")
 
-    outcomes = session.for_each("verify-ssh", list(results), login, read_only=True)
+    outcomes = session.for_each("verify-ssh", list(results), login, changes_host=False)
     return VerifyMatrix(hosts, {h: results[h] for h in hosts if h in outcomes},
                         sum(len(v) for v in pairs.values()), outcomes)
 

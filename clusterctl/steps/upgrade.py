@@ -351,7 +351,7 @@ def running_java(session: Session, hosts: list[str]) -> dict[str, str]:
                                 allow_failure="a server that exited since its facts were read runs no java")
         return Outcome.ok(data=result.stdout.strip() if result.ok else "")
 
-    found = session.for_each(JDK_STEP, hosts, ask, report=False, read_only=True)
+    found = session.for_each(JDK_STEP, hosts, ask, report=False, changes_host=False)
     return {h: (o.data or "") for h, o in found.items()}
 
 

@@ -201,7 +201,7 @@ def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
         answers, via = ask_server(ctx, spec.client_port, words)
         return Outcome.ok(data=server_status(servers[ctx.host.name], answers, via))
 
-    outcomes = session.for_each(STEP, session.live_hosts(servers), one, report=False, read_only=True)
+    outcomes = session.for_each(STEP, session.live_hosts(servers), one, report=False, changes_host=False)
     statuses = []
     for host, server in servers.items():
         if host in outcomes and outcomes[host].data is not None:  # not when interrupted: asked directly then
