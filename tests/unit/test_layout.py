@@ -38,3 +38,12 @@ def test_no_core_module_imports_the_lab_or_the_artifact_builders():
 def test_the_import_scanner_sees_relative_imports():
     lab_cli = imported_modules(LAB / "cli.py")
     assert "clusterctl.lab" in lab_cli and "clusterctl.errors" in lab_cli
+
+
+def test_no_two_test_modules_share_a_name():
+    # pytest imports test modules by their basename (the test folders are not packages): a second
+    # test_x.py anywhere under tests/ stops the whole run at collection.
+    from collections import Counter
+    tests = Path(__file__).resolve().parents[1]
+    names = Counter(p.name for p in tests.rglob("test_*.py"))
+    assert [n for n, count in names.items() if count > 1] == []
