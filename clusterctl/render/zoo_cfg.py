@@ -91,7 +91,8 @@ def static_differs(current: str, wanted: str) -> bool:
 def changed_settings(current: str, wanted: str) -> list[str]:
     """What ``wanted`` sets differently from ``current``, in a few words each: ``syncLimit 5 → 7`` (pure)."""
     def settings(text: str) -> dict[str, str]:
-        return {k: v for k, v in parse_key_values(text).items() if k not in SELF_MANAGED and not k.startswith("server.")}
+        return {k: v for k, v in parse_key_values(text).items()
+                if k not in SELF_MANAGED and not k.startswith("server.")}
     now, then = settings(current), settings(wanted)
     out = []
     for key in dict.fromkeys([*then, *now]):
