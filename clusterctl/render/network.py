@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from .key_values import parse_key_values
+
 BACKENDS = ("ifcfg", "nmconnection", "netplan", "networkd")
 
 
@@ -81,10 +83,4 @@ def _networkd(net: StaticAddress) -> str:
 
 def parse_ifcfg(text: str) -> dict[str, str]:
     """KEY=value pairs of an ifcfg file (quotes removed, comments skipped)."""
-    values = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip('"\'')
-    return values
+    return {key: value.strip('"\'') for key, value in parse_key_values(text).items()}

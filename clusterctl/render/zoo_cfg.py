@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from ..inventory import Inventory, ZooKeeperSpec
+from .key_values import parse_key_values
 from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
 
 
@@ -77,17 +78,6 @@ def render_dynamic(spec: ZooKeeperSpec, members: list[tuple[int, str, bool]]) ->
     return "".join(server_line(spec, host, sid, observer) + "\n" for sid, host, observer in sorted(members))
 
 
-def properties(text: str) -> dict[str, str]:
-    """key → value of a ZooKeeper config file (comments and blank lines skipped)."""
-    values = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
-
-
 # What ZooKeeper itself may change in a static file: where the membership is, and the lines it moves there
 # (an observer's peerType follows from its membership line).
 SELF_MANAGED = ("dynamicConfigFile", "clientPort", "clientPortAddress", "peerType")
@@ -101,7 +91,8 @@ def static_differs(current: str, wanted: str) -> bool:
 def changed_settings(current: str, wanted: str) -> list[str]:
     """What ``wanted`` sets differently from ``current``, in a few words each: ``syncLimit 5 → 7`` (pure)."""
     def settings(text: str) -> dict[str, str]:
-        return {k: v for k, v in properties(text).items() if k not in SELF_MANAGED and not k.startswith("server.")}
+        return {k: v for k, v in parse_key_values(text).items()
+                if k not in SELF_MANAGED and not k.startswith("server.")}
     now, then = settings(current), settings(wanted)
     out = []
     for key in dict.fromkeys([*then, *now]):
@@ -117,7 +108,7 @@ def changed_settings(current: str, wanted: str) -> list[str]:
 def parse_members(text: str) -> dict[int, tuple[str, str]]:
     """id → (host, role) of the server lines of a dynamic (or old static) config file."""
     members = {}
-    for key, value in properties(text).items():
+    for key, value in parse_key_values(text).items():
         if key.startswith("server.") and key[7:].isdigit():
             address = value.split(";")[0].split(":")
             role = address[3] if len(address) > 3 and address[3] in ROLES else "participant"

@@ -44,9 +44,7 @@ RETIRE_SCRIPT = "zk_install.sh"
 
 def running_membership(session: Session, hosts: Iterable[str]) -> dict[int, Member]:
     """The membership the ensemble runs: the newest one its servers' files hold (asked of ``hosts``)."""
-    inventory = session.inventory
-    facts = session.gather(zookeeper.STEP, hosts, lambda h: zookeeper.ZkInstall().facts(inventory, h))
-    states = {h: zk_install.ServerState.from_facts(f, inventory.zookeeper) for h, f in facts.items()}
+    states = zookeeper.server_facts(session, hosts)
     return {sid: Member(sid, host, role == "observer")
             for sid, (host, role) in zk_install.running_members(states).items()}
 

@@ -81,11 +81,10 @@ class UpgradeResult:
 def where_servers_are(session: Session) -> dict[str, ServerRelease]:
     inventory = session.inventory
     hosts = zookeeper.servers(inventory)
-    facts = session.gather(zookeeper.STEP, hosts, lambda h: zookeeper.ZkInstall().facts(inventory, h))
+    states = zookeeper.server_facts(session, hosts)
     rel = zookeeper.release(inventory)
     out = {}
-    for host, f in facts.items():
-        state = zk_install.ServerState.from_facts(f, inventory.zookeeper)
+    for host, state in states.items():
         out[host] = ServerRelease(host, state.link_target, state.release_sha256 == rel.sha256,
                                   state.server is not None and state.server.stale)
     return out
@@ -339,9 +338,7 @@ def with_jdk_package(inventory: Inventory, package: Path) -> Inventory:
 
 def running_java(session: Session, hosts: list[str]) -> dict[str, str]:
     """host → the java binary its ZooKeeper server runs (resolved), "" where none runs."""
-    inventory = session.inventory
-    facts = session.gather(zookeeper.STEP, hosts, lambda h: zookeeper.ZkInstall().facts(inventory, h))
-    pids = {h: zk_install.ServerState.from_facts(f, inventory.zookeeper).server for h, f in facts.items()}
+    pids = {h: state.server for h, state in zookeeper.server_facts(session, hosts).items()}
 
     def ask(ctx: HostContext) -> Outcome:
         server = pids.get(ctx.host.name)

@@ -506,6 +506,18 @@ def restart(session: Session, plan: RestartPlan, *, timeout: float = START_TIMEO
     return start(session, step.plans(session), timeout)
 
 
+def install_facts(session: Session, hosts: Iterable[str]) -> dict[str, Facts]:
+    """The install step's facts of ``hosts``, gathered under its name (read once a run, shared with the step)."""
+    inventory = session.inventory
+    return session.gather(STEP, hosts, lambda h: ZkInstall().facts(inventory, h))
+
+
+def server_facts(session: Session, hosts: Iterable[str]) -> dict[str, zk_install.ServerState]:
+    """Each of ``hosts``' server as its install facts show it: its release, link, process and membership files."""
+    spec = session.inventory.zookeeper
+    return {h: zk_install.ServerState.from_facts(f, spec) for h, f in install_facts(session, hosts).items()}
+
+
 def status(session: Session) -> EnsembleStatus:
     """Each server as it says itself (four-letter words), with what its node says: restart needed, no systemd."""
     status = probe(session, detail=True)
@@ -514,7 +526,7 @@ def status(session: Session) -> EnsembleStatus:
     # Read again: what this run changed (a reconfig, a restart) must not be judged on facts from before it.
     for host in hosts:
         session.forget_facts(host, "zk.")
-    facts = session.gather(STEP, hosts, lambda h: ZkInstall().facts(inventory, h))
+    facts = install_facts(session, hosts)
     leader = status.leader.host if status.leader else None
     notes = {h: p.notes() for h, p in decide_all(inventory, facts, leader).items() if not p.conflict}
     return EnsembleStatus([replace(s, notes=tuple(notes.get(s.host, ()))) for s in status.servers])

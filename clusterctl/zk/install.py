@@ -23,8 +23,9 @@ from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
 from ..render.profile import render_profile_snippet
 from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
-from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, properties, render_dynamic,
-                              render_java_env, render_secret_env, render_zoo_cfg, static_differs)
+from ..render.key_values import parse_key_values
+from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, render_dynamic, render_java_env,
+                              render_secret_env, render_zoo_cfg, static_differs)
 from .server import NOT_SUPERVISED, home, java_home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
@@ -180,7 +181,7 @@ class ServerState:
             return 0
         path, content = self.dynamic
         suffix = path.rsplit("/", 1)[-1].rpartition("zoo.cfg.dynamic.")[2] if ".dynamic." in path else ""
-        for text in (properties(content).get("version", ""), suffix):
+        for text in (parse_key_values(content).get("version", ""), suffix):
             if text and all(c in "0123456789abcdefABCDEF" for c in text):
                 return int(text, 16)
         return 0

@@ -13,29 +13,23 @@ before anything changes).
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Collection, Iterable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NewConfigNoQuorumError, NoAuthError, ReconfigInProcessError
-from kazoo.handlers.threading import KazooTimeoutError
 
 from ..errors import ClusterctlError, NoQuorum, Refused, UsageError
 from ..inventory import Inventory, ZooKeeperSpec
 from ..quorum import quorum_size
 from ..render.zoo_cfg import parse_members, server_line
 from . import superuser
+from .client import started_client
 
 ACTIONS = ("add", "remove", "promote", "demote", "retire")
 MARK_PATH = "/clusterctl/membership"  # written after each reconfig: the write that proves it committed
 CONNECT_TIMEOUT = 15.0
-
-_log = logging.getLogger("clusterctl.zk.membership")
-_log.addHandler(logging.NullHandler())
-_log.propagate = False
-
 
 @dataclass(frozen=True, order=True)
 class Member:
@@ -282,39 +276,32 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
     configuration yet (a joiner still connecting to it) is asked again.
     """
     spec = inventory.zookeeper
-    zk = KazooClient(hosts=client_hosts(inventory, through), timeout=10, logger=_log,
-                     auth_data=superuser.auth_data(inventory),
-                     connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
-                     command_retry={"max_tries": 3, "delay": 0.5, "max_delay": 2})
-    try:
-        zk.start(timeout=CONNECT_TIMEOUT)
-    except KazooTimeoutError:
-        zk.close()
-        raise ClusterctlError(f"no ZooKeeper session with any of {', '.join(through)} within "
-                              f"{CONNECT_TIMEOUT:.0f}s: the reconfig needs their client ports") from None
-    try:
+    with started_client(client_hosts(inventory, through), timeout=10, start_within=CONNECT_TIMEOUT,
+                        unreachable=f"no ZooKeeper session with any of {', '.join(through)} within "
+                                    f"{CONNECT_TIMEOUT:.0f}s: the reconfig needs their client ports",
+                        connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
+                        command_retry={"max_tries": 3, "delay": 0.5, "max_delay": 2},
+                        auth_data=superuser.auth_data(inventory)) as zk:
         try:
-            data = _reconfig(zk, spec, change, time.monotonic() + retry_for)
-        except NoAuthError:
-            raise ClusterctlError(f"{change.describe()}: ZooKeeper refused the super user (NoAuth): the servers "
-                                  f"run with another secret than {superuser.secret_path(inventory)}; run "
-                                  f"clusterctl zk install and a rolling restart from the controller that made "
-                                  f"it") from None
-        except NewConfigNoQuorumError:
-            raise ClusterctlError(f"{change.describe()}: the new configuration found no quorum to commit it "
-                                  f"(is the new server connected to the leader?); the membership is "
-                                  f"unchanged") from None
-        except ReconfigInProcessError:
-            raise ClusterctlError(f"{change.describe()}: another reconfiguration is in progress; run again "
-                                  f"once it has finished") from None
-        members = members_of(data.decode())
-        confirm_write(zk, f"{change.describe()} at {time.time():.0f}".encode())
-        return members
-    except KazooException as exc:
-        raise ClusterctlError(f"{change.describe()}: {type(exc).__name__} {exc}".rstrip()) from None
-    finally:
-        zk.stop()
-        zk.close()
+            try:
+                data = _reconfig(zk, spec, change, time.monotonic() + retry_for)
+            except NoAuthError:
+                raise ClusterctlError(f"{change.describe()}: ZooKeeper refused the super user (NoAuth): the servers "
+                                      f"run with another secret than {superuser.secret_path(inventory)}; run "
+                                      f"clusterctl zk install and a rolling restart from the controller that made "
+                                      f"it") from None
+            except NewConfigNoQuorumError:
+                raise ClusterctlError(f"{change.describe()}: the new configuration found no quorum to commit it "
+                                      f"(is the new server connected to the leader?); the membership is "
+                                      f"unchanged") from None
+            except ReconfigInProcessError:
+                raise ClusterctlError(f"{change.describe()}: another reconfiguration is in progress; run again "
+                                      f"once it has finished") from None
+            members = members_of(data.decode())
+            confirm_write(zk, f"{change.describe()} at {time.time():.0f}".encode())
+            return members
+        except KazooException as exc:
+            raise ClusterctlError(f"{change.describe()}: {type(exc).__name__} {exc}".rstrip()) from None
 
 
 def _reconfig(zk: KazooClient, spec: ZooKeeperSpec, change: MembershipChange, until: float) -> bytes:

@@ -6,45 +6,27 @@ is not taken for one that lost the write. The znode is removed afterwards.
 
 from __future__ import annotations
 
-import logging
 import secrets
-from contextlib import contextmanager
-from typing import Iterator
+from typing import ContextManager
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
-from kazoo.handlers.threading import KazooTimeoutError
 
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import ClusterctlError
+from .client import started_client
 from .status import describe, probe
 
 STEP = "zk-smoke"
 CONNECT_TIMEOUT = 10.0
 PATH_PREFIX = "/clusterctl-smoke-"
 
-# kazoo logs every reconnect attempt; the outcome of each server says what matters.
-_log = logging.getLogger("clusterctl.zk.smoke")
-_log.addHandler(logging.NullHandler())
-_log.propagate = False
 
-
-@contextmanager
-def client(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> Iterator[KazooClient]:
+def client(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> ContextManager[KazooClient]:
     """A kazoo session with exactly one server, so every request goes through that server."""
-    zk = KazooClient(hosts=f"{address}:{port}", timeout=timeout, logger=_log,
-                     connection_retry={"max_tries": 3, "delay": 0.2, "max_delay": 1})
-    try:
-        zk.start(timeout=timeout)
-    except KazooTimeoutError:
-        zk.stop()
-        zk.close()
-        raise ClusterctlError(f"no ZooKeeper session with {address}:{port} within {timeout:.0f}s") from None
-    try:
-        yield zk
-    finally:
-        zk.stop()
-        zk.close()
+    return started_client(f"{address}:{port}", timeout=timeout, start_within=timeout,
+                          unreachable=f"no ZooKeeper session with {address}:{port} within {timeout:.0f}s",
+                          connection_retry={"max_tries": 3, "delay": 0.2, "max_delay": 1})
 
 
 def read_back(zk: KazooClient, path: str, expected: bytes) -> str | None:

@@ -18,8 +18,7 @@ import tomllib
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from clusterctl import inventory
-from clusterctl.inventory import parse_toml
+from clusterctl.inventory import parse_toml, toml_text
 
 SCALARS = [
     "1", "+1", "-0", "0x7f", "0o17", "0b101", "1_000", "01", "1__0", "0x", "99999999999999999999", "9" * 5000,
@@ -120,8 +119,8 @@ def test_nesting_deep_enough_to_overflow_a_stack_is_an_error_not_a_crash(opener,
 
 
 def test_a_document_with_more_brackets_than_the_fast_parser_may_nest_is_read_by_tomllib(monkeypatch):
-    monkeypatch.setattr(inventory, "_FAST_PARSE_MAX_BRACKETS", 5)
-    monkeypatch.setattr(inventory, "_fast_parse", lambda text: pytest.fail("toml-rs was asked"))
+    monkeypatch.setattr(toml_text, "_FAST_PARSE_MAX_BRACKETS", 5)
+    monkeypatch.setattr(toml_text, "_fast_parse", lambda text: pytest.fail("toml-rs was asked"))
     text = "".join(f'[hosts.n{i}]\naddress = "10.0.0.{i}"\n' for i in range(1, 10))
     assert canonical(parse_toml(text)) == canonical(tomllib.loads(text))
 
@@ -130,5 +129,5 @@ def test_no_room_for_the_fast_parser_s_stack_leaves_the_document_to_tomllib(monk
     def refuse(*args, **kwargs):
         raise RuntimeError("can't start new thread")
 
-    monkeypatch.setattr(inventory.threading.Thread, "start", refuse)
+    monkeypatch.setattr(toml_text.threading.Thread, "start", refuse)
     assert parse_toml("z = 1\na = [1, 2]\n") == {"z": 1, "a": [1, 2]}

@@ -1,56 +1,31 @@
-"""Load and validate the TOML inventory before any host is contacted.
+"""The checks of a parsed inventory: every key validated, defaulted, resolved; the first problem one line.
 
-Every problem is an :class:`InventoryError` naming the file, the dotted key and
-the fix. Relative paths in the inventory are resolved against the directory of
-the inventory file, so a run does not depend on the current directory.
+Relative paths in the inventory are resolved against the directory of the
+inventory file, so a run does not depend on the current directory.
 """
 
 from __future__ import annotations
 
-import datetime
 import difflib
-import gc
-import ipaddress
 import os
 import re
-import stat
-import threading
-import tomllib
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import toml_rs
+from ..errors import InventoryError
+from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
+                    ClusterSpec, Host, Inventory, JdkSpec, Jump, SshTrustSpec, ZkServer, ZooKeeperSpec)
+from .one_line import join_key, key_part, one_line, printable, shown
+from .values import HOSTNAME, canonical_ip, file_kind, is_host_name, private_key_problem
 
-from .errors import InventoryError
-from .package_files import PackageFileError, read_deb_identity, read_rpm_identity, tarball_top_dir
-
-DEFAULT_INVENTORY = Path("configs/cluster.toml")
-INVENTORY_ENV = "CLUSTERCTL_INVENTORY"
-
-KEY_TYPES = ("ed25519", "rsa")
-DISTRIBUTE_MODES = ("auto", "direct", "relay", "pipeline")
-JDK_PACKAGE_KINDS = {".rpm": "rpm", ".deb": "deb", ".tar.gz": "tarball", ".tgz": "tarball"}
-RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}  # a ZooKeeper release
-ADMIN_SERVER_MODES = ("off", "localhost", "all")
-
-# Every pattern is used with fullmatch, so a trailing newline never slips past
-# a `$`; classes are spelled in ASCII because \d and re.IGNORECASE match other
-# scripts' digits and letters (the Kelvin sign matches [a-z] ignoring case).
-_HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"  # lookarounds, not backtracking: this runs once per host
-_HOSTNAME = re.compile(_HOST_LABEL)
-_DNS_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
-# inet_aton, which ssh resolves names with, reads a numeric last label (10.1, 0x7f000001) as an address.
-_NUMERIC_LABEL = re.compile(r"[0-9]+|0[Xx][0-9A-Fa-f]*")
-_OCTETS = frozenset(str(n) for n in range(256))  # spelled without leading zeros, as ipaddress wants them
+# Patterns are used with fullmatch and spelled in ASCII, as in values.py.
 # Remote directories reach shell scripts, PATH and unit files: no quotes, spaces,
 # $, ':' or '%', no '.' or '..' components, none that reads as an option.
 _REMOTE_DIR = re.compile(r"(?:/(?!\.\.?(?:/|\Z))(?!-)[A-Za-z0-9._+@-]+)+/?")
 _FOUR_LETTER_WORD = re.compile(r"[a-z]{4}|\*")
 _JVM_FLAG = re.compile(r"-[A-Za-z0-9:+_.=/,@-]+")  # one word: it is joined into SERVER_JVMFLAGS with spaces
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -74,378 +49,11 @@ _LONGEST_TEXT = 4096  # PATH_MAX: no inventory value needs more
 
 _HOST_KEYS = frozenset(("address", "ssh_address", "user", "port", "identity", "interface", "prefix", "gateway", "dns",
                         "become", "jump"))
-BECOME_METHODS = ("sudo", "none")
-_PACKAGE_READERS = {"rpm": read_rpm_identity, "deb": read_deb_identity, "tarball": tarball_top_dir}
-_PRIVATE_KEY_HEADERS = (b"-----BEGIN OPENSSH PRIVATE KEY-----", b"-----BEGIN RSA PRIVATE KEY-----",
-                        b"-----BEGIN EC PRIVATE KEY-----", b"-----BEGIN PRIVATE KEY-----",
-                        b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-_PUBLIC_KEY_STARTS = (b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-", b"---- BEGIN SSH2 PUBLIC KEY")
 
 
-@dataclass(frozen=True)
-class Jump:
-    """A bastion the connection to a host goes through (OpenSSH's ProxyJump)."""
+class Checker:
+    """Checks one parsed inventory, section by section; :meth:`inventory` is the result or the first problem."""
 
-    host: str
-    user: str | None = None
-    port: int = 22
-
-    def __str__(self) -> str:
-        return f"{self.user + '@' if self.user else ''}{self.host}{'' if self.port == 22 else f':{self.port}'}"
-
-
-@dataclass(frozen=True)
-class Host:
-    name: str
-    address: str  # the address clusterctl connects to (ssh_address if given)
-    user: str
-    port: int
-    identity: Path | None
-    static_address: str | None = None  # the address the network step configures
-    interface: str | None = None
-    prefix: int | None = None
-    gateway: str | None = None
-    dns: tuple[str, ...] = ()
-    become: str = "none"  # "sudo": root's work goes through sudo (the default for a user other than root)
-    jump: tuple[Jump, ...] = ()  # bastions, in order; empty: straight there (or as ~/.ssh/config says)
-    jump_given: bool = False  # the inventory named the jump (or "none"): ~/.ssh/config's ProxyJump is not used
-    given: frozenset[str] = frozenset()  # which of user, port, identity, become the inventory set (for ssh_config)
-    strict_host_keys: bool = False  # an unseen host key is refused, not pinned (StrictHostKeyChecking yes)
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    name: str
-    user: str
-    port: int
-    identity: Path | None
-    known_hosts: Path
-    become: str | None = None  # None: sudo for a user other than root
-    jump: tuple[Jump, ...] = ()
-    jump_given: bool = False
-
-
-@dataclass(frozen=True)
-class SshTrustSpec:
-    key_type: str
-    hosts: tuple[str, ...]
-    user: str | None = None  # whose trust: None, each host's login user
-
-
-@dataclass(frozen=True)
-class JdkSpec:
-    package: Path
-    kind: str  # rpm | deb | tarball
-    hosts: tuple[str, ...]
-    stage_dir: str
-    java_home: str
-    distribute: str
-
-
-@dataclass(frozen=True)
-class ZkServer:
-    host: str
-    id: int
-    observer: bool = False
-
-
-@dataclass(frozen=True)
-class ZooKeeperSpec:
-    package: Path
-    install_dir: str
-    data_dir: str
-    data_log_dir: str
-    client_port: int
-    quorum_port: int
-    election_port: int
-    tick_time: int
-    init_limit: int
-    sync_limit: int
-    servers: tuple[ZkServer, ...]
-    admin_server: str  # off | localhost | all
-    admin_port: int
-    four_letter_words: tuple[str, ...]
-    distribute: str
-    heap_mb: int = 1000  # the server JVM's -Xmx (ZooKeeper's own default)
-    user: str = "zookeeper"  # the system account the server runs as (never root)
-    group: str = "zookeeper"
-    log_dir: str = "/var/log/zookeeper"  # server and GC logs, rotated
-    snap_retain_count: int = 3  # autopurge keeps this many snapshots (and their logs); ZooKeeper's minimum is 3
-    purge_interval: int = 24  # hours between purges; 0 turns autopurge off (warned about)
-    snap_count: int = 100_000  # transactions between snapshots (ZooKeeper's snapCount)
-    jvm_flags: tuple[str, ...] = ()  # more JVM flags for the server (SERVER_JVMFLAGS)
-    environment: tuple[tuple[str, str], ...] = ()  # more environment for the server's unit
-    conf_dir: str = "/etc/zookeeper"  # zoo.cfg and the dynamic membership, the server's (it rewrites them)
-    secret_file: Path | None = None  # on the controller: the super-user password reconfig authenticates with
-
-    @property
-    def hosts(self) -> tuple[str, ...]:
-        return tuple(s.host for s in self.servers)
-
-    @property
-    def voters(self) -> tuple[ZkServer, ...]:
-        return tuple(s for s in self.servers if not s.observer)
-
-
-@dataclass(frozen=True)
-class Inventory:
-    path: Path
-    cluster: ClusterSpec
-    hosts: dict[str, Host]
-    ssh_trust: SshTrustSpec
-    jdk: JdkSpec | None
-    zookeeper: ZooKeeperSpec | None
-    warnings: tuple[str, ...] = field(default=())
-
-    def host(self, name: str) -> Host:
-        return self.hosts[name]
-
-
-def inventory_path(option: str | os.PathLike | None) -> Path:
-    """The inventory to use: the option, else $CLUSTERCTL_INVENTORY, else configs/cluster.toml."""
-    if option:
-        return Path(option)
-    if os.environ.get(INVENTORY_ENV):
-        return Path(os.environ[INVENTORY_ENV])
-    return DEFAULT_INVENTORY
-
-
-def load_inventory(path: str | os.PathLike) -> Inventory:
-    """Read and validate an inventory; raise InventoryError on the first problem.
-
-    Whatever the file holds, the only exception is InventoryError, whose message
-    is one line naming the file, the dotted key and the fix.
-    """
-    path = Path(path)
-    with _cyclic_gc_paused():
-        return _Parser(path, _read_toml(path)).inventory()
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    # Parsing a large inventory allocates millions of dicts, lists and dataclasses
-    # and hardly a reference cycle; the cycle collector would walk them over and over
-    # (some 40% of loading 100,000 hosts) for nothing to free.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    shown = _printable(path)
-    try:
-        with open(path, "rb") as fh:
-            return parse_toml(fh.read().decode("utf-8"))
-    except FileNotFoundError:
-        raise InventoryError(shown, "", "file not found", f"pass -i PATH or set {INVENTORY_ENV}") from None
-    except IsADirectoryError:
-        raise InventoryError(shown, "", "is a directory", "pass -i with the inventory file itself") from None
-    except OSError as exc:
-        raise InventoryError(shown, "", f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InventoryError(shown, "", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InventoryError(shown, "", f"not valid TOML: {_one_line(exc)}") from None
-    except RecursionError:
-        raise InventoryError(shown, "", "not valid TOML: arrays or tables nest too deeply") from None
-    except ValueError as exc:  # an integer of thousands of digits, a NUL in the path
-        raise InventoryError(shown, "", f"cannot read: {_one_line(exc)}") from None
-
-
-def parse_toml(text: str) -> dict[str, Any]:
-    """``text`` parsed as tomllib parses it, about ten times faster on a large inventory.
-
-    toml-rs (Rust, in TOML 1.0 mode) reads the document; whenever it refuses
-    the text, or cannot safely try, tomllib, the reference, reads it again and
-    has the last word. So a valid document gives the same data in the same
-    order, and an invalid one tomllib's own error message. The two agree on
-    every TOML 1.0 case of the toml-test suite but one: toml-rs takes a leading
-    byte order mark, as TOML allows. Beyond the suite, toml-rs reads integers of
-    over 4,300 digits, which Python refuses to convert; the checks then name the
-    key that holds "a huge integer". tests/unit/test_toml_parse.py checks that
-    they agree on generated documents.
-    """
-    if text.count("[") + text.count("{") <= _FAST_PARSE_MAX_BRACKETS:
-        parsed = _fast_parse(text)
-        if parsed is not None:
-            return parsed
-    return tomllib.loads(text.removeprefix("\ufeff"))
-
-
-# toml-rs recurses once per level of nested arrays and inline tables and has no
-# limit of its own: a few thousand levels overflow the main thread's 8 MiB stack
-# and the process dies (a segmentation fault, not an error). So it runs on a
-# thread with a stack of its own, and only on documents with too few brackets to
-# nest deeper than that stack holds: measured, a level takes at most 2.5 KiB, and
-# 1.5 GiB is 2.4 times what 250,000 levels take. A stack is address space; only
-# the levels a document really nests become memory.
-_FAST_PARSE_MAX_BRACKETS = 250_000
-_FAST_PARSE_STACK_BYTES = 1536 << 20
-
-
-def _fast_parse(text: str) -> dict[str, Any] | None:
-    """toml-rs's reading of ``text``, or None when it refuses the text or cannot run."""
-    parsed: list[dict[str, Any]] = []
-
-    def parse() -> None:
-        try:
-            parsed.append(toml_rs.loads(text, toml_version="1.0.0"))
-        except Exception:  # whatever toml-rs trips on, tomllib says what is wrong
-            pass
-
-    try:
-        previous = threading.stack_size(_FAST_PARSE_STACK_BYTES)
-    except (ValueError, RuntimeError):  # a platform that will not size thread stacks
-        return None
-    try:
-        worker = threading.Thread(target=parse, name="toml-parse", daemon=True)
-        worker.start()
-    except RuntimeError:  # no room for the stack (ulimit -v): tomllib reads it
-        return None
-    finally:
-        threading.stack_size(previous)
-    worker.join()
-    return parsed[0] if parsed else None
-
-
-def _printable(text: object) -> str:
-    """``text`` with each line break or control character escaped (\\n): an error stays one line.
-
-    Paths are the reason: a directory may be named with a newline, and every
-    path an error names starts at the inventory's own directory.
-    """
-    text = str(text)
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-# -- how values appear in a one-line error -------------------------------------
-
-_KINDS = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
-          (list, "an array"), (dict, "a table"), (datetime.datetime, "a date-time"),
-          (datetime.date, "a date"), (datetime.time, "a time"))
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[:limit] + "…"
-
-
-def _kind(value: object) -> str:
-    return next((name for kind, name in _KINDS if isinstance(value, kind)), type(value).__name__)
-
-
-def _shown(value: object) -> str:
-    """``value`` as an error shows it: a scalar as TOML would write it (cut short), a table or array by kind."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int) and value.bit_length() > 64:
-        return "a huge integer"
-    if isinstance(value, (int, float, str)):
-        text = repr(value)
-        return text if len(text) <= 60 else text[:57] + "…"
-    return _kind(value)
-
-
-def _key_part(name: str) -> str:
-    """``name`` as one part of a dotted TOML key: bare where TOML allows, else quoted with escapes."""
-    if _BARE_KEY.fullmatch(name) and len(name) <= 60:
-        return name
-    quoted = "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04X}" if ord(c) < 0x10000
-                     else f"\\U{ord(c):08X}" for c in name[:60])
-    return f'"{quoted}{"…" if len(name) > 60 else ""}"'
-
-
-def _join(key: str, name: str) -> str:
-    return f"{key}.{_key_part(name)}" if key else _key_part(name)
-
-
-# -- values on their own ---------------------------------------------------------
-
-def _canonical_ip(text: str) -> str | None:
-    """``text`` as the canonical spelling of an IPv4 or IPv6 address, or None if it is none.
-
-    Zone ids (fe80::1%eth0) are refused: they are not addresses a host can be configured with.
-    """
-    octets = text.split(".")
-    if len(octets) == 4 and _OCTETS.issuperset(octets):
-        return text  # four octets without leading zeros: already canonical
-    if ":" not in text or "%" in text:
-        return None
-    try:
-        return str(ipaddress.IPv6Address(text))
-    except ValueError:
-        return None
-
-
-def _is_host_name(text: str) -> bool:
-    return (len(text) <= 253 and bool(_DNS_NAME.fullmatch(text))
-            and not _NUMERIC_LABEL.fullmatch(text.rsplit(".", 1)[-1]))
-
-
-def _file_kind(path: Path) -> str:
-    """What ``path`` is, as an error says it: "a file", "missing", "a directory", ..."""
-    try:
-        mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return "missing"
-    except OSError as exc:  # a name too long, a symlink loop, a directory on the way we may not enter
-        return f"unreachable ({exc.strerror})"
-    if stat.S_ISREG(mode):
-        return "a file"
-    return "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-
-
-def _private_key_problem(path: Path) -> tuple[str, str] | None:
-    """Why ``path`` cannot be the controller's SSH private key, with the fix; None if it can."""
-    kind = _file_kind(path)
-    if kind == "missing":
-        return (f"identity file {path} is missing or unreadable",
-                "point it at a private key, or remove the key to use ssh-agent / ssh_config")
-    if kind != "a file":
-        return f"identity {path} is {kind}", "point it at a private key file such as ~/.ssh/id_ed25519"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64).lstrip()
-    except OSError as exc:
-        return (f"identity file {path} is missing or unreadable ({exc.strerror})",
-                "point it at a private key, or remove the key to use ssh-agent / ssh_config")
-    if head.startswith(b"-----BEGIN DSA PRIVATE KEY-----"):
-        return (f"identity {path} is a DSA key, which OpenSSH disables since 7.0 and paramiko 4+ cannot load",
-                "point it at an ed25519 or RSA private key")
-    if head.startswith(_PRIVATE_KEY_HEADERS):
-        return None
-    if head.startswith(_PUBLIC_KEY_STARTS):
-        return (f"identity {path} is a public key", f"point it at the private key {path.with_suffix('')}"
-                if path.suffix == ".pub" else "point it at the private key, not the public one")
-    if head.startswith(b"PuTTY-User-Key-File-"):
-        return f"identity {path} is a PuTTY key", "convert it with 'puttygen KEY -O private-openssh -o KEY.openssh'"
-    return (f"identity {path} is not an SSH private key (no OpenSSH or PEM private key header)",
-            "point it at a private key such as ~/.ssh/id_ed25519")
-
-
-def package_problem(path: Path, kind: str) -> tuple[str, str] | None:
-    """Why the package file ``path`` cannot be read as a ``kind`` (rpm, deb, tarball), with the fix; None if it can.
-
-    Both are one printable line.
-    """
-    found = _file_kind(path)
-    if found == "missing" or found == "a file" and not os.access(path, os.R_OK):
-        return (_printable(f"{path} does not exist or is unreadable"),
-                "build it with 'clusterctl artifacts' or point the key at your package")
-    if found != "a file":
-        return _printable(f"{path} is {found}"), "point the key at the package file"
-    try:
-        _PACKAGE_READERS[kind](path)
-    except PackageFileError as exc:
-        return _printable(_one_line(exc, 300)), "download or build the package again ('clusterctl artifacts')"
-    return None
-
-
-class _Parser:
     cluster_given: frozenset[str] = frozenset()
 
     def __init__(self, path: Path, raw: dict[str, Any]):
@@ -457,30 +65,30 @@ class _Parser:
         self.known_ips: dict[str, str] = {}  # gateways and DNS servers repeat on every host: checked once
 
     def fail(self, key: str, problem: str, fix: str = "") -> InventoryError:
-        return InventoryError(_printable(self.path), key, _printable(problem), _printable(fix))
+        return InventoryError(printable(self.path), key, printable(problem), printable(fix))
 
     # -- generic checks -------------------------------------------------
     def table(self, data: Any, key: str, allowed: frozenset[str], fix: str = "") -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise self.fail(key, f"must be a table, got {_shown(data)}", fix or f"write it as [{key}]")
+            raise self.fail(key, f"must be a table, got {shown(data)}", fix or f"write it as [{key}]")
         if not allowed.issuperset(data):
             name = next(n for n in data if n not in allowed)
             close = difflib.get_close_matches(name, sorted(allowed), n=1) if len(name) <= 60 else []
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
-            raise self.fail(_join(key, name), "unknown key", hint)
+            raise self.fail(join_key(key, name), "unknown key", hint)
         return data
 
     def text(self, key: str, value: Any) -> str:
         """``value`` if it is a non-empty string of printable characters."""
         if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, got {_shown(value)}", 'quote it: "..."')
+            raise self.fail(key, f"must be a string, got {shown(value)}", 'quote it: "..."')
         if not value:
             raise self.fail(key, "must not be empty", "give it a value or remove the key")
         if len(value) > _LONGEST_TEXT:
             raise self.fail(key, f"is {len(value)} characters long, more than {_LONGEST_TEXT}", "shorten it")
         if not value.isprintable():
             odd = next(c for c in value if not c.isprintable())
-            raise self.fail(key, f"holds the control or invisible character {odd!r} ({_shown(value)})", "remove it")
+            raise self.fail(key, f"holds the control or invisible character {odd!r} ({shown(value)})", "remove it")
         return value
 
     def word(self, data: dict, key: str, name: str, default: str | None, shape: _Shape) -> str | None:
@@ -489,7 +97,7 @@ class _Parser:
             return default
         value = self.text(f"{key}.{name}", data[name])
         if not shape.pattern.fullmatch(value):
-            raise self.fail(f"{key}.{name}", f"{_shown(value)} is not {shape.description}",
+            raise self.fail(f"{key}.{name}", f"{shown(value)} is not {shape.description}",
                             f'write {name} = "{shape.example}"')
         return value
 
@@ -498,20 +106,20 @@ class _Parser:
             return default
         value = data[name]
         if type(value) is not int or not lo <= value <= hi:
-            raise self.fail(f"{key}.{name}", f"must be a whole number from {lo} to {hi}, got {_shown(value)}",
+            raise self.fail(f"{key}.{name}", f"must be a whole number from {lo} to {hi}, got {shown(value)}",
                             f"write {name} = {default}" if lo <= default <= hi else f"write {name} = {lo}")
         return value
 
     def boolean(self, data: dict, key: str, name: str, default: bool) -> bool:
         value = data.get(name, default)
         if not isinstance(value, bool):
-            raise self.fail(f"{key}.{name}", f"must be true or false, got {_shown(value)}", f"write {name} = true")
+            raise self.fail(f"{key}.{name}", f"must be true or false, got {shown(value)}", f"write {name} = true")
         return value
 
     def choice(self, data: dict, key: str, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = data.get(name, default)
         if not isinstance(value, str) or value not in choices:
-            raise self.fail(f"{key}.{name}", f"{_shown(value)} is not one of {', '.join(choices)}",
+            raise self.fail(f"{key}.{name}", f"{shown(value)} is not one of {', '.join(choices)}",
                             f'write {name} = "{default}"')
         return value
 
@@ -521,12 +129,12 @@ class _Parser:
             return tuple(hosts)
         value = data["hosts"]
         if not isinstance(value, list) or not value:
-            raise self.fail(f"{key}.hosts", f"must be a non-empty array of host names, got {_shown(value)}",
+            raise self.fail(f"{key}.hosts", f"must be a non-empty array of host names, got {shown(value)}",
                             'write hosts = ["node1", ...] or remove the key for every host')
         listed: set[str] = set()
         for i, name in enumerate(value):
             if not isinstance(name, str) or name not in hosts:
-                raise self.fail(f"{key}.hosts", f"names host {_shown(name)} (item {i + 1}), which is not defined",
+                raise self.fail(f"{key}.hosts", f"names host {shown(name)} (item {i + 1}), which is not defined",
                                 f"add [hosts.{name}] or remove it from the list" if isinstance(name, str)
                                 else "list host names as strings")
             if name in listed:
@@ -541,32 +149,32 @@ class _Parser:
             path = Path(os.path.expanduser(text))
             return path if path.is_absolute() else (self.base / path).resolve()
         except (OSError, RuntimeError) as exc:  # a symlink loop, an unreadable directory on the way
-            raise self.fail(key, f"cannot resolve {_shown(text)}: {_one_line(exc)}", "point it at a real path") from None
+            raise self.fail(key, f"cannot resolve {shown(text)}: {one_line(exc)}", "point it at a real path") from None
 
     def address(self, key: str, value: Any) -> str:
         """An IP address (canonical) or a host name to connect to."""
         text = self.text(key, value)
-        ip = _canonical_ip(text)
+        ip = canonical_ip(text)
         if ip is not None:
             return ip
-        if not _is_host_name(text):
-            raise self.fail(key, f"{_shown(text)} is neither an IP address nor a host name",
+        if not is_host_name(text):
+            raise self.fail(key, f"{shown(text)} is neither an IP address nor a host name",
                             'write an address like "192.168.10.11" or a name like "node1.example.com"')
         return text
 
     def ip(self, key: str, value: Any, fix: str) -> str:
         if type(value) is str and value in self.known_ips:
             return self.known_ips[value]
-        ip = _canonical_ip(self.text(key, value))
+        ip = canonical_ip(self.text(key, value))
         if ip is None:
-            raise self.fail(key, f"{_shown(value)} is not an IP address", fix)
+            raise self.fail(key, f"{shown(value)} is not an IP address", fix)
         self.known_ips[value] = ip
         return ip
 
     def identity(self, key: str, value: Any) -> Path:
         path = self.local_path(key, value)
         if path not in self.private_keys:
-            problem = _private_key_problem(path)
+            problem = private_key_problem(path)
             if problem:
                 raise self.fail(key, *problem)
             self.private_keys.add(path)
@@ -576,7 +184,7 @@ class _Parser:
         """Where to pin host keys: a readable file, or one that can be created (its parents are made)."""
         path = self.local_path(key, value)
         fix = "point it at a file; clusterctl creates it and its directory if missing"
-        kind = _file_kind(path)
+        kind = file_kind(path)
         if kind == "a file":
             if not os.access(path, os.R_OK | os.W_OK):
                 raise self.fail(key, f"{path} is not readable and writable", "fix its permissions")
@@ -584,7 +192,7 @@ class _Parser:
         if kind != "missing":
             raise self.fail(key, f"{path} is {kind}", fix)
         for parent in path.parents:
-            kind = _file_kind(parent)
+            kind = file_kind(parent)
             if kind == "a directory":
                 return path
             if kind != "missing":
@@ -603,7 +211,7 @@ class _Parser:
         path = self.local_path(dotted, data["package"])
         kind = next((k for suffix, k in kinds.items() if path.name.endswith(suffix)), None)
         if kind is None:
-            raise self.fail(dotted, f"{_shown(path.name)} is not a {', '.join(kinds)} package", missing_fix)
+            raise self.fail(dotted, f"{shown(path.name)} is not a {', '.join(kinds)} package", missing_fix)
         return path, kind
 
     def remote_dir(self, data: dict, key: str, name: str, default: str) -> str:
@@ -611,7 +219,7 @@ class _Parser:
             return default
         value = self.text(f"{key}.{name}", data[name])
         if not _REMOTE_DIR.fullmatch(value):
-            raise self.fail(f"{key}.{name}", f"{_shown(value)} must be an absolute path of letters, digits and "
+            raise self.fail(f"{key}.{name}", f"{shown(value)} must be an absolute path of letters, digits and "
                             "._+@- without quotes, spaces, $ or '..'", f'write {name} = "{default}"')
         return value.rstrip("/")
 
@@ -650,13 +258,13 @@ class _Parser:
             if rest.count(":") == 1:
                 host, _, port_text = rest.partition(":")
                 if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-                    raise self.fail(key, f"{_shown(part)} has no port from 1 to 65535 after ':'",
+                    raise self.fail(key, f"{shown(part)} has no port from 1 to 65535 after ':'",
                                     'write jump = "user@bastion:2222"')
                 port = int(port_text)
             if user and not _LOGIN_NAME.pattern.fullmatch(user):
-                raise self.fail(key, f"{_shown(user)} is not a login name", 'write jump = "user@bastion"')
-            if _canonical_ip(host.strip("[]")) is None and not _is_host_name(host):
-                raise self.fail(key, f"{_shown(host)} is neither an IP address nor a host name",
+                raise self.fail(key, f"{shown(user)} is not a login name", 'write jump = "user@bastion"')
+            if canonical_ip(host.strip("[]")) is None and not is_host_name(host):
+                raise self.fail(key, f"{shown(host)} is neither an IP address nor a host name",
                                 'write jump = "user@bastion.example.com:22", or "none"')
             hops.append(Jump(host.strip("[]"), user or None, port))
         return tuple(hops)
@@ -664,7 +272,7 @@ class _Parser:
     def hosts(self, data: Any, cluster: ClusterSpec) -> dict[str, Host]:
         if not isinstance(data, dict) or not data:
             raise self.fail("hosts", "no hosts defined" if data in (None, {}) else
-                            f"must be a table of hosts, got {_shown(data)}",
+                            f"must be a table of hosts, got {shown(data)}",
                             "add at least one [hosts.NAME] table with an address")
         hosts: dict[str, Host] = {}
         # dicts keyed by what must be unique keep the checks linear in the number of hosts
@@ -694,8 +302,8 @@ class _Parser:
         return hosts
 
     def host(self, name: str, spec: Any, cluster: ClusterSpec) -> Host:
-        if not _HOSTNAME.fullmatch(name):
-            raise self.fail(f"hosts.{_key_part(name)}", "host names hold letters, digits and '-' "
+        if not HOSTNAME.fullmatch(name):
+            raise self.fail(f"hosts.{key_part(name)}", "host names hold letters, digits and '-' "
                             "(not first or last), at most 63", "rename the host, e.g. node1")
         key = f"hosts.{name}"
         spec = self.table(spec, key, _HOST_KEYS, f'write it as [{key}] with address = "IP"')
@@ -735,8 +343,8 @@ class _Parser:
             return None, None, ()
         ipv6 = ":" in static
         family = "IPv6" if ipv6 else "IPv4"
-        if (interface or "prefix" in spec or "gateway" in spec) and _canonical_ip(static) is None:
-            raise self.fail(f"{key}.address", f"must be an IP address for the network step, got {_shown(static)}",
+        if (interface or "prefix" in spec or "gateway" in spec) and canonical_ip(static) is None:
+            raise self.fail(f"{key}.address", f"must be an IP address for the network step, got {shown(static)}",
                             "write the address to configure, and ssh_address for the name to connect to")
         prefix = self.integer(spec, key, "prefix", 24, 1, 128 if ipv6 else 32) if "prefix" in spec else None
         gateway = None
@@ -747,7 +355,7 @@ class _Parser:
                                 f"give an {family} gateway")
         dns = spec.get("dns", [])
         if not isinstance(dns, list):
-            raise self.fail(f"{key}.dns", f"must be an array of IP addresses, got {_shown(dns)}",
+            raise self.fail(f"{key}.dns", f"must be an array of IP addresses, got {shown(dns)}",
                             'write dns = ["192.168.10.1"]')
         servers = tuple(self.ip(f"{key}.dns", d, "name DNS servers by IP address, like \"192.168.10.1\"")
                         for d in dns)
@@ -835,12 +443,12 @@ class _Parser:
         flags = data.get("jvm_flags", [])
         where = f"{key}.jvm_flags"
         if not isinstance(flags, list):
-            raise self.fail(where, f"must be an array of JVM flags, got {_shown(flags)}",
+            raise self.fail(where, f"must be an array of JVM flags, got {shown(flags)}",
                             'write jvm_flags = ["-XX:+UseG1GC"]')
         for flag in flags:
             text = self.text(where, flag)
             if not _JVM_FLAG.fullmatch(text):
-                raise self.fail(where, f"{_shown(text)} is not one JVM flag (starts with -, no spaces or quotes)",
+                raise self.fail(where, f"{shown(text)} is not one JVM flag (starts with -, no spaces or quotes)",
                                 "give each flag its own string")
         return tuple(flags)
 
@@ -848,15 +456,15 @@ class _Parser:
         env = data.get("environment", {})
         where = f"{key}.environment"
         if not isinstance(env, dict):
-            raise self.fail(where, f"must be a table NAME = \"value\", got {_shown(env)}",
+            raise self.fail(where, f"must be a table NAME = \"value\", got {shown(env)}",
                             f'write [{where}] with ZOO_EXTRA = "value"')
         pairs = []
         for name, value in env.items():
             if not _ENV_NAME.fullmatch(name):
-                raise self.fail(_join(where, name), "is not an environment variable name", "use A-Z, 0-9 and _")
-            text = self.text(_join(where, name), value)
+                raise self.fail(join_key(where, name), "is not an environment variable name", "use A-Z, 0-9 and _")
+            text = self.text(join_key(where, name), value)
             if any(c in text for c in '"\\%$`'):
-                raise self.fail(_join(where, name), "may not hold quotes, backslashes, % or $ (a systemd unit "
+                raise self.fail(join_key(where, name), "may not hold quotes, backslashes, % or $ (a systemd unit "
                                 "line reads them)", "give the plain value")
             pairs.append((name, text))
         return tuple(pairs)
@@ -865,10 +473,10 @@ class _Parser:
         key = "zookeeper.four_letter_words"
         words = data.get("four_letter_words", ["srvr", "mntr", "ruok", "stat", "conf", "isro"])
         if not isinstance(words, list):
-            raise self.fail(key, f"must be an array of four-letter words, got {_shown(words)}", 'write ["srvr", "mntr"]')
+            raise self.fail(key, f"must be an array of four-letter words, got {shown(words)}", 'write ["srvr", "mntr"]')
         for word in words:
             if not isinstance(word, str) or not _FOUR_LETTER_WORD.fullmatch(word):
-                raise self.fail(key, f"{_shown(word)} is not a four-letter word like \"srvr\" (or \"*\")",
+                raise self.fail(key, f"{shown(word)} is not a four-letter word like \"srvr\" (or \"*\")",
                                 "list the words ZooKeeper knows, in lower case")
         if len(set(words)) != len(words):
             raise self.fail(key, "lists a word twice", "list each word once")
@@ -879,19 +487,19 @@ class _Parser:
     def zk_servers(self, data: Any, hosts: dict[str, Host]) -> tuple[ZkServer, ...]:
         key = "zookeeper.servers"
         if not isinstance(data, dict) or not data:
-            raise self.fail(key, "missing or empty" if data in (None, {}) else f"must be a table, got {_shown(data)}",
+            raise self.fail(key, "missing or empty" if data in (None, {}) else f"must be a table, got {shown(data)}",
                             "add [zookeeper.servers] with host = myid lines")
         servers = []
         ids: dict[int, str] = {}
         for host, spec in data.items():
-            where = _join(key, host)
+            where = join_key(key, host)
             if host not in hosts:
-                raise self.fail(where, "is not a defined host", f"add [hosts.{_key_part(host)}] or remove it")
+                raise self.fail(where, "is not a defined host", f"add [hosts.{key_part(host)}] or remove it")
             if type(spec) is int:
                 spec = {"id": spec}
             elif not isinstance(spec, dict):
                 raise self.fail(where, f"must be a myid from 1 to 255 or a table {{ id = N, observer = true }}, "
-                                f"got {_shown(spec)}", f"write {host} = 1")
+                                f"got {shown(spec)}", f"write {host} = 1")
             spec = self.table(spec, where, frozenset(("id", "observer")))
             if "id" not in spec:
                 raise self.fail(f"{where}.id", "missing", "give each server a myid from 1 to 255")
@@ -904,7 +512,7 @@ class _Parser:
         if not voters:
             raise self.fail(key, "has no voter (every server is an observer)", "make at least one server a voter")
         if len(voters) % 2 == 0:
-            from .quorum import even_voters_warning
+            from ..quorum import even_voters_warning
             self.warnings.append(f"{self.path}: {key}: {even_voters_warning(len(voters))}")
         return tuple(servers)
 

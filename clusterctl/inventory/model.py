@@ -1,0 +1,132 @@
+"""The inventory as data: the cluster, its hosts and what each step installs, as checked and defaulted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KEY_TYPES = ("ed25519", "rsa")
+DISTRIBUTE_MODES = ("auto", "direct", "relay", "pipeline")
+JDK_PACKAGE_KINDS = {".rpm": "rpm", ".deb": "deb", ".tar.gz": "tarball", ".tgz": "tarball"}
+RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}  # a ZooKeeper release
+ADMIN_SERVER_MODES = ("off", "localhost", "all")
+BECOME_METHODS = ("sudo", "none")
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A bastion the connection to a host goes through (OpenSSH's ProxyJump)."""
+
+    host: str
+    user: str | None = None
+    port: int = 22
+
+    def __str__(self) -> str:
+        return f"{self.user + '@' if self.user else ''}{self.host}{'' if self.port == 22 else f':{self.port}'}"
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str  # the address clusterctl connects to (ssh_address if given)
+    user: str
+    port: int
+    identity: Path | None
+    static_address: str | None = None  # the address the network step configures
+    interface: str | None = None
+    prefix: int | None = None
+    gateway: str | None = None
+    dns: tuple[str, ...] = ()
+    become: str = "none"  # "sudo": root's work goes through sudo (the default for a user other than root)
+    jump: tuple[Jump, ...] = ()  # bastions, in order; empty: straight there (or as ~/.ssh/config says)
+    jump_given: bool = False  # the inventory named the jump (or "none"): ~/.ssh/config's ProxyJump is not used
+    given: frozenset[str] = frozenset()  # which of user, port, identity, become the inventory set (for ssh_config)
+    strict_host_keys: bool = False  # an unseen host key is refused, not pinned (StrictHostKeyChecking yes)
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str
+    user: str
+    port: int
+    identity: Path | None
+    known_hosts: Path
+    become: str | None = None  # None: sudo for a user other than root
+    jump: tuple[Jump, ...] = ()
+    jump_given: bool = False
+
+
+@dataclass(frozen=True)
+class SshTrustSpec:
+    key_type: str
+    hosts: tuple[str, ...]
+    user: str | None = None  # whose trust: None, each host's login user
+
+
+@dataclass(frozen=True)
+class JdkSpec:
+    package: Path
+    kind: str  # rpm | deb | tarball
+    hosts: tuple[str, ...]
+    stage_dir: str
+    java_home: str
+    distribute: str
+
+
+@dataclass(frozen=True)
+class ZkServer:
+    host: str
+    id: int
+    observer: bool = False
+
+
+@dataclass(frozen=True)
+class ZooKeeperSpec:
+    package: Path
+    install_dir: str
+    data_dir: str
+    data_log_dir: str
+    client_port: int
+    quorum_port: int
+    election_port: int
+    tick_time: int
+    init_limit: int
+    sync_limit: int
+    servers: tuple[ZkServer, ...]
+    admin_server: str  # off | localhost | all
+    admin_port: int
+    four_letter_words: tuple[str, ...]
+    distribute: str
+    heap_mb: int = 1000  # the server JVM's -Xmx (ZooKeeper's own default)
+    user: str = "zookeeper"  # the system account the server runs as (never root)
+    group: str = "zookeeper"
+    log_dir: str = "/var/log/zookeeper"  # server and GC logs, rotated
+    snap_retain_count: int = 3  # autopurge keeps this many snapshots (and their logs); ZooKeeper's minimum is 3
+    purge_interval: int = 24  # hours between purges; 0 turns autopurge off (warned about)
+    snap_count: int = 100_000  # transactions between snapshots (ZooKeeper's snapCount)
+    jvm_flags: tuple[str, ...] = ()  # more JVM flags for the server (SERVER_JVMFLAGS)
+    environment: tuple[tuple[str, str], ...] = ()  # more environment for the server's unit
+    conf_dir: str = "/etc/zookeeper"  # zoo.cfg and the dynamic membership, the server's (it rewrites them)
+    secret_file: Path | None = None  # on the controller: the super-user password reconfig authenticates with
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(s.host for s in self.servers)
+
+    @property
+    def voters(self) -> tuple[ZkServer, ...]:
+        return tuple(s for s in self.servers if not s.observer)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    cluster: ClusterSpec
+    hosts: dict[str, Host]
+    ssh_trust: SshTrustSpec
+    jdk: JdkSpec | None
+    zookeeper: ZooKeeperSpec | None
+    warnings: tuple[str, ...] = field(default=())
+
+    def host(self, name: str) -> Host:
+        return self.hosts[name]
