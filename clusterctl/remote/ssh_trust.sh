@@ -31,14 +31,17 @@ fix_modes() {
 }
 
 # One login; ConnectTimeout is generous and a timed-out try is retried, so a loaded
-# machine is not taken for a broken trust.
+# machine is not taken for a broken trust. Each try is bounded as a whole (a login that
+# connected and then hangs is cut off after 30 s), so the check always ends, also when the
+# controller that asked for it is gone.
 check_one() {
     local target=$1 kex=$2 out rc try
     for try in 1 2 3; do
-        out=$(ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15 \
-              -o KexAlgorithms="$kex" "$target" true 2>&1)
+        out=$(timeout 30 ssh -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15 \
+              -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o KexAlgorithms="$kex" "$target" true 2>&1)
         rc=$?
-        case $out in *"timed out"*|*"Connection reset"*|*"closed by remote host"*) ;; *) break ;; esac
+        [ "$rc" = 124 ] && out="${out:+$out; }login did not finish within 30s"
+        case $out in *"timed out"*|*"did not finish"*|*"Connection reset"*|*"closed by remote host"*) ;; *) break ;; esac
         sleep "$try"
     done
     printf '%s %s %s\n' "$target" "$rc" "$(printf '%s' "$out" | tail -n 1)"
