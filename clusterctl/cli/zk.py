@@ -21,7 +21,6 @@ from ..run import load, open_run
 from ..steps import backup, membership, upgrade, zookeeper
 from ..steps.base import run_steps
 from ..zk.server import home, java_home
-from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus
 from .options import confirmation, dry_run_option, run_options
 from .planning import show_steps_plan
@@ -381,6 +380,7 @@ def zk_status(options, as_json: bool) -> None:
 @run_options
 def zk_smoke(options) -> None:
     """Write a znode through one server, read it back through every other (or those of --hosts), remove it."""
+    from ..zk.smoke import smoke as smoke_test  # kazoo: loaded by the commands that open ZooKeeper sessions
     with open_run(options, "zk-smoke") as run:
         zookeeper.servers(run.inventory)
         smoke_test(run.session)
