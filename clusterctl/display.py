@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import IO
 
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -297,6 +296,7 @@ def show_plan(console: Console, planned: dict[str, dict[str, "HostPlan"]], *, di
     for step, why in (not_applied or {}).items():
         console.print(Text(f"{step}: {why}", style="dim"))
     if diff:
+        from rich.syntax import Syntax  # and pygments: only plan --diff colours diffs
         for host, step, shown in rows:
             for change in shown:
                 console.print(Text.assemble((host, "bold"), " ", (step, "cyan"), f": {change.summary}"))
