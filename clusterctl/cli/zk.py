@@ -7,11 +7,9 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from ..core.session import HostContext, Outcome
 from ..display import human_bytes, labelled, make_console, show_plan
@@ -24,6 +22,10 @@ from ..zk.server import home, java_home
 from ..zk.status import EnsembleStatus
 from .options import confirmation, dry_run_option, run_options
 from .planning import show_steps_plan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 ROLE_STYLES = {"leader": "bold green", "follower": "green", "observer": "cyan", "standalone": "green",
                "looking": "yellow", "down": "bold red", "unknown": "yellow"}
@@ -92,6 +94,7 @@ def zk_start(options, nodes: tuple[str, ...], timeout: float, dry_run: bool) -> 
         raise
     result = done.outputs.get(zookeeper.START_STEP)
     if result is not None:
+        from rich.text import Text  # rich: imported where it draws (see display)
         show_status(run.console, result.waited.status)
         run.console.print(Text(result.elected))
     _finish(run)
@@ -458,6 +461,8 @@ def ssh_argv(inventory: Inventory, node: str, command: str) -> list[str]:
 
 def status_table(status: EnsembleStatus) -> Table:
     """One row per server: what it says of itself."""
+    from rich.table import Table  # rich: imported where it draws (see display)
+    from rich.text import Text
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("host", "id", "role", "zxid", "conns", "latency ms", "note"):
         table.add_column(column, justify="right" if column in ("id", "conns") else "left")
@@ -486,6 +491,7 @@ def format_latency(latency: tuple[int, float, int] | None) -> str:
 
 
 def show_status(console: Console, status: EnsembleStatus) -> None:
+    from rich.text import Text
     console.print(status_table(status))
     style = "green" if status.quorum.has_quorum else "bold red"
     verdict = "quorum" if status.quorum.has_quorum else "NO QUORUM"

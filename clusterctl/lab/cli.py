@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from ..display import make_console
 from ..errors import CommandStatus
@@ -138,6 +136,8 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 @_state_root_option
 def status(name: str, state_root: str) -> None:
     """Show each node (and the bastion): address, whether it runs, whether its sshd answers."""
+    from rich.table import Table  # rich: imported where it draws (see clusterctl.display)
+    from rich.text import Text
     lab = _load(name, state_root)
     user = f", user {lab.user}" if lab.user else ""
     table = Table(title=Text(f"lab {name} ({lab.subnet}, init {lab.init}{user})"))
