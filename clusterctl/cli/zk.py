@@ -311,6 +311,7 @@ def zk_backup(options, to: Path | None, dry_run: bool) -> None:
             show_dry_run(run, decided)
             return
         done = backup.backup(run.session, decided)
+    from rich.text import Text  # rich: imported where it draws (see display)
     m = done.manifest
     run.console.print(Text(f"backup: {done.path}\n  from {m.server}, zxid {m.snapshot_zxid}..{m.last_zxid}, "
                            f"{m.znodes} znodes, {len(m.files)} files, {human_bytes(m.size)}; checked by "
@@ -355,6 +356,7 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
                 return
         result = backup.restore(run.session, decided, timeout=timeout)
     show_status(run.console, result.started.waited.status)
+    from rich.text import Text  # rich: imported where it draws (see display)
     run.console.print(Text(f"restored to {decided.manifest.last_zxid}: all {result.checked} znodes of the backup "
                            f"read back; the data from before is kept in "
                            f"{', '.join(sorted(set(result.aside.values())))}"))
