@@ -4,6 +4,10 @@ Data is never markup: what came from the inventory, a host or an exception
 reaches rich as :class:`~rich.text.Text` (styled here, never parsed), and
 clusterctl's consoles (:func:`make_console`) read no markup or emoji codes in
 anything, so a string that slips through is printed as written too.
+
+rich is imported by the functions that draw, not with this module: every
+command's module imports this one, and ``--help`` draws nothing (rich is a
+sixth of its start-up).
 """
 
 from __future__ import annotations
@@ -12,16 +16,15 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import IO
-
-from rich.console import Console
-from rich.syntax import Syntax
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import IO, TYPE_CHECKING
 
 from .events import Event, State
 from .plan import Change
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 STYLES = {
     State.PENDING: ("·", "dim"),
@@ -40,6 +43,7 @@ def make_console(file: IO[str] | None = None) -> Console:
 
     Wide on a pipe or a file, so that long reasons are not folded.
     """
+    from rich.console import Console
     console = Console(file=file, markup=False, emoji=False, highlight=False)
     return console if console.is_terminal else Console(file=file, markup=False, emoji=False, highlight=False,
                                                        width=160)
@@ -47,6 +51,7 @@ def make_console(file: IO[str] | None = None) -> Console:
 
 def labelled(label: str, style: str, text: str) -> Text:
     """``label`` in ``style``, then ``text`` as written: ``warning: …``, ``note: …``."""
+    from rich.text import Text
     return Text.assemble((label, style), " ", text)
 
 
@@ -78,6 +83,7 @@ class LiveGrid:
         self.hosts = list(hosts)
         self.steps: list[str] = []
         self.cells: dict[tuple[str, str], _Cell] = {}
+        from rich.live import Live
         self.live = Live(console=console, refresh_per_second=8, transient=False,
                          get_renderable=self.render)
 
@@ -107,6 +113,8 @@ class LiveGrid:
             cell.ended = event.at
 
     def render(self) -> Table:
+        from rich.table import Table
+        from rich.text import Text
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("host")
         for step in self.steps:
@@ -121,6 +129,7 @@ class LiveGrid:
 
     @staticmethod
     def _cell_text(cell: _Cell | None, now: float) -> Text:
+        from rich.text import Text
         if cell is None:
             return Text("")
         glyph, style = STYLES[cell.state]
@@ -162,6 +171,7 @@ class VerboseOutput:
 
     def __call__(self, event: Event) -> None:
         if event.kind == "command":
+            from rich.text import Text
             self.console.print(Text.assemble((event.host, "bold"), " ", (event.step, "dim"),
                                              f" $ {event.command.splitlines()[0][:120]} → {event.exit_code}"))
             if event.output:
@@ -213,6 +223,8 @@ def default_log_path(command: str) -> Path:
 
 def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]], logins: int | None = None) -> Table:
     """source rows × target columns: ✓ where the pair is proven, ✗ where it is not."""
+    from rich.table import Table
+    from rich.text import Text
     how = f"; {logins} real logins" if logins is not None else ""
     table = Table(title=f"node → node SSH (BatchMode, strict host keys{how})", header_style="bold")
     table.add_column("from \\ to")
@@ -236,6 +248,7 @@ def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]], lo
 
 def show_ssh_matrix(console: Console, matrix) -> None:
     """The node → node proof of ssh-trust (a steps.ssh_trust matrix), then each pair that failed and why."""
+    from rich.text import Text
     console.print(matrix_table(matrix.hosts, matrix.results, matrix.logins))
     for source, target, err in matrix.failed_pairs:
         console.print(Text.assemble((f"{source} → {target}", "red"), f": {err}"))
@@ -262,6 +275,8 @@ def plan_counts(rows: list[tuple[str, str, list[Change]]]) -> tuple[int, int]:
 
 def plan_table(rows: list[tuple[str, str, list[Change]]]) -> Table:
     """The compact plan: one row per host and step, what would change there in a few words."""
+    from rich.table import Table
+    from rich.text import Text
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("host", "step", "would change"):
         table.add_column(column, overflow="fold")
@@ -293,10 +308,12 @@ def plan_json(planned: dict[str, dict[str, "HostPlan"]], not_applied: dict[str, 
 def show_plan(console: Console, planned: dict[str, dict[str, "HostPlan"]], *, diff: bool = False,
               not_applied: dict[str, str] | None = None) -> None:
     """The plan as a compact table (with ``diff``: every change with its diff), then how much would change."""
+    from rich.text import Text
     rows = plan_rows(planned)
     for step, why in (not_applied or {}).items():
         console.print(Text(f"{step}: {why}", style="dim"))
     if diff:
+        from rich.syntax import Syntax  # and pygments: only for --diff
         for host, step, shown in rows:
             for change in shown:
                 console.print(Text.assemble((host, "bold"), " ", (step, "cyan"), f": {change.summary}"))

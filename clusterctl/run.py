@@ -18,11 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Sequence
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Iterator, Sequence
 
 from .core import ssh_config
 from .core.session import BECOME_PASSWORD_ENV, DEFAULT_FORKS, Session
@@ -31,6 +27,9 @@ from .errors import ExitStatus, HostsFailed, Interrupted, UsageError
 from .events import Recorder, Reporter, State
 from .inventory import Inventory, inventory_path, load_inventory
 from .steps.base import Step, require_packages
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PASSWORD_ENV = "CLUSTERCTL_SSH_PASSWORD"
 # paramiko logs a dropped host's socket errors to stderr itself; the per-host
@@ -208,6 +207,8 @@ SUMMARY_STYLES = {"failed": "bold red", "interrupted": "bold magenta", "changed"
 
 def print_summary(run: Run) -> None:
     """Per host: failed (step and reason), interrupted, changed, or unchanged; then the totals."""
+    from rich.table import Table  # rich: imported where it draws (see display)
+    from rich.text import Text
     states = run.recorder.final_states()
     table = Table(title=None, box=None, header_style="bold")
     table.add_column("host")

@@ -150,7 +150,7 @@ def refuse_connections(monkeypatch) -> list[str]:
         attempts.append(f"connect {address}")
         raise ConnectionRefusedError(111, "Connection refused (a unit test)")
 
-    monkeypatch.setattr("clusterctl.core.session.open_connection", login)
+    monkeypatch.setattr("clusterctl.core.connection.open_connection", login)  # where a session connects
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", lambda sock, address: connect(sock, address))
     return attempts

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from ..core.transfer import MODES
 from ..display import labelled
@@ -17,6 +16,9 @@ from .zk import show_dry_run, show_status
 from ..steps.base import run_steps
 from .options import confirmation, dry_run_option, run_options
 from .planning import show_steps_plan
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @click.group("jdk")
@@ -100,6 +102,8 @@ def verify_command(options) -> None:
 
 def java_table(run, checks: dict[str, jdk.JavaCheck]) -> Table:
     """node → the Java a login shell runs there."""
+    from rich.table import Table  # rich: imported where it draws (see display)
+    from rich.text import Text
     table = Table(title="java in a login shell", header_style="bold")
     for column in ("host", "version", "java", "runtime"):
         table.add_column(column)

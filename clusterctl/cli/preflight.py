@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from rich.table import Table
-from rich.text import Text
 
 from ..errors import HostsFailed
 from ..run import open_run
 from ..steps.base import plan_steps
 from ..steps.preflight import Preflight
 from .options import run_options
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 LEVEL_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -36,6 +39,8 @@ def preflight_command(options) -> None:
 
 def checks_table(plans) -> Table:
     """host × check: ok, warn or FAIL, with what was found and the fix."""
+    from rich.table import Table  # rich: imported where it draws (see display)
+    from rich.text import Text
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("host", "check", "result", "detail"):
         table.add_column(column, overflow="fold")

@@ -7,11 +7,9 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from ..core.session import HostContext, Outcome
 from ..display import human_bytes, labelled, make_console, show_plan
@@ -21,10 +19,13 @@ from ..run import load, open_run
 from ..steps import backup, membership, upgrade, zookeeper
 from ..steps.base import run_steps
 from ..zk.server import home, java_home
-from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus
 from .options import confirmation, dry_run_option, run_options
 from .planning import show_steps_plan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 ROLE_STYLES = {"leader": "bold green", "follower": "green", "observer": "cyan", "standalone": "green",
                "looking": "yellow", "down": "bold red", "unknown": "yellow"}
@@ -93,6 +94,7 @@ def zk_start(options, nodes: tuple[str, ...], timeout: float, dry_run: bool) -> 
         raise
     result = done.outputs.get(zookeeper.START_STEP)
     if result is not None:
+        from rich.text import Text  # rich: imported where it draws (see display)
         show_status(run.console, result.waited.status)
         run.console.print(Text(result.elected))
     _finish(run)
@@ -309,6 +311,7 @@ def zk_backup(options, to: Path | None, dry_run: bool) -> None:
             show_dry_run(run, decided)
             return
         done = backup.backup(run.session, decided)
+    from rich.text import Text  # rich: imported where it draws (see display)
     m = done.manifest
     run.console.print(Text(f"backup: {done.path}\n  from {m.server}, zxid {m.snapshot_zxid}..{m.last_zxid}, "
                            f"{m.znodes} znodes, {len(m.files)} files, {human_bytes(m.size)}; checked by "
@@ -353,6 +356,7 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
                 return
         result = backup.restore(run.session, decided, timeout=timeout)
     show_status(run.console, result.started.waited.status)
+    from rich.text import Text  # rich: imported where it draws (see display)
     run.console.print(Text(f"restored to {decided.manifest.last_zxid}: all {result.checked} znodes of the backup "
                            f"read back; the data from before is kept in "
                            f"{', '.join(sorted(set(result.aside.values())))}"))
@@ -381,6 +385,7 @@ def zk_status(options, as_json: bool) -> None:
 @run_options
 def zk_smoke(options) -> None:
     """Write a znode through one server, read it back through every other (or those of --hosts), remove it."""
+    from ..zk.smoke import smoke as smoke_test  # kazoo: loaded by the commands that open ZooKeeper sessions
     with open_run(options, "zk-smoke") as run:
         zookeeper.servers(run.inventory)
         smoke_test(run.session)
@@ -458,6 +463,8 @@ def ssh_argv(inventory: Inventory, node: str, command: str) -> list[str]:
 
 def status_table(status: EnsembleStatus) -> Table:
     """One row per server: what it says of itself."""
+    from rich.table import Table  # rich: imported where it draws (see display)
+    from rich.text import Text
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("host", "id", "role", "zxid", "conns", "latency ms", "note"):
         table.add_column(column, justify="right" if column in ("id", "conns") else "left")
@@ -486,6 +493,7 @@ def format_latency(latency: tuple[int, float, int] | None) -> str:
 
 
 def show_status(console: Console, status: EnsembleStatus) -> None:
+    from rich.text import Text
     console.print(status_table(status))
     style = "green" if status.quorum.has_quorum else "bold red"
     verdict = "quorum" if status.quorum.has_quorum else "NO QUORUM"

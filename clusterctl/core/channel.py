@@ -11,9 +11,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-import paramiko
+if TYPE_CHECKING:
+    import paramiko
 
 OPEN_TIMEOUT = 10.0
 READ_CHUNK = 65536
@@ -90,6 +91,7 @@ def execute(transport: paramiko.Transport, command: str, stdin: Iterable[bytes] 
     or nothing moves for ``timeout`` seconds, ChannelAborted when ``abort`` is
     set (the remote side then sees its input end early).
     """
+    import paramiko  # loaded already (the transport is its); not at this module's import, which the CLI does
     out, err = bytearray(), bytearray()
     received = [0]  # bytes given to the sink: progress, as far as the stall timeout is concerned
     try:

@@ -20,19 +20,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
-
-import fabric
-import paramiko
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .. import remote
 from ..errors import ClusterctlError, ConnectError, DryRunViolation, Interrupted, PrivilegeError, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
 from .channel import ChannelAborted, ChannelLost, CommandResult, execute, require_reason
-from .connection import open_connection, open_jump, open_moved
 from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_facts
-from .hostkeys import KnownHosts
+
+if TYPE_CHECKING:
+    import fabric
+    import paramiko
 
 DEFAULT_FORKS = 32
 BECOME_SCRIPT = "become.sh"
@@ -132,6 +131,7 @@ class SshRemote:
         with lock:
             conn = self._connections.get(host.name)
             if conn is None or not conn.is_connected:
+                from .connection import open_connection  # fabric and paramiko: loaded once a run connects
                 gateway = self.jump(host) if host.jump else None
                 at = replace(host, address=self._moved[host.name]) if host.name in self._moved else host
                 conn = open_connection(at, self.session.known_hosts, self.session.password, gateway)
@@ -147,6 +147,7 @@ class SshRemote:
         with lock:
             conn = self._jumps.get(chain)
             if conn is None or not conn.is_connected:
+                from .connection import open_jump  # fabric and paramiko: loaded once a run connects
                 via = None
                 for i, hop in enumerate(chain):
                     prefix = chain[:i + 1]
@@ -184,6 +185,7 @@ class SshRemote:
             raise ConnectError(f"{host.name}: its host key is not known yet; connect before moving it")
         with self._guard:
             lock = self._locks.setdefault(host.name, threading.Lock())
+        from .connection import open_moved  # fabric and paramiko: loaded once a run connects
         with lock:
             self.drop(host.name)
             gateway = self.jump(host) if host.jump else None
@@ -330,6 +332,7 @@ class Session:
         self._privilege_locks: dict[str, threading.Lock] = {}
         self._privilege_lock = threading.Lock()
         self.limit = frozenset(limit) if limit else None
+        from .hostkeys import KnownHosts  # paramiko's: loaded by a session, not by every import of this module
         self.known_hosts = KnownHosts(inventory.cluster.known_hosts, remember=not dry_run)
         self.failures: dict[str, Failure] = {}
         self.stopping = threading.Event()  # set on an interrupt: no new work starts

@@ -14,11 +14,13 @@ import ipaddress
 import os
 from dataclasses import replace
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..inventory import Host, Inventory, Jump
+
+if TYPE_CHECKING:
+    import paramiko
 
 DEFAULT_PATH = Path("~/.ssh/config")
 
@@ -33,6 +35,7 @@ def load(path: Path | None) -> paramiko.SSHConfig | None:
         chosen = DEFAULT_PATH.expanduser()
         if not chosen.is_file():
             return None
+    import paramiko  # only once a config is there to read: paramiko is most of a command's start-up
     try:
         return paramiko.SSHConfig.from_path(str(chosen))
     except (OSError, UnicodeDecodeError, paramiko.ssh_exception.ConfigParseError) as exc:

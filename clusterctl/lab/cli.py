@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from ..display import make_console
 from ..errors import CommandStatus
-from . import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET, Lab, LabError
-from .lab import DEFAULT_DISK_SIZE, DEFAULT_INIT
+from .errors import LabError
 from .lab_user import LabUser
-from .node_process import NodeInit
+from .node_disk import DEFAULT_DISK_SIZE
+from .node_process import DEFAULT_INIT, NodeInit
+from .topology import DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET
+
+if TYPE_CHECKING:
+    from .lab import Lab
 
 _name_option = click.option("--name", envvar="CLUSTERCTL_LAB", default=DEFAULT_NAME, show_default=True,
                             help="Lab name (or $CLUSTERCTL_LAB).")
@@ -33,6 +36,12 @@ def lab_group() -> None:
     '--user', that user and not root). With '--bastion', the nodes take SSH
     from this machine only through a bastion.
     """
+
+
+def _load(name: str, state_root: str) -> Lab:
+    """The lab ``name`` as it was brought up (the lab's code loads here, not when --help lists `lab`)."""
+    from .lab import Lab
+    return Lab.load(name, state_root)
 
 
 def _parse_user(context, parameter, value: str | None) -> LabUser | None:
@@ -90,6 +99,7 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
     its stopped machines boot and its inventory is written again. Another
     shape is refused (exit 2).
     """
+    from .lab import Lab  # here, not when --help lists `lab`
     lab = Lab(name, subnet, state_root)
     extra = ""
     if artifacts_dir:
@@ -126,7 +136,9 @@ def up(nodes: int, name: str, subnet: str, output: str | None, no_lab_key: bool,
 @_state_root_option
 def status(name: str, state_root: str) -> None:
     """Show each node (and the bastion): address, whether it runs, whether its sshd answers."""
-    lab = Lab.load(name, state_root)
+    from rich.table import Table  # rich: imported where it draws (see clusterctl.display)
+    from rich.text import Text
+    lab = _load(name, state_root)
     user = f", user {lab.user}" if lab.user else ""
     table = Table(title=Text(f"lab {name} ({lab.subnet}, init {lab.init}{user})"))
     for column in ("node", "address", "state", "pid", "sshd"):
@@ -148,7 +160,7 @@ def exec_command(node: str, command: tuple[str, ...], name: str, state_root: str
     Put options of the command after '--': clusterctl lab exec node1 -- ls -la /opt
     """
     argv = list(command) or ["/bin/bash", "--login"]
-    result = Lab.load(name, state_root).exec(node, argv, capture_output=False)
+    result = _load(name, state_root).exec(node, argv, capture_output=False)
     if result.returncode:
         raise CommandStatus(result.returncode)
 
@@ -164,7 +176,7 @@ def stop(node: str, crash: bool, name: str, state_root: str) -> None:
     A clean shutdown first (systemd powers off; the minimal init sends
     SIGTERM to every process), SIGKILL if that takes too long.
     """
-    Lab.load(name, state_root).stop_node(node, crash=crash)
+    _load(name, state_root).stop_node(node, crash=crash)
     click.echo(f"{node} stopped")
 
 
@@ -174,7 +186,7 @@ def stop(node: str, crash: bool, name: str, state_root: str) -> None:
 @_state_root_option
 def start(node: str, name: str, state_root: str) -> None:
     """Boot a stopped NODE again on the disk it had, through the init the lab was brought up with."""
-    Lab.load(name, state_root).start_node(node)
+    _load(name, state_root).start_node(node)
     click.echo(f"{node} started")
 
 
@@ -187,7 +199,7 @@ def _add_power_cycle_command(name: str, crash: bool, help: str) -> None:
     @_name_option
     @_state_root_option
     def power_cycle(nodes: tuple[str, ...], every_node: bool, name: str, state_root: str) -> None:
-        lab = Lab.load(name, state_root)
+        lab = _load(name, state_root)
         if every_node == bool(nodes):
             raise LabError("name the nodes to power-cycle, or give --all (not both)")
         targets = lab.machines if every_node else list(nodes)
@@ -211,6 +223,7 @@ _add_power_cycle_command("crash", crash=True, help="""Crash NODES (or --all) and
 @_state_root_option
 def down(name: str, state_root: str) -> None:
     """Stop every node and remove all the lab made; fine on a lab already down or half-built."""
+    from .lab import Lab  # here, not when --help lists `lab`
     # Only the name matters for teardown, so a lab whose record was never written is found too.
     Lab(name, DEFAULT_SUBNET, state_root).down()
     click.echo(f"lab '{name}' is down")

@@ -30,18 +30,14 @@ from .lab_user import LabUser, check_user_is_new
 from .network import create_bastion_bridge, create_bridge, create_node_network, remove_network
 from .node_boot import BootingNode, sshd_answers, wait_until_up
 from .node_cgroup import create_node_cgroup, remove_cgroup_tree, remove_if_empty
-from .node_disk import check_disk_size, mount_node_disk, mounts_below, unmount_below
+from .node_disk import DEFAULT_DISK_SIZE, check_disk_size, mount_node_disk, mounts_below, unmount_below
 from .node_files import render_sshd_config, render_sudoers
-from .node_process import (NODE_ENV, FirstBoot, NodeInit, check_init, exec_argv, node_init_pid,
+from .node_process import (DEFAULT_INIT, NODE_ENV, FirstBoot, NodeInit, check_init, exec_argv, node_init_pid,
                            start_node_process, stop_node_processes, supervisor_pid)
 from .preconditions import check_host, check_links_free, check_root, check_subnet_free
 from .state import LabRecord, read_record, shape_differences, write_record
-from .topology import BASTION, CGROUP_PARENT, DEFAULT_STATE_ROOT, LabTopology, check_lab_name, parse_subnet
-
-DEFAULT_NAME = "demo"
-DEFAULT_SUBNET = "10.231.0.0/24"
-DEFAULT_INIT = NodeInit.SYSTEMD
-DEFAULT_DISK_SIZE = "6g"
+from .topology import (BASTION, CGROUP_PARENT, DEFAULT_NAME, DEFAULT_STATE_ROOT, DEFAULT_SUBNET,
+                       LabTopology, check_lab_name, parse_subnet)
 
 
 @dataclass(frozen=True)

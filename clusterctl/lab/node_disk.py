@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import LabError
 from .host_tools import run_tool
 
+DEFAULT_DISK_SIZE = "6g"
 _SIZE = re.compile(r"^[1-9][0-9]*[kmg]?$|^[1-9][0-9]?%$", re.IGNORECASE)
 
 

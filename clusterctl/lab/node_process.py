@@ -62,6 +62,9 @@ class NodeInit(StrEnum):
         return signal.SIGRTMIN + 4 if self is NodeInit.SYSTEMD else signal.SIGTERM
 
 
+DEFAULT_INIT = NodeInit.SYSTEMD
+
+
 @dataclass(frozen=True)
 class FirstBoot:
     """The accounts a node gets at its first boot: root's password, and perhaps a login user (first-boot.sh)."""

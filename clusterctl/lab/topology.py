@@ -17,6 +17,8 @@ from pathlib import Path, PurePosixPath
 
 from .errors import LabError
 
+DEFAULT_NAME = "demo"
+DEFAULT_SUBNET = "10.231.0.0/24"
 DEFAULT_STATE_ROOT = Path("/run/clusterctl/lab")
 CGROUP_PARENT = PurePosixPath("clusterctl-lab")  # in this machine's cgroup2 tree, shared by all labs
 FIRST_HOST_OFFSET = 10  # node k gets the subnet's address .10+k; .1 is the controller's bridge

@@ -29,7 +29,6 @@ from ..zk import superuser
 from ..events import State
 from ..zk.restart import STEP as RESTART_STEP, RollResult, check_margin, rolling_restart, targets_in_rolling_order
 from ..zk.server import STOP_GRACE_SECONDS, control, java_home, say_unsupervised
-from ..zk.smoke import smoke as smoke_test
 from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
 from ..plan import Change
 from .base import Facts, HostPlan, Step, StepRun
@@ -428,6 +427,7 @@ class ZkSmoke(_ZkStep):
     def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
         if not (self.always or run.verify or run.changed_in()):
             return HostResults()
+        from ..zk.smoke import smoke as smoke_test  # kazoo: loaded by the runs that open ZooKeeper sessions
         return smoke_test(run.session)
 
 

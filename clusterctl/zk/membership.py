@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Collection, Iterable
-
-from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException, NewConfigNoQuorumError, NoAuthError, ReconfigInProcessError
+from typing import TYPE_CHECKING, Collection, Iterable
 
 from ..errors import ClusterctlError, NoQuorum, Refused, UsageError
 from ..inventory import Inventory, ZooKeeperSpec
 from ..quorum import quorum_size
 from ..render.zoo_cfg import parse_members, server_line
 from . import superuser
-from .client import started_client
+
+if TYPE_CHECKING:
+    from kazoo.client import KazooClient
 
 ACTIONS = ("add", "remove", "promote", "demote", "retire")
 MARK_PATH = "/clusterctl/membership"  # written after each reconfig: the write that proves it committed
@@ -275,6 +274,11 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
     For ``retry_for`` seconds a leader that finds no quorum for the new
     configuration yet (a joiner still connecting to it) is asked again.
     """
+    # kazoo only where a ZooKeeper session is opened: the pure planning above is imported by every zk command.
+    from kazoo.exceptions import KazooException, NewConfigNoQuorumError, NoAuthError, ReconfigInProcessError
+
+    from .client import started_client
+
     spec = inventory.zookeeper
     with started_client(client_hosts(inventory, through), timeout=10, start_within=CONNECT_TIMEOUT,
                         unreachable=f"no ZooKeeper session with any of {', '.join(through)} within "
@@ -305,6 +309,7 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
 
 
 def _reconfig(zk: KazooClient, spec: ZooKeeperSpec, change: MembershipChange, until: float) -> bytes:
+    from kazoo.exceptions import NewConfigNoQuorumError  # loaded by reconfigure, which opened the session
     while True:
         try:
             data, _ = zk.reconfig(joining=change.joining(spec), leaving=change.leaving(), new_members=None)

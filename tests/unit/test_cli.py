@@ -21,7 +21,7 @@ def inventory(tmp_path):
 def no_connections(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a host was contacted")
-    monkeypatch.setattr("clusterctl.core.session.open_connection", refuse)
+    monkeypatch.setattr("clusterctl.core.connection.open_connection", refuse)  # where sessions connect
 
 
 def one_line(capsys) -> str:

@@ -111,7 +111,7 @@ class FakeLab:
 
 @pytest.mark.parametrize("returncode, status", [(0, 0), (3, 3), (255, 255), (-9, 137)])
 def test_lab_exec_exits_with_the_status_of_the_command_it_ran(returncode, status, monkeypatch, capsys):
-    monkeypatch.setattr("clusterctl.lab.cli.Lab.load", lambda name, state_root: FakeLab(returncode))
+    monkeypatch.setattr("clusterctl.lab.lab.Lab.load", lambda name, state_root: FakeLab(returncode))
     assert main(["lab", "exec", "node1", "--", "sh", "-c", "exit"]) == status
     assert capsys.readouterr().err == ""
 

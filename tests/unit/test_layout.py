@@ -37,7 +37,7 @@ def test_no_core_module_imports_the_lab_or_the_artifact_builders():
 
 def test_the_import_scanner_sees_relative_imports():
     lab_cli = imported_modules(LAB / "cli.py")
-    assert "clusterctl.lab" in lab_cli and "clusterctl.errors" in lab_cli
+    assert "clusterctl.lab.errors" in lab_cli and "clusterctl.errors" in lab_cli
 
 
 def test_no_two_test_modules_share_a_name():
