@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import shlex
 import signal
 import sys
@@ -113,14 +114,23 @@ def check_log_path(path: Path) -> Path:
 
 
 class Interrupts:
-    """SIGINT and SIGTERM during a run: stop starting work; a second one (or the grace) cuts off what is in flight."""
+    """SIGINT and SIGTERM during a run: stop starting work; a second one (or the grace) cuts off what is in flight.
+
+    The handler only hands the signal to a thread of its own: a handler runs in the main thread
+    between two of its statements, and one that took a lock the main thread was holding (the
+    reporter's, as it emitted an event) waited for it forever, so the run never ended.
+    SimpleQueue.put is the one hand-over Python allows in a signal handler.
+    """
 
     def __init__(self, run: Run):
         self.run = run
         self._previous: dict[int, object] = {}
+        self._signals: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._watcher = threading.Thread(target=self._watch, name="interrupts", daemon=True)
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():
+            self._watcher.start()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -128,8 +138,18 @@ class Interrupts:
     def __exit__(self, *exc) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if self._watcher.is_alive():
+            self._signals.put(None)
+            self._watcher.join(1)
 
     def _handle(self, signum: int, frame) -> None:
+        self._signals.put(signum)
+
+    def _watch(self) -> None:
+        while (signum := self._signals.get()) is not None:
+            self._act(signum)
+
+    def _act(self, signum: int) -> None:
         session = self.run.session
         if self.run.interrupted_by is None:
             self.run.interrupted_by = signum
