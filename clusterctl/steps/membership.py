@@ -207,6 +207,9 @@ def change(session: Session, decided: MembershipPlan, *, timeout: float = DEFAUL
                                       f"not done: {item.describe()} did not complete")
             break
         members = outcome.data or membership.apply_change(members, item)
+    # A reconfig rewrote every member's membership file: what the run read of them before is stale.
+    for host in {m.host for m in running.values()} | {m.host for m in members.values()}:
+        session.forget_facts(host, "zk.")
     return results
 
 

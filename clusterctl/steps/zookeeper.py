@@ -522,11 +522,9 @@ def status(session: Session) -> EnsembleStatus:
     """Each server as it says itself (four-letter words), with what its node says: restart needed, no systemd."""
     status = probe(session, detail=True)
     inventory = session.inventory
-    hosts = [s.host for s in status.servers]
-    # Read again: what this run changed (a reconfig, a restart) must not be judged on facts from before it.
-    for host in hosts:
-        session.forget_facts(host, "zk.")
-    facts = install_facts(session, hosts)
+    # Facts this run read before it changed a server are forgotten where it changed it (install, restart,
+    # reconfig), so the cached rest is still what the nodes hold.
+    facts = install_facts(session, [s.host for s in status.servers])
     leader = status.leader.host if status.leader else None
     notes = {h: p.notes() for h, p in decide_all(inventory, facts, leader).items() if not p.conflict}
     return EnsembleStatus([replace(s, notes=tuple(notes.get(s.host, ()))) for s in status.servers])
