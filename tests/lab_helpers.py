@@ -15,13 +15,15 @@ from clusterctl.lab import Lab
 
 def separate(name: str, subnet: str) -> tuple[str, str]:
     """The lab's name and subnet for this test run: a second run on the same machine (another checkout, a
-    developer beside CI) sets CLUSTERCTL_TEST_LAB_PREFIX (a letter) and CLUSTERCTL_TEST_SUBNET_OFFSET (say
-    100) so that its labs never share a name or an address with the first run's."""
+    developer beside CI) sets CLUSTERCTL_TEST_LAB_PREFIX (a letter) and either CLUSTERCTL_TEST_SUBNET_PLANE
+    (a second octet of its own, say 232: every lab moves from 10.231.x to 10.232.x, so no two runs can
+    collide whatever tests they pick) or CLUSTERCTL_TEST_SUBNET_OFFSET (added to the third octet) so that
+    its labs never share a name or an address with the first run's."""
     prefix = os.environ.get("CLUSTERCTL_TEST_LAB_PREFIX", "")
+    plane = os.environ.get("CLUSTERCTL_TEST_SUBNET_PLANE", "")
     offset = int(os.environ.get("CLUSTERCTL_TEST_SUBNET_OFFSET", "0"))
-    if offset:
-        a, b, c, rest = subnet.split(".", 3)
-        subnet = f"{a}.{b}.{int(c) + offset}.{rest}"
+    a, b, c, rest = subnet.split(".", 3)
+    subnet = f"{a}.{int(plane) if plane else b}.{int(c) + offset}.{rest}"
     return prefix + name, subnet
 
 
