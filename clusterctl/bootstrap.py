@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .core.session import Session
-from .steps import hosts_file, jdk, network, preflight, ssh_trust, zookeeper
+from .steps import hosts_file, jdk, network, preflight, ssh_trust, tls, zookeeper
 from .steps.base import HostPlan, Step, StepRun, plan_steps, run_steps, select
 
 
@@ -33,8 +33,10 @@ def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | N
         *jdk.steps(jdk_mode),
         zookeeper.ZkStage(),
         zookeeper.ZkInstall(),
+        tls.ZkTlsCerts(),
         zookeeper.ZkStart(timeout=start_timeout),
         zookeeper.ZkRoll("stale", start_timeout, pause=pause, confirm=confirm),
+        tls.ZkTlsRoll(max(start_timeout, 120.0), pause=pause, confirm=confirm),
         zookeeper.ZkSmoke(always=verify),
     ]
 

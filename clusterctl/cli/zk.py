@@ -67,7 +67,9 @@ def zk_install(options, nodes: tuple[str, ...], dry_run: bool) -> None:
     inventory = load(options)
     hosts = _nodes(inventory, nodes)
     # A server still running outside the service (set up before it) is converted, one at a time.
-    steps = [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts), zookeeper.ZkRoll("migrate", hosts=hosts)]
+    from ..steps.tls import ZkTlsCerts
+    steps = [zookeeper.ZkStage(hosts), zookeeper.ZkInstall(hosts), ZkTlsCerts(hosts),
+             zookeeper.ZkRoll("migrate", hosts=hosts)]
     if dry_run:
         return show_steps_plan(options, "zk-install", steps, dry_run=True)
     with open_run(options, "zk-install", inventory=inventory, needs=steps) as run:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InventoryError
 from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
-                    ClusterSpec, Host, Inventory, JdkSpec, Jump, SshTrustSpec, ZkServer, ZooKeeperSpec)
+                    TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, Host, Inventory, JdkSpec, Jump, SshTrustSpec,
+                    TlsSpec, ZkServer, ZooKeeperSpec)
 from .one_line import join_key, key_part, one_line, printable, shown
 from .values import HOSTNAME, canonical_ip, file_kind, is_host_name, private_key_problem
 
@@ -225,12 +226,17 @@ class Checker:
 
     # -- sections -------------------------------------------------------
     def inventory(self) -> Inventory:
-        self.table(self.raw, "", frozenset(("cluster", "hosts", "ssh_trust", "jdk", "zookeeper")))
+        self.table(self.raw, "", frozenset(("cluster", "hosts", "ssh_trust", "jdk", "zookeeper", "tls")))
         cluster = self.cluster(self.raw.get("cluster", {}))
         hosts = self.hosts(self.raw.get("hosts"), cluster)
         trust = self.ssh_trust(self.raw.get("ssh_trust", {}), hosts)
         jdk = self.jdk(self.raw["jdk"], hosts) if "jdk" in self.raw else None
         zk = self.zookeeper(self.raw["zookeeper"], hosts) if "zookeeper" in self.raw else None
+        if "tls" in self.raw:
+            if zk is None:
+                raise self.fail("tls", "secures the ZooKeeper ensemble, and there is no [zookeeper] section",
+                                "add [zookeeper] or remove [tls]")
+            zk = replace(zk, tls=self.tls(self.raw["tls"], zk))
         return Inventory(self.path, cluster, hosts, trust, jdk, zk, tuple(self.warnings))
 
     def cluster(self, data: Any) -> ClusterSpec:
@@ -425,6 +431,42 @@ class Checker:
             conf_dir=self.remote_dir(data, key, "conf_dir", "/etc/zookeeper"),
             secret_file=self.local_path(f"{key}.secret_file", data["secret_file"]) if "secret_file" in data else None,
         )
+
+    def tls(self, data: Any, zk: ZooKeeperSpec) -> TlsSpec:
+        key = "tls"
+        data = self.table(data, key, frozenset(("quorum", "client", "client_auth", "ca", "days", "renew_days",
+                                                "secure_client_port")))
+        ca_cert = ca_key = None
+        ca = data.get("ca", "managed")
+        if isinstance(ca, dict):
+            ca = self.table(ca, f"{key}.ca", frozenset(("cert", "key")), 'write ca = { cert = "ca.crt", key = "ca.key" }')
+            for name in ("cert", "key"):
+                if name not in ca:
+                    raise self.fail(f"{key}.ca.{name}", "missing", "name your CA's certificate and its key (PEM)")
+            ca_cert = self.local_path(f"{key}.ca.cert", ca["cert"])
+            ca_key = self.local_path(f"{key}.ca.key", ca["key"])
+            for where, path in ((f"{key}.ca.cert", ca_cert), (f"{key}.ca.key", ca_key)):
+                if not path.is_file():
+                    raise self.fail(where, f"{path} is not a file on this controller", "give the path of a PEM file")
+        elif ca != "managed":
+            raise self.fail(f"{key}.ca", f"{shown(ca)} is neither \"managed\" nor a table",
+                            'write ca = "managed", or ca = { cert = "ca.crt", key = "ca.key" }')
+        days = self.integer(data, key, "days", 397, 2, 3650)
+        renew_days = self.integer(data, key, "renew_days", 30, 1, 3649)
+        if renew_days >= days:
+            raise self.fail(f"{key}.renew_days", f"{renew_days} is not fewer than days ({days}): every certificate "
+                            f"would be renewed at once", f"write renew_days = {min(30, days - 1)}")
+        port = self.integer(data, key, "secure_client_port", 2281, 1, 65535)
+        taken = {"client_port": zk.client_port, "quorum_port": zk.quorum_port, "election_port": zk.election_port,
+                 "admin_port": zk.admin_port}
+        clash = next((name for name, p in taken.items() if p == port), None)
+        if clash:
+            raise self.fail(f"{key}.secure_client_port", f"{port} is also [zookeeper] {clash}",
+                            "give the TLS client port its own number")
+        return TlsSpec(quorum=self.boolean(data, key, "quorum", False),
+                       client=self.choice(data, key, "client", "off", TLS_CLIENT_MODES),
+                       client_auth=self.choice(data, key, "client_auth", "need", TLS_CLIENT_AUTH),
+                       ca_cert=ca_cert, ca_key=ca_key, days=days, renew_days=renew_days, secure_client_port=port)
 
     def service_account(self, data: dict, key: str, name: str) -> str:
         value = self.word(data, key, name, "zookeeper", _LOGIN_NAME)

@@ -11,6 +11,8 @@ JDK_PACKAGE_KINDS = {".rpm": "rpm", ".deb": "deb", ".tar.gz": "tarball", ".tgz":
 RELEASE_KINDS = {".tar.gz": "tarball", ".tgz": "tarball"}  # a ZooKeeper release
 ADMIN_SERVER_MODES = ("off", "localhost", "all")
 BECOME_METHODS = ("sudo", "none")
+TLS_CLIENT_MODES = ("off", "optional", "required")
+TLS_CLIENT_AUTH = ("need", "want", "none")
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,28 @@ class ZkServer:
 
 
 @dataclass(frozen=True)
+class TlsSpec:
+    """The inventory's [tls]: what the ensemble encrypts and who must show a certificate."""
+
+    quorum: bool = False  # sslQuorum between servers, mutual (each checks the other's certificate)
+    client: str = "off"  # off | optional (plaintext and TLS ports) | required (TLS port only)
+    client_auth: str = "need"  # need | want | none: whether a client must present a certificate
+    ca_cert: Path | None = None  # the operator's CA (with ca_key); None: the managed CA kept on the controller
+    ca_key: Path | None = None
+    days: int = 397  # lifetime of the certificates clusterctl issues
+    renew_days: int = 30  # re-issued when fewer days are left
+    secure_client_port: int = 2281
+
+    @property
+    def enabled(self) -> bool:
+        return self.quorum or self.client != "off"
+
+    @property
+    def managed(self) -> bool:
+        return self.ca_cert is None
+
+
+@dataclass(frozen=True)
 class ZooKeeperSpec:
     package: Path
     install_dir: str
@@ -108,6 +132,7 @@ class ZooKeeperSpec:
     environment: tuple[tuple[str, str], ...] = ()  # more environment for the server's unit
     conf_dir: str = "/etc/zookeeper"  # zoo.cfg and the dynamic membership, the server's (it rewrites them)
     secret_file: Path | None = None  # on the controller: the super-user password reconfig authenticates with
+    tls: TlsSpec = TlsSpec()  # the inventory's [tls]: off unless it says otherwise
 
     @property
     def hosts(self) -> tuple[str, ...]:

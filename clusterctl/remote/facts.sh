@@ -259,6 +259,15 @@ fact_listening() {
     done
 }
 
+# How many TCP connections from other hosts are established to each local PORT: "PORT COUNT".
+fact_connected() {
+    local port
+    for port in "$@"; do
+        echo "$port $(ss -Htn state established "sport = :$port" 2>/dev/null \
+            | awk '{print $4}' | grep -cvE '^(127\.|\[::1\]|\[::ffff:127\.)')"
+    done
+}
+
 # The host's clock, in seconds since the epoch.
 fact_clock() {
     date +%s.%N

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from ..inventory import Inventory, ZooKeeperSpec
+from ..tls.phases import TlsState
 from .key_values import parse_key_values
 from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
 
@@ -41,14 +42,62 @@ def dynamic_path(spec: ZooKeeperSpec) -> str:
     return f"{spec.conf_dir}/zoo.cfg.dynamic"
 
 
-def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None = None) -> str:
+def tls_dir(spec: ZooKeeperSpec) -> str:
+    """The server's key and certificates on its node, the service account's alone."""
+    return f"{spec.conf_dir}/tls"
+
+
+def keystore_path(spec: ZooKeeperSpec) -> str:
+    """The server's private key and certificate chain, one PEM file (ZooKeeper reads PEM since 3.5.5: no
+    keystore password to keep)."""
+    return f"{tls_dir(spec)}/keystore.pem"
+
+
+def truststore_path(spec: ZooKeeperSpec) -> str:
+    """The CA certificates the server trusts, PEM."""
+    return f"{tls_dir(spec)}/truststore.pem"
+
+
+def tls_lines(spec: ZooKeeperSpec, state: TlsState) -> list[str]:
+    """zoo.cfg's TLS settings for ``state`` (see :mod:`clusterctl.tls.phases`); none when TLS is off.
+
+    Settings zoo.cfg does not know become ZooKeeper's ``zookeeper.*`` system
+    properties, so they are read from here and never from a command line.
+    """
+    lines = []
+    if state.quorum:
+        lines += [f"ssl.quorum.keyStore.location={keystore_path(spec)}", "ssl.quorum.keyStore.type=PEM",
+                  f"ssl.quorum.trustStore.location={truststore_path(spec)}", "ssl.quorum.trustStore.type=PEM",
+                  # Peers are checked against the names in their certificates; said, not left to a default
+                  # (3.9's FIPS mode turns it off).
+                  "ssl.quorum.hostnameVerification=true",
+                  # A renewed certificate is read without a restart.
+                  "sslQuorumReloadCertFiles=true"]
+        if state.quorum >= 2:
+            lines.append("sslQuorum=true")
+        if state.quorum in (1, 2):
+            lines.append("portUnification=true")
+    if state.client:
+        lines += ["serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+                  f"secureClientPort={spec.tls.secure_client_port}",
+                  f"ssl.keyStore.location={keystore_path(spec)}", "ssl.keyStore.type=PEM",
+                  f"ssl.trustStore.location={truststore_path(spec)}", "ssl.trustStore.type=PEM",
+                  f"ssl.clientAuth={spec.tls.client_auth}"]
+    return lines
+
+
+def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None = None,
+                   tls: TlsState = TlsState(), dynamic_file: str | None = None) -> str:
     """The static zoo.cfg of ``host``: everything but the membership, which is the dynamic file's.
 
     Membership changes go through ZooKeeper's reconfig (3.5+), which rewrites
     this file itself (order, comments, the dynamicConfigFile line); it is
     compared by its settings, see :func:`static_differs`. A server's role is
     its membership line's alone (no ``peerType`` here), so that promoting or
-    demoting it by reconfig leaves nothing in this file stale.
+    demoting it by reconfig leaves nothing in this file stale. ``tls`` is
+    the TLS phase to write; ``dynamic_file`` the membership file the server
+    reads now (after a reconfig, ZooKeeper's newest), kept when the file is
+    written again.
     """
     lines = [
         f"# ZooKeeper ensemble of cluster {inventory.cluster.name!r}, written by clusterctl from the inventory.",
@@ -68,7 +117,8 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
         # Membership through reconfig, which only the super user (clusterctl) may run.
         "reconfigEnabled=true",
         "standaloneEnabled=false",
-        f"dynamicConfigFile={dynamic_path(spec)}",
+        f"dynamicConfigFile={dynamic_file or dynamic_path(spec)}",
+        *tls_lines(spec, tls),
     ]
     return "\n".join(lines) + "\n"
 

@@ -239,7 +239,9 @@ def reconfigure_out(session: Session, members: dict[int, Member], item: Membersh
 def install_steps() -> list[Step]:
     """The runbook without starting anything: what a host needs before its server can join."""
     from ..bootstrap import runbook
-    return [s for s in runbook() if not isinstance(s, (zookeeper.ZkStart, zookeeper.ZkRoll, zookeeper.ZkSmoke))]
+    from .tls import ZkTlsRoll
+    return [s for s in runbook() if not isinstance(s, (zookeeper.ZkStart, zookeeper.ZkRoll, ZkTlsRoll,
+                                                       zookeeper.ZkSmoke))]
 
 
 def needs(action: str) -> list[Step]:

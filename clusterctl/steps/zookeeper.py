@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ..core.facts import FactQuery
+from ..core.facts import FactQuery, query
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import EnsembleNotReady, Refused, UsageError
 from ..inventory import Host, Inventory
@@ -116,7 +116,8 @@ def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
         rel, spec = known_release(inventory), inventory.zookeeper
         states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in gathered.items()}
         running = zk_install.running_members(states, leader)
-        return {h: zk_install.decide(inventory, h, state, rel, running, digest) for h, state in states.items()}
+        tls = zk_install.tls_to_write(spec, states)
+        return {h: zk_install.decide(inventory, h, state, rel, running, digest, tls[h]) for h, state in states.items()}
 
     return _last_decision.get(made_from, decide)
 
@@ -527,10 +528,34 @@ def status(session: Session) -> EnsembleStatus:
     facts = install_facts(session, [s.host for s in status.servers])
     leader = status.leader.host if status.leader else None
     notes = {h: p.notes() for h, p in decide_all(inventory, facts, leader).items() if not p.conflict}
+    for host, more in tls_status(session, facts).items():
+        notes.setdefault(host, []).extend(more)
     return EnsembleStatus([replace(s, notes=tuple(notes.get(s.host, ()))) for s in status.servers])
+
+
+def tls_status(session: Session, facts: Mapping[str, Facts]) -> dict[str, list[str]]:
+    """Each server's TLS as status shows it (nothing while TLS is off everywhere)."""
+    import datetime
+    from ..tls.report import tls_notes
+    spec = session.inventory.zookeeper
+    states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
+    if not (spec.tls.enabled or any(s.running_tls.stores for s in states.values())):
+        return {}
+    asked = query("zk.plaintext_clients", "connected", spec.client_port)
+    connected = session.gather("zk-status", list(states), lambda h: [asked])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    out = {}
+    for host, state in states.items():
+        fact = connected.get(host, {}).get("zk.plaintext_clients")
+        count = fact.output.split()[1] if fact is not None and fact.ok and len(fact.output.split()) == 2 else ""
+        out[host] = tls_notes(spec.tls, state.running_tls, state.tls_cert, now,
+                              int(count) if count.isdigit() else None, spec.client_port)
+    return out
 
 
 def steps(hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT, smoke: bool = False) -> list[Step]:
     """The ZooKeeper phases: stage, install, start, convert servers running outside the service (and smoke)."""
-    chosen: list[Step] = [ZkStage(hosts), ZkInstall(hosts), ZkStart(hosts, timeout), ZkRoll("migrate", timeout)]
+    from .tls import ZkTlsCerts  # (tls builds on this module)
+    chosen: list[Step] = [ZkStage(hosts), ZkInstall(hosts), ZkTlsCerts(hosts), ZkStart(hosts, timeout),
+                          ZkRoll("migrate", timeout)]
     return chosen + [ZkSmoke()] if smoke else chosen

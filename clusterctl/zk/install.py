@@ -25,7 +25,8 @@ from ..render.profile import render_profile_snippet
 from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
 from ..render.key_values import parse_key_values
 from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, render_dynamic, render_java_env,
-                              render_secret_env, render_zoo_cfg, static_differs)
+                              render_secret_env, render_zoo_cfg, static_differs, tls_dir, truststore_path)
+from ..tls.phases import TlsState, running_state, target_state, written_state
 from .server import NOT_SUPERVISED, home, java_home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
@@ -72,9 +73,15 @@ def stamp_text(plan: "ServerPlan", before: str | None) -> str:
     return "".join(line + "\n" for line in dict.fromkeys([*kept, *plan.config_changes]))
 
 
+def tls_marker_path(spec: ZooKeeperSpec) -> str:
+    """Written by a TLS roll before it changes a server's TLS phase ("from X to Y"): until the server has
+    restarted since, it still runs X (see :func:`clusterctl.tls.phases.running_state`)."""
+    return f"{spec.conf_dir}/.clusterctl-tls"
+
+
 def config_files(spec: ZooKeeperSpec) -> list[str]:
     """The files a running server read at start: one changed since means it needs a restart."""
-    return [home(spec), stamp_path(spec), UNIT_PATH, DROPIN_PATH]
+    return [home(spec), stamp_path(spec), UNIT_PATH, DROPIN_PATH, tls_marker_path(spec)]
 
 
 @lru_cache(maxsize=8)
@@ -115,6 +122,9 @@ def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
         query("zk.unit", "file", UNIT_PATH),
         query("zk.dropin", "file", DROPIN_PATH),
         query("zk.unit_state", "unit_state", UNIT),
+        query("zk.tls_marker", "file", tls_marker_path(spec)),
+        query("zk.tls_cert", "file", f"{tls_dir(spec)}/server.crt"),
+        query("zk.tls_trust", "file", truststore_path(spec)),
     ]
 
 
@@ -167,6 +177,20 @@ class ServerState:
     dynamic: tuple[str, str] | None = None  # (path, content) of the membership file the static zoo.cfg names
     has_data: bool = False  # snapshots or transaction logs in the data dirs
     stamp: str | None = None  # what clusterctl last changed that the server reads at start
+    tls_marker: str | None = None  # the last TLS roll's "from X to Y"
+    tls_cert: str | None = None  # the server's certificate chain (PEM; its key is never read)
+    tls_trust: str | None = None  # the CA certificates it trusts
+
+    @property
+    def written_tls(self) -> TlsState:
+        """The TLS phase its zoo.cfg turns on."""
+        return written_state(self.zoo_cfg)
+
+    @property
+    def running_tls(self) -> TlsState:
+        """The TLS phase it runs (or starts with, when it is down)."""
+        restarted = self.server is None or not any(p.endswith("/.clusterctl-tls") for p in self.server.changed_since)
+        return running_state(self.written_tls, self.tls_marker, restarted)
 
     @property
     def members(self) -> dict[int, tuple[str, str]]:
@@ -224,6 +248,9 @@ class ServerState:
             dynamic=(first, content) if first else None,
             has_data="zk.data" in f and f["zk.data"].output.strip() not in ("", "0"),
             stamp=text("zk.stamp"),
+            tls_marker=text("zk.tls_marker"),
+            tls_cert=text("zk.tls_cert"),
+            tls_trust=text("zk.tls_trust"),
         )
 
 
@@ -432,12 +459,30 @@ def joiner_problem(spec: ZooKeeperSpec, host: str, state: ServerState,
     return None
 
 
+def tls_to_write(spec: ZooKeeperSpec, states: dict[str, ServerState]) -> dict[str, TlsState]:
+    """The TLS phase each server's zoo.cfg keeps when it is written (pure).
+
+    A new ensemble starts as [tls] says. On a running one the phase changes
+    only in a TLS roll (see :mod:`clusterctl.steps.tls`): a server keeps the
+    phase its zoo.cfg has, and one without a zoo.cfg (a joiner) gets the
+    lowest phase the ensemble runs.
+    """
+    took = [s for s in states.values() if s.took_part]
+    if not took:
+        target = target_state(spec.tls.quorum, spec.tls.client)
+        return {host: target for host in states}
+    lowest = min(s.running_tls for s in took)
+    return {host: state.written_tls if state.zoo_cfg is not None else lowest for host, state in states.items()}
+
+
 def decide(inventory: Inventory, host: str, state: ServerState, release: Release | None,
-           running: dict[int, tuple[str, str]] | None = None, digest: str = "") -> ServerPlan:
+           running: dict[int, tuple[str, str]] | None = None, digest: str = "",
+           tls: TlsState = TlsState()) -> ServerPlan:
     """What ``host`` needs for the inventory's ensemble (pure).
 
     ``running`` is the membership the ensemble runs now (from its servers'
-    facts; empty for a new ensemble); ``digest`` the super user's. Without the
+    facts; empty for a new ensemble); ``digest`` the super user's; ``tls`` the
+    TLS phase its zoo.cfg keeps (see :func:`tls_to_write`). Without the
     ``release`` (its tarball is not here), what comes from it (the release
     itself, its log4j.properties) is left out of the comparison.
     """
@@ -467,7 +512,7 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
         wanted[f"{spec.conf_dir}/log4j.properties"] = (state.log4j or "", release_member(
             release.package, release.package.stat().st_mtime_ns, "conf/log4j.properties"))
     wanted[PROFILE_PATH] = (state.profile or "", profile_snippet(spec))
-    zoo_cfg = render_zoo_cfg(spec, inventory, host)
+    zoo_cfg = render_zoo_cfg(spec, inventory, host, tls=tls, dynamic_file=state.dynamic[0] if state.dynamic else None)
     if state.zoo_cfg is None or static_differs(state.zoo_cfg, zoo_cfg):
         wanted[f"{spec.conf_dir}/zoo.cfg"] = (state.zoo_cfg or "", zoo_cfg)
         plan.settings = changed_settings(state.zoo_cfg, zoo_cfg) if state.zoo_cfg else []

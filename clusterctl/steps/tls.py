@@ -1,0 +1,225 @@
+"""TLS on the ensemble: each server's certificate (``tls-certs``) and the rolls that move a live ensemble from
+one TLS phase to the next (``tls-roll``).
+
+``tls-certs`` runs after the install and before the servers start: a server
+whose certificate is missing, expiring (fewer than [tls] renew_days left),
+from another CA or not naming its host gets a new private key made on its
+node and a certificate the cluster's CA signs from the node's request; the
+key never leaves the node. A renewed certificate is read again by the
+quorum without a restart (``sslQuorumReloadCertFiles``); ZooKeeper 3.8.0's
+client port reads it at start only, so such a server is marked as needing a
+restart and ``apply``'s roll restarts it.
+
+``tls-roll`` runs after ``apply``'s roll: while some server does not run the
+TLS phase [tls] asks for, it rolls the ensemble one phase further (see
+:mod:`clusterctl.tls.phases`), one server at a time, followers first and the
+leader last, each back in sync before the next; a server that does not
+come back is put back to its previous phase by itself and the run stops
+there. Each server's phase is read from its node, so a run stopped half
+way goes on from where it was.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..core.session import HostContext, HostResults, Outcome
+from ..inventory import Inventory
+from ..plan import Change
+from ..render.zoo_cfg import render_zoo_cfg, tls_dir, truststore_path
+from ..tls.certs import first_pem, parse, reissue_reason, wanted_names
+from ..tls.phases import TlsState, marker_text, rolls_left, target_state
+from ..zk import install as zk_install
+from ..zk.restart import targets_in_rolling_order
+from ..zk.status import probe
+from .base import Facts, HostPlan, StepRun
+from .zookeeper import _ZkStep
+
+CERTS_STEP = "tls-certs"
+ROLL_STEP = "tls-roll"
+SCRIPT = "tls.sh"
+
+
+def cert_names(inventory: Inventory, host: str) -> tuple[str, ...]:
+    h = inventory.host(host)
+    return wanted_names(host, h.static_address, h.address)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass
+class CertPlan(HostPlan):
+    issue: str = ""  # why a new key and certificate are made, "" when the one it has is good
+    trust: bool = False  # its truststore is written
+    running: bool = False  # its server runs (a renewal then needs a restart of its client port)
+
+
+def stores_needed(inventory: Inventory, states: Mapping[str, zk_install.ServerState]) -> bool:
+    """Some server runs, or is to run, with TLS stores."""
+    tls = inventory.zookeeper.tls
+    return target_state(tls.quorum, tls.client).stores or any(
+        s.written_tls.stores or s.running_tls.stores for s in states.values())
+
+
+class ZkTlsCerts(_ZkStep):
+    """Every server's key (made on its node) and certificate (signed here), where TLS is or will be on."""
+
+    name = CERTS_STEP
+
+    def applies(self, inventory: Inventory) -> bool:
+        return inventory.zookeeper is not None
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, CertPlan]:
+        from ..tls import ca as cluster_ca  # cryptography: loaded by the runs that need it
+        spec, tls = inventory.zookeeper, inventory.zookeeper.tls
+        states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
+        if not stores_needed(inventory, states):
+            return {h: CertPlan() for h in states}
+        ca_pem = cluster_ca.existing_ca_pem(inventory)
+        ca_info = parse(ca_pem) if ca_pem else None
+        plans = {}
+        for host, state in states.items():
+            plan = CertPlan(running=state.server is not None)
+            names = cert_names(inventory, host)
+            current = parse(first_pem(state.tls_cert)) if state.tls_cert and first_pem(state.tls_cert) else None
+            if ca_info is None:
+                plan.issue = "no certificate yet" if current is None else "issued by another CA"
+            else:
+                plan.issue = reissue_reason(current, names=names, ca_key_id=ca_info.key_id, now=_now(),
+                                            renew_days=tls.renew_days) or ""
+            plan.trust = ca_pem is None or state.tls_trust != ca_pem
+            if plan.issue:
+                plan.changes.append(Change(f"make a new private key on {host} ({tls_dir(spec)}/keystore.pem, "
+                                           f"{spec.user}'s alone) and have the cluster's CA sign its request: "
+                                           f"{plan.issue}; valid {tls.days} days, naming {', '.join(names)}"))
+                if plan.running and state.running_tls.client:
+                    plan.notes.append("the client port reads the new certificate at its next start: a rolling "
+                                      "restart follows (the quorum reloads it by itself)")
+            if plan.trust:
+                plan.changes.append(Change(f"write {truststore_path(spec)} (the cluster's CA)"))
+            if current is not None and not plan.issue:
+                plan.notes.append(f"certificate valid until {current.not_after:%Y-%m-%d} "
+                                  f"({current.days_left(_now()):.0f} days)")
+            if ca_pem is None:
+                where = cluster_ca.tls_dir(inventory) if tls.managed else tls.ca_cert
+                plan.notes.append(f"the cluster's CA is made at the first run, on this controller in {where}"
+                                  if tls.managed else f"signed by the CA of {where}")
+            plans[host] = plan
+        return plans
+
+    def apply(self, run: StepRun, plans: dict[str, CertPlan]) -> HostResults:
+        from ..tls import ca as cluster_ca
+        if any(p.changes for p in plans.values()):
+            self.authority = cluster_ca.authority(run.session.inventory)  # made here, the first time
+        return super().apply(run, plans)
+
+    def apply_host(self, ctx: HostContext, plan: CertPlan) -> Outcome:
+        if not plan.changes:
+            return Outcome.unchanged(plan.notes[0] if plan.notes else "")
+        inventory = ctx.session.inventory
+        spec, host = inventory.zookeeper, ctx.host.name
+        ca, done = self.authority, []
+        if plan.trust:
+            ctx.write_file(truststore_path(spec), ca.pem, mode="644", owner=spec.user, group=spec.group,
+                           dir_mode="700", become=True)
+            done.append("truststore")
+        if plan.issue:
+            request = ctx.run_script(SCRIPT, "request", tls_dir(spec), host, spec.user, spec.group, become=True)
+            signed = ca.sign(request.stdout, cert_names(inventory, host), spec.tls.days)
+            ctx.run_script(SCRIPT, "install", tls_dir(spec), spec.user, spec.group,
+                           payload=(signed + ca.pem).encode(), become=True)
+            info = parse(signed)
+            done.append(f"certificate until {info.not_after:%Y-%m-%d} ({plan.issue})")
+            if plan.running:
+                # The client port reads its certificate at start: the stamp says the server is due a restart.
+                ctx.write_file(zk_install.stamp_path(spec), f"the TLS certificate (issued {_now():%Y-%m-%d})\n",
+                               become=True)
+        ctx.session.forget_facts(host, "zk.")
+        return Outcome.changed(", ".join(done))
+
+
+@dataclass
+class TlsRollPlan(HostPlan):
+    now: TlsState | None = None
+
+
+class ZkTlsRoll(_ZkStep):
+    """The rolls that bring every server to the TLS phase [tls] asks for, one phase per roll."""
+
+    name = ROLL_STEP
+    phase = "zk-start"
+
+    def __init__(self, timeout: float = 120.0, pause: float = 0.0, confirm=None):
+        super().__init__()
+        self.timeout, self.pause, self.confirm = timeout, pause, confirm
+
+    def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, TlsRollPlan]:
+        spec = inventory.zookeeper
+        states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
+        current = {h: s.running_tls for h, s in states.items() if s.took_part}
+        target = target_state(spec.tls.quorum, spec.tls.client)
+        rolls = rolls_left(current, target)
+        plans = {h: TlsRollPlan(now=current.get(h)) for h in states}
+        for i, moves in enumerate(rolls, 1):
+            for host, wanted in moves.items():
+                plans[host].changes.append(Change(
+                    f"roll {i} of {len(rolls)}: restart into {wanted.describe()} (one server at a time, the "
+                    f"leader last; put back to {current[host].short} if it does not serve)"))
+                current[host] = wanted
+        return plans
+
+    def apply(self, run: StepRun, plans: dict[str, TlsRollPlan]) -> HostResults:
+        if not any(p.changes for p in plans.values()):
+            return HostResults()
+        from .upgrade import Switch, UpgradeResult, roll
+        session = run.session
+        spec = session.inventory.zookeeper
+        target = target_state(spec.tls.quorum, spec.tls.client)
+        results = HostResults()
+        done = 0
+        while True:
+            for host in plans:
+                session.forget_facts(host, "zk.")
+            now = {h: zk_install.ServerState.from_facts(f, spec) for h, f in self.gather(session).items()}
+            current = {h: s.running_tls for h, s in now.items() if s.took_part}
+            upcoming = rolls_left(current, target)
+            if not upcoming:
+                break
+            moves = upcoming[0]
+            done += 1
+            before = probe(session)
+            order = [h for h in targets_in_rolling_order(session, before) if h in moves]
+            label = f"TLS roll {done} ({len(upcoming)} left)"
+
+            def forward(ctx: HostContext, moves=moves, now=now, current=current) -> str:
+                host = ctx.host.name
+                self._write_phase(ctx, now[host], current[host], moves[host])
+                return f"{current[host].short} → {moves[host].short}"
+
+            def back(ctx: HostContext, moves=moves, now=now, current=current) -> None:
+                host = ctx.host.name
+                self._write_phase(ctx, now[host], moves[host], current[host])
+
+            result = roll(session, ROLL_STEP, order, Switch(label, forward, back), timeout=self.timeout,
+                          pause=self.pause, confirm=self.confirm, result=UpgradeResult(order))
+            results.update({h: Outcome.changed(f"{moves[h].short}") for h in result.upgraded})
+            if len(result.upgraded) < len(order):
+                break
+        return results
+
+    def _write_phase(self, ctx: HostContext, state: zk_install.ServerState, before: TlsState,
+                     after: TlsState) -> None:
+        """The marker first ("from before to after"), then zoo.cfg with ``after``'s settings."""
+        inventory = ctx.session.inventory
+        spec = inventory.zookeeper
+        ctx.write_file(zk_install.tls_marker_path(spec), marker_text(before, after), mode="644", become=True)
+        text = render_zoo_cfg(spec, inventory, ctx.host.name, tls=after,
+                              dynamic_file=state.dynamic[0] if state.dynamic else None)
+        owner, group, mode = zk_install.file_owner(spec, f"{spec.conf_dir}/zoo.cfg")
+        ctx.write_file(f"{spec.conf_dir}/zoo.cfg", text, mode=mode, owner=owner, group=group, become=True)
+        ctx.write_file(zk_install.stamp_path(spec), f"TLS: {after.describe()}\n", become=True)
+
