@@ -107,17 +107,21 @@ class Writer:
     empty. A write that raised was not acknowledged and may or may not exist.
     """
 
-    def __init__(self, hosts: str, path: str = "/clusterctl-test-writes", pace: float = 0.005):
+    def __init__(self, hosts: str, path: str = "/clusterctl-test-writes", pace: float = 0.005,
+                 client_options: dict | None = None):
         import threading
         self.hosts, self.path, self.pace = hosts, path, pace
+        self.client_options = client_options or {}  # kazoo's: use_ssl, certfile, keyfile, ca for a TLS client
         self.acked: list[tuple[str, bytes]] = []
+        self.acked_at: list[float] = []
         self.errors: list[str] = []
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._write, daemon=True)
 
     def _client(self):
         from kazoo.client import KazooClient
-        zk = KazooClient(hosts=self.hosts, timeout=10, connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1})
+        zk = KazooClient(hosts=self.hosts, timeout=10, connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1},
+                         **self.client_options)
         zk.start(timeout=30)
         return zk
 
@@ -132,6 +136,7 @@ class Writer:
                 data = str(n).encode()
                 try:
                     self.acked.append((zk.create(f"{self.path}/w-", data, sequence=True), data))
+                    self.acked_at.append(time.monotonic())
                 except Exception as exc:  # not acknowledged: it may or may not have happened
                     self.errors.append(type(exc).__name__)
                     time.sleep(0.05)
@@ -155,6 +160,11 @@ class Writer:
         time.sleep(0.5)
         self._done.set()
         self._thread.join(60)
+
+    def longest_stall(self) -> float:
+        """The longest time, in seconds, between two acknowledged writes."""
+        times = self.acked_at
+        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
 
     def lost(self) -> list[str]:
         """The acknowledged writes that are not there, read back after a sync."""

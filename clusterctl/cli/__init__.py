@@ -23,6 +23,7 @@ COMMANDS = {
     "plan": "clusterctl.cli.bootstrap:plan_command",
     "preflight": "clusterctl.cli.preflight:preflight_command",
     "ssh-trust": "clusterctl.cli.ssh:ssh_trust_command",
+    "tls": "clusterctl.cli.tls:tls_group",
     "zk": "clusterctl.cli.zk:zk_group",
 }
 PLUGIN_GROUP = "clusterctl.plugins"  # entry points: more commands, loaded only when named

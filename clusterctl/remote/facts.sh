@@ -259,6 +259,12 @@ fact_listening() {
     done
 }
 
+# The certificates of a PEM file, without anything else it holds (a keystore's private key never leaves).
+fact_pem_certs() {
+    [ -f "$1" ] || return 1
+    sed -n '/^-----BEGIN CERTIFICATE-----$/,/^-----END CERTIFICATE-----$/p' "$1"
+}
+
 # How many TCP connections from other hosts are established to each local PORT: "PORT COUNT".
 fact_connected() {
     local port

@@ -70,15 +70,19 @@ class ZkTlsCerts(_ZkStep):
 
     name = CERTS_STEP
 
+    def __init__(self, hosts=None, renew: bool = False):
+        super().__init__(hosts)
+        self.renew = renew  # tls renew: a new key and certificate even where the one it has is good
+
     def applies(self, inventory: Inventory) -> bool:
         return inventory.zookeeper is not None
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, CertPlan]:
-        from ..tls import ca as cluster_ca  # cryptography: loaded by the runs that need it
         spec, tls = inventory.zookeeper, inventory.zookeeper.tls
         states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
         if not stores_needed(inventory, states):
             return {h: CertPlan() for h in states}
+        from ..tls import ca as cluster_ca  # cryptography: loaded by the runs that need it
         ca_pem = cluster_ca.existing_ca_pem(inventory)
         ca_info = parse(ca_pem) if ca_pem else None
         plans = {}
@@ -90,7 +94,7 @@ class ZkTlsCerts(_ZkStep):
                 plan.issue = "no certificate yet" if current is None else "issued by another CA"
             else:
                 plan.issue = reissue_reason(current, names=names, ca_key_id=ca_info.key_id, now=_now(),
-                                            renew_days=tls.renew_days) or ""
+                                            renew_days=tls.renew_days) or ("renewal asked for" if self.renew else "")
             plan.trust = ca_pem is None or state.tls_trust != ca_pem
             if plan.issue:
                 plan.changes.append(Change(f"make a new private key on {host} ({tls_dir(spec)}/keystore.pem, "
@@ -113,8 +117,12 @@ class ZkTlsCerts(_ZkStep):
 
     def apply(self, run: StepRun, plans: dict[str, CertPlan]) -> HostResults:
         from ..tls import ca as cluster_ca
-        if any(p.changes for p in plans.values()):
-            self.authority = cluster_ca.authority(run.session.inventory)  # made here, the first time
+        inventory = run.session.inventory
+        issuing = any(p.changes for p in plans.values())
+        if issuing or (inventory.zookeeper.tls.enabled and cluster_ca.existing_client_files(inventory) is None):
+            self.authority = cluster_ca.authority(inventory)  # made here, the first time
+            # The controller's own client certificate (zk status, reconfig, smoke over TLS), renewed with the servers'.
+            cluster_ca.client_files(inventory, self.authority)
         return super().apply(run, plans)
 
     def apply_host(self, ctx: HostContext, plan: CertPlan) -> Outcome:

@@ -25,7 +25,7 @@ from ..render.profile import render_profile_snippet
 from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
 from ..render.key_values import parse_key_values
 from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, render_dynamic, render_java_env,
-                              render_secret_env, render_zoo_cfg, static_differs, tls_dir, truststore_path)
+                              render_secret_env, render_zoo_cfg, static_differs, keystore_path, truststore_path)
 from ..tls.phases import TlsState, running_state, target_state, written_state
 from .server import NOT_SUPERVISED, home, java_home, pid_file
 
@@ -123,7 +123,7 @@ def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
         query("zk.dropin", "file", DROPIN_PATH),
         query("zk.unit_state", "unit_state", UNIT),
         query("zk.tls_marker", "file", tls_marker_path(spec)),
-        query("zk.tls_cert", "file", f"{tls_dir(spec)}/server.crt"),
+        query("zk.tls_cert", "pem_certs", keystore_path(spec)),
         query("zk.tls_trust", "file", truststore_path(spec)),
     ]
 
@@ -178,7 +178,7 @@ class ServerState:
     has_data: bool = False  # snapshots or transaction logs in the data dirs
     stamp: str | None = None  # what clusterctl last changed that the server reads at start
     tls_marker: str | None = None  # the last TLS roll's "from X to Y"
-    tls_cert: str | None = None  # the server's certificate chain (PEM; its key is never read)
+    tls_cert: str | None = None  # the certificates of its keystore (PEM; the key in it is never read)
     tls_trust: str | None = None  # the CA certificates it trusts
 
     @property

@@ -1,0 +1,244 @@
+"""TLS on a live ensemble of three voters and an observer: turned on, renewed, refused to strangers, turned off
+and resumed after an interruption, each under a client writing all along with every acknowledged write read
+back; keys checked on the nodes (made there, the service account's alone), argv sampled on every node."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import ssl
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from clusterctl.lab.runbook import render_runbook_sections
+from tests.ensembles import Ensemble
+from tests.lab_helpers import Writer, inside, running_lab
+
+pytestmark = pytest.mark.e2e
+NODES = [f"node{i}" for i in range(1, 6)]  # node1 holds no server; node2..4 vote, node5 observes
+SERVERS = {"node2": 1, "node3": 2, "node4": 3, "node5": (4, True)}
+TUNING = "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5"
+TLS_ON = '[tls]\nquorum = true\nclient = "optional"\nclient_auth = "need"\n'
+SECURE_PORT = 2281
+
+
+class TlsEnsemble(Ensemble):
+    """The ensemble, its controller state (the CA, the super user's secret) in a directory of the test's own."""
+
+    def __init__(self, lab, base: str, state: Path):
+        super().__init__(lab, base)
+        self.state = state
+
+    def cli(self, *words, state_home=None, **kwargs):
+        return super().cli(*words, state_home=state_home or self.state, **kwargs)
+
+    def with_tls(self, tls: str) -> Path:
+        path = self.inventory(SERVERS)
+        path.write_text(path.read_text() + "\n" + tls)
+        return path
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.state / "clusterctl" / "secrets" / f"{self.lab.name}.tls"
+
+    def client_options(self, cert: Path | None = None, key: Path | None = None) -> dict:
+        return {"use_ssl": True, "verify_certs": True, "ca": str(self.tls_dir / "trust.pem"),
+                "certfile": str(cert or self.tls_dir / "client.crt"), "keyfile": str(key or self.tls_dir / "client.key")}
+
+    def tls_hosts(self, nodes) -> str:
+        return ",".join(f"{self.lab.address(n)}:{SECURE_PORT}" for n in nodes)
+
+    def pids(self) -> dict[str, str]:
+        return {n: self.pid(n) for n in SERVERS}
+
+
+class ArgvSampler:
+    """Every process's command line on every node, sampled all along a block."""
+
+    def __init__(self, lab, nodes):
+        self.lab, self.nodes, self.seen = lab, nodes, set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._done.is_set():
+            for node in self.nodes:
+                self.seen.update(inside(self.lab, node, "ps -eo args= || true", check=False).splitlines())
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def ensemble(artifacts, tmp_path_factory):
+    extra = render_runbook_sections(NODES, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
+    extra = extra.replace("heap_mb = 128", TUNING)
+    with running_lab("ttls", "10.231.160.0/24", len(NODES), inventory_extra=extra) as lab:
+        base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
+        ensemble = TlsEnsemble(lab, base, tmp_path_factory.mktemp("controller-state"))
+        ensemble.inventory(SERVERS)
+        boot = ensemble.cli("bootstrap")
+        assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
+        yield ensemble
+
+
+def tls_connect(ensemble, node: str, cert: Path | None = None, key: Path | None = None) -> str:
+    """The server's answer to srvr over its TLS client port, presenting ``cert`` (none when None)."""
+    context = ssl.create_default_context(cafile=str(ensemble.tls_dir / "trust.pem"))
+    if cert is not None:
+        context.load_cert_chain(str(cert), str(key))
+    address = ensemble.lab.address(node)
+    with socket.create_connection((address, SECURE_PORT), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=address) as conn:
+            conn.sendall(b"srvr")
+            return conn.makefile("rb").read().decode()
+
+
+def other_ca(directory: Path, name: str, address: str) -> tuple[Path, Path]:
+    """A certificate for ``name``/``address`` from a CA the cluster does not know (key and cert, PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a stranger's CA")])
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name),
+                                                        x509.IPAddress(ipaddress.ip_address(address))]), False)
+            .sign(ca_key, hashes.SHA256()))
+    key_path, cert_path = directory / f"{name}-stranger.key", directory / f"{name}-stranger.crt"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+def quorum_settings(ensemble, node: str) -> dict[str, str]:
+    text = inside(ensemble.lab, node, "cat /etc/zookeeper/zoo.cfg")
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+
+
+def test_tls_turned_on_under_live_traffic_loses_no_write_and_keeps_every_key_on_its_node(ensemble):
+    ensemble.with_tls(TLS_ON)
+    plan = ensemble.cli("plan")
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr
+    assert plan.stdout.count("roll 3 of 3") == len(SERVERS), plan.stdout[-4000:]
+    assert not ensemble.tls_dir.exists(), "plan made no CA"
+    with ArgvSampler(ensemble.lab, list(SERVERS)) as argv, Writer(ensemble.hosts(SERVERS)) as writer:
+        done = ensemble.cli("apply")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    print(f"TLS enabled: {len(writer.acked)} writes acknowledged, longest stall {writer.longest_stall():.2f}s")
+    for node in SERVERS:
+        settings = quorum_settings(ensemble, node)
+        assert settings.get("sslQuorum") == "true" and "portUnification" not in settings, settings
+        assert settings.get("secureClientPort") == str(SECURE_PORT)
+        # The key: made on the node, the service account's alone, never on the controller.
+        listing = inside(ensemble.lab, node, "stat -c '%a %U %n' /etc/zookeeper/tls/keystore.pem /etc/zookeeper/tls")
+        assert listing.split("\n")[0] == "600 zookeeper /etc/zookeeper/tls/keystore.pem", listing
+        assert listing.split("\n")[1].startswith("700 zookeeper"), listing
+        key = inside(ensemble.lab, node, "sed -n '/BEGIN PRIVATE KEY/,/END PRIVATE KEY/p' /etc/zookeeper/tls/keystore.pem")
+        assert "BEGIN PRIVATE KEY" in key
+        body = "".join(key.splitlines()[1:-1])
+        held = [p for p in ensemble.state.rglob("*") if p.is_file() and body in p.read_text(errors="replace")]
+        assert held == [], f"{node}'s private key is on the controller: {held}"
+        assert "Mode: " in tls_connect(ensemble, node, ensemble.tls_dir / "client.crt", ensemble.tls_dir / "client.key")
+    secrets = [line for line in argv.seen if re.search(r"PRIVATE KEY|[Pp]assword=|keyStore\.password", line)]
+    assert argv.seen and secrets == [], secrets
+    assert "TLS: quorum encrypted (mutual TLS)" in ensemble.cli("zk", "status").stdout
+
+    # A TLS client writes through the TLS port; a second apply restarts nothing.
+    before = ensemble.pids()
+    with Writer(ensemble.tls_hosts(SERVERS), client_options=ensemble.client_options()) as tls_writer:
+        again = ensemble.cli("apply")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    assert tls_writer.lost() == [] and len(tls_writer.acked) > 10
+    assert ensemble.pids() == before, "a no-op apply restarts nothing"
+
+
+def test_clients_without_a_certificate_or_with_a_strangers_are_refused(ensemble, tmp_path):
+    node = "node3"
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        tls_connect(ensemble, node)  # client_auth = "need": no certificate, no connection
+    cert, key = other_ca(tmp_path, "intruder", "10.0.0.1")
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        tls_connect(ensemble, node, cert, key)
+    assert "Mode: " in tls_connect(ensemble, node, ensemble.tls_dir / "client.crt", ensemble.tls_dir / "client.key")
+
+
+def test_a_server_with_a_strangers_certificate_cannot_join_and_apply_brings_it_back(ensemble, tmp_path):
+    ensemble.with_tls(TLS_ON)
+    follower = next(n for n in ("node2", "node3", "node4") if ensemble.role(n) == "follower")
+    cert, key = other_ca(tmp_path, follower, ensemble.lab.address(follower))
+    chain = key.read_text() + cert.read_text()
+    inside(ensemble.lab, follower, f"cat > /etc/zookeeper/tls/keystore.pem <<'EOF'\n{chain}EOF\n"
+                                   f"systemctl restart zookeeper")
+    time.sleep(8)
+    assert ensemble.role(follower) in ("looking", "down"), "the others do not follow a stranger"
+    others = [n for n in ("node2", "node3", "node4") if n != follower]
+    assert {ensemble.role(n) for n in others} <= {"leader", "follower"}
+    plan = ensemble.cli("plan")
+    assert "issued by another CA" in " ".join(plan.stdout.split()), plan.stdout[-3000:]  # (the table wraps)
+    with Writer(ensemble.hosts(others)) as writer:
+        fixed = ensemble.cli("apply")
+    assert fixed.returncode == 0, fixed.stdout[-3000:] + fixed.stderr
+    assert writer.lost() == []
+    assert ensemble.role(follower) == "follower"
+
+
+def test_renewal_under_a_writer_restarts_each_server_once(ensemble):
+    ensemble.with_tls(TLS_ON)
+    prints = {n: inside(ensemble.lab, n, "sha256sum /etc/zookeeper/tls/server.crt") for n in SERVERS}
+    before = ensemble.pids()
+    with Writer(ensemble.tls_hosts(SERVERS), client_options=ensemble.client_options()) as writer:
+        done = ensemble.cli("tls", "renew")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    after = ensemble.pids()
+    for node in SERVERS:
+        assert inside(ensemble.lab, node, "sha256sum /etc/zookeeper/tls/server.crt") != prints[node]
+        assert after[node] != before[node], f"{node} restarted for its client port"
+    assert done.stdout.count("zk-roll        changed") == len(SERVERS), done.stdout[-3000:]
+
+
+def test_tls_turned_off_then_an_interrupted_enablement_resumes_where_it_stopped(ensemble):
+    path = ensemble.inventory(SERVERS)  # no [tls]: turned off by three rolls backwards
+    with Writer(ensemble.tls_hosts(SERVERS), client_options=ensemble.client_options()) as tls_writer:
+        pass  # the TLS clients are gone with the TLS port; they write before
+    assert tls_writer.lost() == []
+    with Writer(ensemble.hosts(SERVERS)) as writer:
+        off = ensemble.cli("apply")
+    assert off.returncode == 0, off.stdout[-3000:] + off.stderr
+    assert writer.lost() == []
+    for node in SERVERS:
+        settings = quorum_settings(ensemble, node)
+        assert not any(k.startswith("ssl") or k in ("secureClientPort", "portUnification") for k in settings), settings
+
+    ensemble.with_tls(TLS_ON)
+    answers = "y\n" * (2 * len(SERVERS)) + "n\n" * len(SERVERS)  # two rolls, then no to every server
+    with Writer(ensemble.hosts(SERVERS)) as writer:
+        halted = ensemble.cli("apply", "--confirm", answers=answers)
+    assert halted.returncode == 0, halted.stdout[-3000:] + halted.stderr
+    assert writer.lost() == []
+    assert {quorum_settings(ensemble, n).get("portUnification") for n in SERVERS} == {"true"}, "stopped in phase 2"
+    plan = ensemble.cli("plan")
+    assert plan.stdout.count("roll 1 of 1") == len(SERVERS), plan.stdout[-3000:]
+    with Writer(ensemble.hosts(SERVERS)) as writer:
+        resumed = ensemble.cli("apply")
+    assert resumed.returncode == 0 and writer.lost() == []
+    assert all("portUnification" not in quorum_settings(ensemble, n) for n in SERVERS)
+    assert path.exists()
