@@ -319,6 +319,16 @@ def zk_backup(options, to: Path | None, dry_run: bool) -> None:
     _finish(run)
 
 
+def ask_on_a_terminal(options, answered: bool, what: str) -> None:
+    """Unless ``answered`` (--yes, --dry-run), the command will ask: refused (exit 2, nothing touched)
+    without a terminal, and the live grid is off so that the question can be read."""
+    if answered:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{what}: confirm on a terminal, or pass --yes")
+    options.live = False
+
+
 @zk_group.command("restore")
 @run_options
 @dry_run_option
@@ -338,11 +348,7 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
     after the backup was taken is gone from the ensemble (it stays in the
     directories moved aside). Asks first unless --yes.
     """
-    if not yes and not dry_run:
-        if not sys.stdin.isatty():
-            raise UsageError("zk restore stops every server and replaces its data: confirm on a terminal, or "
-                             "pass --yes")
-        options.live = False
+    ask_on_a_terminal(options, yes or dry_run, "zk restore stops every server and replaces its data")
     with open_run(options, "zk-restore", dry_run=dry_run) as run:
         decided = backup.plan_restore(run.session, backup_dir)
         if dry_run:
@@ -384,11 +390,8 @@ def zk_recover(options, yes: bool, timeout: float, dry_run: bool) -> None:
     as zk add would. Run it again once the lost nodes are back: it sets
     their old data aside and adds them.
     """
-    if not yes and not dry_run:
-        if not sys.stdin.isatty():
-            raise UsageError("zk recover stops every surviving server and rebuilds the ensemble from one of "
-                             "them: confirm on a terminal, or pass --yes")
-        options.live = False
+    ask_on_a_terminal(options, yes or dry_run, "zk recover stops every surviving server and rebuilds the "
+                                               "ensemble from one of them")
     with open_run(options, "zk-recover", dry_run=dry_run) as run:
         decided = recover.plan_recover(run.session)
         verdict = decided.verdict

@@ -9,9 +9,8 @@ import re
 
 import pytest
 
-from clusterctl.lab.runbook import render_runbook_sections
-from tests.ensembles import Ensemble, whole
-from tests.lab_helpers import SERVER_PID, Writer, inside, running_lab
+from tests.ensembles import bootstrapped_three, whole
+from tests.lab_helpers import SERVER_PID, Writer, inside
 
 pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3"]
@@ -24,14 +23,7 @@ NODE_STATE = ("find /var/lib /etc/zookeeper /tmp \\( -path '/var/lib/zookeeper*'
 
 @pytest.fixture(scope="module")
 def ensemble(artifacts):
-    extra = render_runbook_sections(NODES, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
-    extra = extra.replace("heap_mb = 128", "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5")
-    with running_lab("trc", "10.231.128.0/24", len(NODES), init="none", inventory_extra=extra) as lab:
-        base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
-        ensemble = Ensemble(lab, base)
-        ensemble.inventory(SERVERS)
-        boot = ensemble.cli("bootstrap")
-        assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
+    with bootstrapped_three(artifacts, "trc", "10.231.128.0/24") as ensemble:
         yield ensemble
 
 
