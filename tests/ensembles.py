@@ -8,7 +8,9 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from tests.lab_helpers import SERVER_PID, inside
 
@@ -106,6 +108,24 @@ class Ensemble:
     def plan_is_empty(self) -> None:
         plan = self.cli("plan")
         assert plan.returncode == 0 and "plan: nothing to change" in plan.stdout, plan.stdout[-3000:] + plan.stderr
+
+
+@contextmanager
+def bootstrapped_three(artifacts, name: str, subnet: str, **up_kwargs) -> Iterator[Ensemble]:
+    """A lab of node1..node3 (no service manager unless ``up_kwargs`` say otherwise) bootstrapped into a
+    three-voter ensemble with short ticks, for a module's tests to share; torn down afterwards."""
+    from clusterctl.lab.runbook import render_runbook_sections
+    from tests.lab_helpers import running_lab
+    nodes = ["node1", "node2", "node3"]
+    extra = render_runbook_sections(nodes, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
+    extra = extra.replace("heap_mb = 128", "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5")
+    with running_lab(name, subnet, len(nodes), **{"init": "none", **up_kwargs}, inventory_extra=extra) as lab:
+        base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
+        ensemble = Ensemble(lab, base)
+        ensemble.inventory({n: i for i, n in enumerate(nodes, 1)})
+        boot = ensemble.cli("bootstrap")
+        assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
+        yield ensemble
 
 
 UNSET_REVISION, SECOND_BUILD = b"${mvngit.commit.id}", b"clusterctl-build-b2"  # one length: a same-size patch

@@ -16,7 +16,7 @@ from ..display import human_bytes, labelled, make_console, show_plan
 from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum, UsageError
 from ..inventory import Inventory
 from ..run import load, open_run
-from ..steps import backup, membership, upgrade, zookeeper
+from ..steps import backup, membership, recover, upgrade, zookeeper
 from ..steps.base import run_steps
 from ..zk.server import home, java_home
 from ..zk.status import EnsembleStatus
@@ -321,6 +321,16 @@ def zk_backup(options, to: Path | None, dry_run: bool) -> None:
     _finish(run)
 
 
+def ask_on_a_terminal(options, answered: bool, what: str) -> None:
+    """Unless ``answered`` (--yes, --dry-run), the command will ask: refused (exit 2, nothing touched)
+    without a terminal, and the live grid is off so that the question can be read."""
+    if answered:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{what}: confirm on a terminal, or pass --yes")
+    options.live = False
+
+
 @zk_group.command("restore")
 @run_options
 @dry_run_option
@@ -340,11 +350,7 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
     after the backup was taken is gone from the ensemble (it stays in the
     directories moved aside). Asks first unless --yes.
     """
-    if not yes and not dry_run:
-        if not sys.stdin.isatty():
-            raise UsageError("zk restore stops every server and replaces its data: confirm on a terminal, or "
-                             "pass --yes")
-        options.live = False
+    ask_on_a_terminal(options, yes or dry_run, "zk restore stops every server and replaces its data")
     with open_run(options, "zk-restore", dry_run=dry_run) as run:
         decided = backup.plan_restore(run.session, backup_dir)
         if dry_run:
@@ -362,6 +368,57 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
     run.console.print(Text(f"restored to {decided.manifest.last_zxid}: all {result.checked} znodes of the backup "
                            f"read back; the data from before is kept in "
                            f"{', '.join(sorted(set(result.aside.values())))}"))
+    _finish(run)
+
+
+@zk_group.command("recover")
+@run_options
+@dry_run_option
+@click.option("--yes", is_flag=True, help="Do not ask: rebuild the ensemble (needed without a terminal).")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=membership.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds for each server to start, join and catch up.")
+def zk_recover(options, yes: bool, timeout: float, dry_run: bool) -> None:
+    """Rebuild an ensemble that lost its quorum for good from its most recent surviving server.
+
+    Refused (exit 4, nothing changed) while a quorum of the running
+    membership is up (zk replace is the tool then) or could elect itself.
+    Reads every surviving server's last zxid offline from its data, with
+    the release's own classes, and recovers to the highest: writes
+    acknowledged after it, which only the lost servers had, cannot be known
+    and are lost. Asks first unless --yes. Every surviving server stops; the
+    chosen one comes back alone on its own data (its membership files moved
+    to <data_dir>.before-recover-<time>); each other server whose node
+    answers has its data moved there too (never deleted) and is added back
+    as zk add would. Run it again once the lost nodes are back: it sets
+    their old data aside and adds them.
+    """
+    ask_on_a_terminal(options, yes or dry_run, "zk recover stops every surviving server and rebuilds the "
+                                               "ensemble from one of them")
+    with open_run(options, "zk-recover", dry_run=dry_run) as run:
+        decided = recover.plan_recover(run.session)
+        verdict = decided.verdict
+        from rich.text import Text  # rich: imported where it draws (see display)
+        if verdict.mode == "recover":
+            run.console.print(Text(f"zk recover: {verdict.honesty()}."))
+        if dry_run:
+            show_dry_run(run, decided)
+            return
+        if not yes:
+            show_plan(run.console, decided.steps)
+            question = (f"recover to zxid {decided.zxid_text}, from {verdict.source}?" if verdict.mode == "recover"
+                        else f"set aside the old data of {', '.join(verdict.rejoin)} and add them back?")
+            if not click.confirm(question, default=False, err=True):
+                run.console.print("not recovered: nothing was changed")
+                return
+        result = recover.recover(run.session, decided, timeout=timeout)
+        after = recover.status_after(run.session, result)
+    show_status(run.console, after)
+    said = f"recovered to zxid {decided.zxid_text} from {verdict.source}" if verdict.mode == "recover" else \
+        "grown back"
+    members = ", ".join(m.host for m in sorted(result.members.values()))
+    run.console.print(Text(f"{said}: the ensemble is {members}" + (
+        f"; {', '.join(result.waiting)} did not answer: once back, run clusterctl zk recover again to add "
+        f"{'it' if len(result.waiting) == 1 else 'them'}" if result.waiting else "")))
     _finish(run)
 
 

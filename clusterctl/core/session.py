@@ -225,7 +225,10 @@ def _chunks(parts: Iterable[bytes | Path]) -> Iterator[bytes]:
 
 # The remote scripts (and actions) that only read: all a dry run may run.
 READ_ONLY_SCRIPTS = {"facts.sh": None, "ask_fourlw.py": None, BECOME_SCRIPT: None, "jdk.sh": {"exe"},
-                     "zk_backup.sh": {"list"}}
+                     "zk_backup.sh": {"list"},
+                     # Loads a server's data through links in a scratch directory it removes: writes nothing
+                     # of the server's.
+                     "zk_recover.sh": {"lastzxid"}}
 
 
 def reads_only(name: str, args: Sequence[object]) -> bool:

@@ -4,6 +4,7 @@
 //   node <base64 of the path> <sha256 of the data, hex>     for every znode, parents first
 //   zxid 0x<the last zxid applied>
 //   count <the number of znodes>
+// With --summary after DIR (zk_recover.sh lastzxid), only the zxid and count lines.
 // Run by zk_backup.sh verify as a single-file source program: java -cp '<release>/lib/*' THIS DIR
 import java.io.BufferedOutputStream;
 import java.io.File;
@@ -21,6 +22,7 @@ import org.apache.zookeeper.server.persistence.FileTxnSnapLog;
 public class BackupLoad {
     public static void main(String[] args) throws Exception {
         File dir = new File(args[0]);
+        boolean listing = !(args.length > 1 && args[1].equals("--summary"));
         ZKDatabase db = new ZKDatabase(new FileTxnSnapLog(dir, dir));
         long zxid = db.loadDataBase();
         DataTree tree = db.getDataTree();
@@ -41,12 +43,14 @@ public class BackupLoad {
                 data = node.getData();
                 children = new TreeSet<>(node.getChildren());
             }
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            StringBuilder hex = new StringBuilder();
-            for (byte b : sha.digest(data == null ? new byte[0] : data)) {
-                hex.append(String.format("%02x", b));
+            if (listing) {
+                MessageDigest sha = MessageDigest.getInstance("SHA-256");
+                StringBuilder hex = new StringBuilder();
+                for (byte b : sha.digest(data == null ? new byte[0] : data)) {
+                    hex.append(String.format("%02x", b));
+                }
+                out.println("node " + b64.encodeToString(path.getBytes("UTF-8")) + " " + hex);
             }
-            out.println("node " + b64.encodeToString(path.getBytes("UTF-8")) + " " + hex);
             count++;
             for (String child : children.descendingSet()) {
                 todo.push(path.equals("/") ? "/" + child : path + "/" + child);

@@ -194,7 +194,7 @@ def change(session: Session, decided: MembershipPlan, *, timeout: float = DEFAUL
         if confirm is not None and not confirm(host, item.describe()):
             session.reporter.note(host, step, "not changed: skipped at the prompt")
             continue
-        work = {"add": _add, "remove": _remove, "retire": _retire, "promote": _role, "demote": _role}[item.action]
+        work = {"add": join, "remove": _remove, "retire": _retire, "promote": _role, "demote": _role}[item.action]
         if host in session.inventory.hosts:
             outcome = session.for_each(step, [host], lambda ctx: work(ctx, members, item, timeout)).get(host)
         else:
@@ -264,7 +264,9 @@ def _through(members: dict[int, Member], but: str) -> list[str]:
     return [m.host for m in sorted(members.values()) if m.host != but]
 
 
-def _add(ctx: HostContext, members: dict[int, Member], item: MembershipChange, timeout: float) -> Outcome:
+def join(ctx: HostContext, members: dict[int, Member], item: MembershipChange, timeout: float) -> Outcome:
+    """Start a new server installed as a joiner, wait until it has synced, reconfigure it in, wait until it
+    serves (zk add's step for one server; zk recover's too); the membership after it, as the outcome's data."""
     session, inventory, host = ctx.session, ctx.session.inventory, ctx.host.name
     began = time.monotonic()
     control(ctx, "start", inventory.zookeeper, java_home(inventory))

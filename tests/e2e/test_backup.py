@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from clusterctl.lab.runbook import render_runbook_sections
-from tests.ensembles import Ensemble
-from tests.lab_helpers import SERVER_PID, Writer, inside, running_lab
+from tests.ensembles import bootstrapped_three
+from tests.lab_helpers import SERVER_PID, Writer, inside
 
 pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3"]
@@ -26,14 +25,7 @@ NODE_STATE = ("find /var/lib /tmp -path '/var/lib/zookeeper*' -printf '%p %s %T@
 
 @pytest.fixture(scope="module")
 def ensemble(artifacts):
-    extra = render_runbook_sections(NODES, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
-    extra = extra.replace("heap_mb = 128", "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5")
-    with running_lab("tbk", "10.231.126.0/24", len(NODES), init="none", inventory_extra=extra) as lab:
-        base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
-        ensemble = Ensemble(lab, base)
-        ensemble.inventory(SERVERS)
-        boot = ensemble.cli("bootstrap")
-        assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
+    with bootstrapped_three(artifacts, "tbk", "10.231.126.0/24") as ensemble:
         yield ensemble
 
 
