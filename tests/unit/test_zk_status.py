@@ -134,7 +134,7 @@ def test_a_client_port_out_of_reach_is_asked_on_the_node_over_ssh(monkeypatch):
     ctx = FakeContext(json.dumps({"srvr": SRVR_FOLLOWER}))
     answers, via = ask_server(ctx, 2181, ["srvr"])
     assert via == "ssh" and answers["srvr"] == SRVR_FOLLOWER
-    assert ctx.commands == ["ask_fourlw.py 2181 2 srvr"]
+    assert ctx.commands == ["zk_node.py ask 2181 2 srvr"]
     assert server_status(NODE2, answers, via).role == "follower"
 
 

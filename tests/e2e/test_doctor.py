@@ -1,0 +1,148 @@
+"""zk doctor on a three-server lab: nothing to say of a healthy ensemble; each fault made to really happen on a
+node (a filled disk, a stopped follower, a mismatched jute.maxbuffer, a stale zoo.cfg, a slow-fsync warning in
+the server log) is named, and nothing else; the ensemble is put back after each, checked healthy again."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from clusterctl.lab.runbook import render_runbook_sections
+from tests.ensembles import Ensemble
+from tests.lab_helpers import Writer, inside, running_lab
+
+pytestmark = pytest.mark.e2e
+NODES = ["node1", "node2", "node3"]
+SERVERS = {"node1": 1, "node2": 2, "node3": 3}
+SMALL = "node3"  # its disk is small enough to fill
+FILL = "/var/tmp/doctor-fill"
+JUTE_DROPIN = "/etc/systemd/system/zookeeper.service.d/zz-doctor-test.conf"
+SERVER_LOG = "/var/log/zookeeper/zookeeper.log"
+
+
+@pytest.fixture(scope="module")
+def ensemble(artifacts):
+    extra = render_runbook_sections(NODES, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
+    with running_lab("tdoc", "10.231.127.0/24", len(NODES), disk_sizes={SMALL: "512m"},
+                     inventory_extra=extra) as lab:
+        base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
+        ensemble = Ensemble(lab, base)
+        ensemble.inventory(SERVERS, sync_limit=2)
+        boot = ensemble.cli("bootstrap")
+        assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
+        yield ensemble
+
+
+def doctor(ensemble) -> tuple[int, dict]:
+    done = ensemble.cli("zk", "doctor", "--json", timeout=120)
+    assert done.returncode in (0, 1, 3), done.stdout[-3000:] + done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def found(report: dict) -> list[tuple[str, str, str]]:
+    return [(f["where"], f["check"], f["severity"]) for f in report["findings"]]
+
+
+def healthy_again(ensemble, timeout: float = 90) -> None:
+    """Wait until the doctor finds nothing (a restarted server serves, caught up, and the leader counts it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code, report = doctor(ensemble)
+        if code == 0 or time.monotonic() > deadline:
+            assert (code, found(report)) == (0, []), report
+            return
+        time.sleep(1)
+
+
+def a_follower(ensemble) -> str:
+    return next(n for n in NODES if ensemble.role(n) == "follower" and n != SMALL)
+
+
+def test_a_healthy_ensemble_has_no_finding(ensemble):
+    code, report = doctor(ensemble)
+    assert (code, report["findings"], report["verdict"]) == (0, [], "healthy"), report
+    text = ensemble.cli("zk", "doctor")
+    assert text.returncode == 0 and text.stdout.startswith("healthy: no finding"), text.stdout + text.stderr
+
+
+def test_a_filled_disk_is_critical_and_the_only_finding(ensemble):
+    free = int(inside(ensemble.lab, SMALL, "df -B1 --output=avail / | tail -n 1"))
+    total = int(inside(ensemble.lab, SMALL, "df -B1 --output=size / | tail -n 1"))
+    inside(ensemble.lab, SMALL, f"fallocate -l {free - total // 20} {FILL}")  # 5% left
+    try:
+        code, report = doctor(ensemble)
+        assert (code, found(report)) == (3, [(SMALL, "disk", "critical")]), report
+        assert "% free on /var/lib/zookeeper" in report["findings"][0]["summary"], report
+        text = ensemble.cli("zk", "doctor")
+        assert text.returncode == 3 and "critical" in text.stdout and SMALL in text.stdout, text.stdout
+    finally:
+        inside(ensemble.lab, SMALL, f"rm -f {FILL}")
+    healthy_again(ensemble)
+
+
+def test_a_stopped_follower_is_named_with_the_margin_it_takes(ensemble):
+    follower = a_follower(ensemble)
+    with Writer(ensemble.hosts(NODES)) as writer:
+        inside(ensemble.lab, follower, "systemctl stop zookeeper")
+        try:
+            code, report = doctor(ensemble)
+            expected = [(follower, "server", "critical"), ("ensemble", "quorum", "warning")]
+            assert (code, found(report)) == (3, expected), report
+            assert report["quorum"]["tolerates"] == 0
+        finally:
+            inside(ensemble.lab, follower, "systemctl start zookeeper")
+        healthy_again(ensemble)
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+
+
+def test_a_mismatched_jute_maxbuffer_is_named_and_nothing_else(ensemble):
+    follower = a_follower(ensemble)
+    restart = "systemctl daemon-reload && systemctl restart zookeeper"
+    with Writer(ensemble.hosts(NODES)) as writer:
+        # JVMFLAGS, which zkServer.sh adds to the server's: clusterctl's own files stay as they are.
+        inside(ensemble.lab, follower, f"printf '[Service]\\nEnvironment=JVMFLAGS=-Djute.maxbuffer=4194304\\n' "
+                                       f"> {JUTE_DROPIN} && {restart}")
+        try:
+            time.sleep(2)
+            code, report = doctor(ensemble)
+            deadline = time.monotonic() + 60
+            while found(report) != [("ensemble", "jute.maxbuffer", "critical")] and time.monotonic() < deadline:
+                time.sleep(1)  # the restarted follower syncs first
+                code, report = doctor(ensemble)
+            assert (code, found(report)) == (3, [("ensemble", "jute.maxbuffer", "critical")]), report
+            assert f"{follower} 4194304" in report["findings"][0]["evidence"], report
+        finally:
+            inside(ensemble.lab, follower, f"rm -f {JUTE_DROPIN} && {restart}")
+        healthy_again(ensemble)
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+
+
+def test_a_stale_config_is_named_with_the_setting(ensemble):
+    node = "node1"
+    original = inside(ensemble.lab, node, "cat /etc/zookeeper/zoo.cfg")
+    inside(ensemble.lab, node, "sed -i 's/^syncLimit=.*/syncLimit=9/' /etc/zookeeper/zoo.cfg")
+    try:
+        code, report = doctor(ensemble)
+        assert (code, found(report)) == (1, [(node, "config", "warning")]), report
+        assert "syncLimit 9 → 2" in report["findings"][0]["evidence"], report
+    finally:
+        ensemble.lab.exec(node, ["bash", "-c", "cat > /etc/zookeeper/zoo.cfg"], input=original.encode(), check=True)
+    healthy_again(ensemble)
+
+
+def test_a_slow_fsync_in_the_server_log_is_named(ensemble):
+    node = "node2"
+    size = int(inside(ensemble.lab, node, f"stat -c %s {SERVER_LOG}"))
+    line = ("$(date '+%Y-%m-%d %H:%M:%S'),123 [myid:2] - WARN  [SyncThread:2:o.a.z.s.p.FileTxnLog@382] - fsync-ing "
+            "the write ahead log in SyncThread:2 took 1537ms which will adversely effect operation latency.File size "
+            "is 67108880 bytes. See the ZooKeeper troubleshooting guide")
+    inside(ensemble.lab, node, f'echo "{line}" >> {SERVER_LOG}')
+    try:
+        code, report = doctor(ensemble)
+        assert (code, found(report)) == (1, [(node, "fsync", "warning")]), report
+        assert "took 1537ms" in report["findings"][0]["evidence"], report
+    finally:
+        inside(ensemble.lab, node, f"truncate -s {size} {SERVER_LOG}")
+    healthy_again(ensemble)
