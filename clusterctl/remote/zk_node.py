@@ -2,12 +2,16 @@
 
     python3 - ask PORT TIMEOUT WORD...     < this file
     python3 - doctor PORT TIMEOUT WORDS DATA_DIR LOG_DIR SERVER_LOG UNIT PID_FILE ZOO_CFG [CONFIG_FILE...]
+    python3 - collect LINES FILES DOCTOR_ARGUMENT...
 
 ask prints {word: answer} as one JSON object, a word that could not be asked
 mapping to {"error": ..., "refused": bool}: for when the controller cannot
 reach the client port itself. doctor prints what zk doctor needs, as JSON
 lines {"name": NAME, "value": ...} or {"name": NAME, "error": "..."}; WORDS is
-comma-separated. Asking the server on the node works where the words are
+comma-separated. collect prints doctor's lines, then a "file" line
+{"path": ..., "text": ...} for each of FILES (comma-separated; a directory's
+files), the last LINES lines of the server and GC logs, the unit's journal,
+the disks and memory; the controller redacts them before they are kept. Asking the server on the node works where the words are
 allowed to localhost only. Nothing here changes the host; the server's
 environment is never read (it holds the super user's digest), only its
 command line, limits and status.
@@ -24,6 +28,7 @@ import time
 SLOW_FSYNC = "fsync-ing the write ahead log"
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 HOUR = 3600
+KEY_FILES = (".jks", ".p12", ".pfx", ".key", ".keystore", ".truststore", ".bcfks")  # never collected
 
 
 def say(name, value=None, error=None):
@@ -204,8 +209,55 @@ def doctor(argv):
     say("clock", time.time())
 
 
+def tail(path, lines):
+    """The last LINES lines of a file (read from its end: a log may be large)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - lines * 400))
+        return b"".join(f.read().splitlines(keepends=True)[-lines:]).decode("utf-8", "replace")
+
+
+def file_line(path, text=None, error=None):
+    say("file", {"path": path, "text": text} if error is None else {"path": path, "error": error})
+
+
+def command_output(argv):
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return done.stdout + done.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{' '.join(argv)}: {exc}"
+
+
+def collect(argv):
+    lines, wanted, doctor_args = int(argv[0]), [p for p in argv[1].split(",") if p], argv[2:]
+    doctor(doctor_args)
+    server_log, unit = doctor_args[5], doctor_args[6]
+    for path in wanted:
+        paths = sorted(os.path.join(path, n) for n in os.listdir(path)) if os.path.isdir(path) else [path]
+        for one in paths:
+            if os.path.isdir(one) or one.endswith(KEY_FILES):
+                continue
+            try:
+                with open(one, errors="replace") as f:
+                    file_line(one, f.read())
+            except OSError as exc:
+                file_line(one, error=exc.strerror)
+    for path in (server_log, os.path.join(os.path.dirname(server_log), "gc.log")):
+        try:
+            file_line(path, tail(path, lines))
+        except OSError as exc:
+            file_line(path, error=exc.strerror)
+    if os.path.isdir("/run/systemd/system"):
+        file_line("journal", command_output(["journalctl", "-u", unit, "-n", str(lines), "--no-pager"]))
+    file_line("df", command_output(["df", "-h"]))
+    with open("/proc/meminfo") as f:
+        file_line("meminfo", f.read())
+
+
 def main(argv):
-    {"ask": ask_words, "doctor": doctor}[argv[0]](argv[1:])
+    {"ask": ask_words, "doctor": doctor, "collect": collect}[argv[0]](argv[1:])
 
 
 main(sys.argv[1:])

@@ -160,3 +160,21 @@ def test_the_node_program_reads_a_node_without_a_server_and_answers_every_line(t
     assert facts.get("snapshots")[0][:2] == ["snapshot.100", 10] and facts.get("zoo_cfg") == "tickTime=2000\n"
     assert facts.get("slow_fsyncs")["count"] == 1 and "2500ms" in facts.get("slow_fsyncs")["last"]
     assert facts.get("disk")[str(data)]["total"] > 0 and abs(facts.clock_offset) < 5
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("ssl.keyStore.password=s3cret\nssl.keyStore.location=/etc/zk/ks.jks\n",
+     "ssl.keyStore.password=<redacted>\nssl.keyStore.location=/etc/zk/ks.jks\n"),
+    ('SERVER_JVMFLAGS="-Xmx1g -Dzookeeper.ssl.quorum.trustStore.password=s3cret -Dfoo=bar"',
+     'SERVER_JVMFLAGS="-Xmx1g -Dzookeeper.ssl.quorum.trustStore.password=<redacted> -Dfoo=bar"'),
+    ('  password="s3cret";\n  user_admin="s3cret";', '  password="<redacted>";\n  user_admin="<redacted>";'),
+    ("JDK_JAVA_OPTIONS=-Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc/def=\n",
+     "JDK_JAVA_OPTIONS=-Dzookeeper.DigestAuthenticationProvider.superDigest=<redacted>\n"),
+    ("the password is hunter2 and so on", "the password is <redacted> and so on"),
+    (r'{"text": "  user_admin=\"s3cret\";\n  password=\"s3cret\";"}',
+     r'{"text": "  user_admin=\"<redacted>\";\n  password=\"<redacted>\";"}'),
+    ("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n", "<redacted>\n"),
+])
+def test_redaction_by_shape(text, kept):
+    from clusterctl.zk.bundle import redact
+    assert redact(text, ("hunter2",)) == kept
