@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..display import make_console
 from ..run import open_run
 from ..zk.doctor import CRITICAL, Report
 from .options import run_options
@@ -62,3 +63,57 @@ def collect_command(options, out: Path | None, lines: int) -> None:
         done = collect(run.session, target, lines)
     from rich.text import Text  # rich: imported where it draws (see display)
     run.console.print(Text(f"collected: {done.path} ({done.members} files); doctor: {done.report.verdict}"))
+
+
+WATCH_INTERVAL = 1.0
+HIGHLIGHT_SECONDS = 10  # how long a changed row stays highlighted
+EVENTS_SHOWN = 8
+
+
+def watch_status(options) -> None:
+    """zk status --watch: the table redrawn every second on the alternate screen until Ctrl-C (SIGINT) or
+    SIGTERM; then the screen as it was, the last table printed once, exit 0 (3 without quorum)."""
+    import os
+    import time
+    from rich.console import Group
+    from rich.live import Live
+    from rich.text import Text
+
+    from ..errors import NoQuorum
+    from ..zk.status import probe, role_changes
+    from .zk import show_status, status_table
+    console = make_console()
+    events: list[tuple[float, str]] = []
+    changed_at: dict[str, float] = {}
+    last = None
+    # The run's own lines (an interrupt's note) go to the run log only: nothing may write over the live table.
+    with open(os.devnull, "w") as quiet, open_run(options, "zk-status", out=quiet, read_only=True) as run:
+        from ..steps import zookeeper
+        zookeeper.servers(run.inventory)
+        with Live(console=console, screen=True, auto_refresh=False, transient=True) as live:
+            while not run.session.stopping.is_set():
+                status = probe(run.session, detail=True)
+                now = time.monotonic()
+                for line in role_changes(last, status):
+                    events.append((time.time(), line))
+                    changed_at[line.split(":", 1)[0]] = now
+                last = status
+                table = status_table(status)
+                for i, server in enumerate(status.servers):
+                    if now - changed_at.get(server.host, -1e9) < HIGHLIGHT_SECONDS or \
+                            now - changed_at.get("leader", -1e9) < HIGHLIGHT_SECONDS and server.role == "leader":
+                        table.rows[i].style = "reverse"
+                q = status.quorum
+                verdict = Text.assemble(("quorum" if q.has_quorum else "NO QUORUM",
+                                         "green" if q.has_quorum else "bold red"), f": {q.describe()}")
+                lines = [Text(f"{time.strftime('%H:%M:%S', time.localtime(t))}  {e}",
+                              style="bold yellow" if e.startswith("leader") else "yellow")
+                         for t, e in events[-EVENTS_SHOWN:]]
+                header = Text(f"clusterctl zk status --watch  {time.strftime('%H:%M:%S')}  (Ctrl-C ends)",
+                              style="dim")
+                live.update(Group(header, table, verdict, *lines), refresh=True)
+                run.session.stopping.wait(WATCH_INTERVAL)
+    if last is not None:
+        show_status(console, last)
+    if last is not None and not last.quorum.has_quorum:
+        raise NoQuorum(f"no quorum: {last.quorum.describe()}")

@@ -368,9 +368,21 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
 @zk_group.command("status")
 @run_options
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def zk_status(options, as_json: bool) -> None:
-    """Each server's role, zxid, connections and latency, and the quorum. Exit 3 without quorum."""
+@click.option("--watch", is_flag=True, help="Keep the table on screen, asked again every second; role changes "
+                                            "and elections highlighted; Ctrl-C ends it (exit 0).")
+def zk_status(options, as_json: bool, watch: bool) -> None:
+    """Each server's role, zxid, connections and latency, and the quorum. Exit 3 without quorum.
+
+    With --watch the table stays on the terminal's alternate screen, asked
+    again every second, until Ctrl-C; then the screen is as it was and the
+    last table is printed once.
+    """
     options.live = False
+    if watch:
+        if as_json:
+            raise UsageError("--watch draws a live table: drop --json (or --watch)")
+        from .health import watch_status
+        return watch_status(options)
     # Stdout carries only the status; the run's own lines go to stderr.
     with open_run(options, "zk-status", out=sys.stderr, read_only=True) as run:
         zookeeper.servers(run.inventory)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -192,4 +193,57 @@ def test_the_support_bundle_holds_each_server_and_no_secret(ensemble, tmp_path):
         assert json.loads(files[f"{n}/node.json"])["values"]["server"]["jdk"].startswith("17")
     # The one thing wrong that the doctor sees: the planted setting in node1's zoo.cfg.
     assert found(json.loads(files["doctor.json"])) == [(node, "config", "warning")]
-    assert any(name.startswith("controller/runs/") and name.endswith("-bootstrap.log") for name in files), list(files)
+    runs = [name for name in files if name.startswith("controller/runs/")]
+    assert runs and all(f" with {ensemble.path}" in files[name].splitlines()[0] for name in runs), runs
+
+
+def reversed_row(screen: str, host: str) -> bool:
+    """Whether ``host``'s row of a captured screen (with its escapes) is in reverse video (SGR 7)."""
+    import re
+    rows = [line for line in screen.splitlines() if re.sub(r"\x1b\[[0-9;]*m", "", line).startswith(host + " ")]
+    return any(re.search(r"\x1b\[(?:[0-9;]*;)?7(?:;[0-9;]*)?m", row) for row in rows)
+
+
+def test_status_watch_highlights_a_role_change_and_leaves_a_clean_screen_on_ctrl_c(ensemble):
+    """zk status --watch in a real terminal (tmux): the table, a stopped follower's change highlighted (reverse
+    video) with its line below, then Ctrl-C: the terminal as it was, the last table printed once, exit 0."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+    socket = f"clusterctl-test-{os.getpid()}"
+
+    def tmux(*words: str) -> str:
+        return subprocess.run(["tmux", "-L", socket, *words], capture_output=True, text=True, check=True).stdout
+
+    def screen_until(wanted, escapes: bool = False, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = tmux("capture-pane", "-t", "watch", "-p", *(["-e"] if escapes else []))
+            if wanted(shown) or time.monotonic() > deadline:
+                assert wanted(shown), shown
+                return shown
+            time.sleep(0.5)
+
+    command = shlex.join([sys.executable, "-m", "clusterctl", "zk", "status", "--watch", "-i", str(ensemble.path)])
+    follower = a_follower(ensemble)
+    tmux("new-session", "-d", "-s", "watch", "-x", "160", "-y", "40", "-c", str(Path(__file__).parents[2]),
+         f"{command}; echo EXIT=$?; sleep 600")
+    try:
+        screen_until(lambda s: "(Ctrl-C ends)" in s and all(f"{n} " in s for n in NODES) and "tolerates 1" in s)
+        with Writer(ensemble.hosts(NODES)) as writer:
+            inside(ensemble.lab, follower, "systemctl stop zookeeper")
+            try:
+                # The changed row in reverse video (ESC [7m), and the change said below the table.
+                screen_until(lambda s: f"{follower}: follower → down" in s and reversed_row(s, follower), escapes=True)
+            finally:
+                inside(ensemble.lab, follower, "systemctl start zookeeper")
+            screen_until(lambda s: "tolerates 1" in s)
+        assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+        tmux("send-keys", "-t", "watch", "C-c")
+        after = screen_until(lambda s: "EXIT=" in s)
+        assert "EXIT=0" in after and "(Ctrl-C ends)" not in after, after
+        assert after.count("quorum: voters up") == 1 and after.lstrip().startswith("host"), after
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+    healthy_again(ensemble)
