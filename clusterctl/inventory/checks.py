@@ -15,8 +15,8 @@ from typing import Any
 
 from ..errors import InventoryError
 from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
-                    TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec, Host, Inventory, JdkSpec, Jump, SshTrustSpec,
-                    TlsSpec, ZkServer, ZooKeeperSpec)
+                    TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec, Host, Inventory, JdkSpec, Jump,
+                    SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
 from .one_line import join_key, key_part, one_line, printable, shown
 from .values import HOSTNAME, canonical_ip, file_kind, is_host_name, private_key_problem
 
@@ -472,6 +472,23 @@ class Checker:
                        client=self.choice(data, key, "client", "off", TLS_CLIENT_MODES),
                        client_auth=self.choice(data, key, "client_auth", "need", TLS_CLIENT_AUTH),
                        ca_cert=ca_cert, ca_key=ca_key, days=days, renew_days=renew_days, secure_client_port=port)
+
+    def doctor(self, data: Any) -> DoctorSpec:
+        """The doctor's thresholds: each a whole number, a critical one past its warning."""
+        key = "doctor"
+        defaults = DoctorSpec()
+        names = [f.name for f in fields(DoctorSpec)]
+        data = self.table(data, key, frozenset(names))
+        values = {n: self.integer(data, key, n, getattr(defaults, n), 0 if n.endswith("_pct") else 1,
+                                  100 if n.endswith("_pct") else 1_000_000_000) for n in names}
+        for warning, critical in _DOCTOR_PAIRS:
+            lower_is_worse = warning.startswith("disk_free")
+            w, c = values[warning], values[critical]
+            if (c > w) if lower_is_worse else (c < w):
+                side, fix = ("above", "below") if lower_is_worse else ("below", "above")
+                raise self.fail(f"{key}.{critical}", f"is {c}, {side} {warning} ({w}): a critical threshold lies "
+                                f"past its warning", f"give {critical} a value {fix} {w}")
+        return DoctorSpec(**values)
 
     def service_account(self, data: dict, key: str, name: str) -> str:
         value = self.word(data, key, name, "zookeeper", _LOGIN_NAME)
