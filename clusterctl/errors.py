@@ -118,6 +118,14 @@ class EnsembleNotReady(NoQuorum):
         self.status = status  # a zk.status.EnsembleStatus, for the display
 
 
+class Unhealthy(ClusterctlError):
+    """zk doctor found problems: exit 1 for warnings only, 3 when one is critical (the report says them all)."""
+
+    def __init__(self, critical: bool):
+        super().__init__("")
+        self.exit_status = ExitStatus.NO_QUORUM if critical else ExitStatus.HOST_FAILURE
+
+
 class Interrupted(ClusterctlError):
     """Work not done because the run was interrupted (SIGINT or SIGTERM)."""
 

@@ -17,6 +17,7 @@ from .options import common_options, global_options, run_options
 COMMANDS = {
     "apply": "clusterctl.cli.bootstrap:apply_command",
     "bootstrap": "clusterctl.cli.bootstrap:bootstrap_command",
+    "collect": "clusterctl.cli.health:collect_command",
     "hosts": "clusterctl.cli.ssh:hosts_command",
     "jdk": "clusterctl.cli.jdk:jdk_group",
     "net": "clusterctl.cli.net:net_group",

@@ -13,7 +13,7 @@ import click
 
 from ..core.session import HostContext, Outcome
 from ..display import human_bytes, labelled, make_console, show_plan
-from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum, UsageError
+from ..errors import ClusterctlError, EnsembleNotReady, HostsFailed, NoQuorum, Unhealthy, UsageError
 from ..inventory import Inventory
 from ..run import load, open_run
 from ..steps import backup, membership, recover, upgrade, zookeeper
@@ -35,7 +35,7 @@ QUIET_CLIENT = "-Dzookeeper.console.threshold=WARN -Dzookeeper.root.logger=WARN,
 
 @click.group("zk")
 def zk_group() -> None:
-    """The ZooKeeper ensemble: install, start, stop, restart, status, zkCli, smoke test, and membership."""
+    """The ZooKeeper ensemble: install, start, stop, restart, status, doctor, zkCli, smoke test, and membership."""
 
 
 def _finish(run) -> None:
@@ -425,9 +425,21 @@ def zk_recover(options, yes: bool, timeout: float, dry_run: bool) -> None:
 @zk_group.command("status")
 @run_options
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def zk_status(options, as_json: bool) -> None:
-    """Each server's role, zxid, connections and latency, and the quorum. Exit 3 without quorum."""
+@click.option("--watch", is_flag=True, help="Keep the table on screen, asked again every second; role changes "
+                                            "and elections highlighted; Ctrl-C ends it (exit 0).")
+def zk_status(options, as_json: bool, watch: bool) -> None:
+    """Each server's role, zxid, connections and latency, and the quorum. Exit 3 without quorum.
+
+    With --watch the table stays on the terminal's alternate screen, asked
+    again every second, until Ctrl-C; then the screen is as it was and the
+    last table is printed once.
+    """
     options.live = False
+    if watch:
+        if as_json:
+            raise UsageError("--watch draws a live table: drop --json (or --watch)")
+        from .health import watch_status
+        return watch_status(options)
     # Stdout carries only the status; the run's own lines go to stderr.
     with open_run(options, "zk-status", out=sys.stderr, read_only=True) as run:
         zookeeper.servers(run.inventory)
@@ -438,6 +450,31 @@ def zk_status(options, as_json: bool) -> None:
         show_status(make_console(), status)
     if not status.quorum.has_quorum:
         raise NoQuorum(f"no quorum: {status.quorum.describe()}")
+
+
+@zk_group.command("doctor")
+@run_options
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def zk_doctor(options, as_json: bool) -> None:
+    """What is wrong or going wrong: findings per server and for the ensemble, each with evidence and a fix.
+
+    Asks each server node once over SSH (its four-letter words on the node
+    itself, its process, disks, snapshots and log) and changes nothing. Exit 0
+    healthy, 1 warnings, 3 a critical finding. Thresholds: the inventory's
+    [doctor] (README, "Health").
+    """
+    from ..steps.doctor import doctor
+    from .health import show_report
+    options.live = False
+    # Stdout carries only the report; the run's own lines go to stderr.
+    with open_run(options, "zk-doctor", out=sys.stderr, read_only=True) as run:
+        report = doctor(run.session)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        show_report(make_console(), report)
+    if report.findings:
+        raise Unhealthy(report.verdict == "critical")
 
 
 @zk_group.command("smoke")

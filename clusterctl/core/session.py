@@ -224,7 +224,7 @@ def _chunks(parts: Iterable[bytes | Path]) -> Iterator[bytes]:
 
 
 # The remote scripts (and actions) that only read: all a dry run may run.
-READ_ONLY_SCRIPTS = {"facts.sh": None, "ask_fourlw.py": None, BECOME_SCRIPT: None, "jdk.sh": {"exe"},
+READ_ONLY_SCRIPTS = {"facts.sh": None, "zk_node.py": None, BECOME_SCRIPT: None, "jdk.sh": {"exe"},
                      "zk_backup.sh": {"list"},
                      # Loads a server's data through links in a scratch directory it removes: writes nothing
                      # of the server's.

@@ -9,14 +9,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InventoryError
 from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
-                    TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, Host, Inventory, JdkSpec, Jump, SshTrustSpec,
-                    TlsSpec, ZkServer, ZooKeeperSpec)
+                    TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec, Host, Inventory, JdkSpec, Jump,
+                    SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
 from .one_line import join_key, key_part, one_line, printable, shown
 from .values import HOSTNAME, canonical_ip, file_kind, is_host_name, private_key_problem
 
@@ -47,6 +47,10 @@ _CLUSTER_NAME = _Shape(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),  # it mar
                        "a cluster name (letters, digits, '_', '.' and '-', a letter or digit first, at most 63)",
                        "seed")
 _LONGEST_TEXT = 4096  # PATH_MAX: no inventory value needs more
+
+# A critical threshold and the warning it must lie past.
+_DOCTOR_PAIRS = (("outstanding_warning", "outstanding_critical"), ("data_heap_warning_pct", "data_heap_critical_pct"),
+                 ("fds_warning_pct", "fds_critical_pct"), ("disk_free_warning_pct", "disk_free_critical_pct"))
 
 _HOST_KEYS = frozenset(("address", "ssh_address", "user", "port", "identity", "interface", "prefix", "gateway", "dns",
                         "become", "jump"))
@@ -226,7 +230,7 @@ class Checker:
 
     # -- sections -------------------------------------------------------
     def inventory(self) -> Inventory:
-        self.table(self.raw, "", frozenset(("cluster", "hosts", "ssh_trust", "jdk", "zookeeper", "tls")))
+        self.table(self.raw, "", frozenset(("cluster", "hosts", "ssh_trust", "jdk", "zookeeper", "tls", "doctor")))
         cluster = self.cluster(self.raw.get("cluster", {}))
         hosts = self.hosts(self.raw.get("hosts"), cluster)
         trust = self.ssh_trust(self.raw.get("ssh_trust", {}), hosts)
@@ -237,7 +241,8 @@ class Checker:
                 raise self.fail("tls", "secures the ZooKeeper ensemble, and there is no [zookeeper] section",
                                 "add [zookeeper] or remove [tls]")
             zk = replace(zk, tls=self.tls(self.raw["tls"], zk))
-        return Inventory(self.path, cluster, hosts, trust, jdk, zk, tuple(self.warnings))
+        doctor = self.doctor(self.raw.get("doctor", {}))
+        return Inventory(self.path, cluster, hosts, trust, jdk, zk, tuple(self.warnings), doctor)
 
     def cluster(self, data: Any) -> ClusterSpec:
         key = "cluster"
@@ -467,6 +472,23 @@ class Checker:
                        client=self.choice(data, key, "client", "off", TLS_CLIENT_MODES),
                        client_auth=self.choice(data, key, "client_auth", "need", TLS_CLIENT_AUTH),
                        ca_cert=ca_cert, ca_key=ca_key, days=days, renew_days=renew_days, secure_client_port=port)
+
+    def doctor(self, data: Any) -> DoctorSpec:
+        """The doctor's thresholds: each a whole number, a critical one past its warning."""
+        key = "doctor"
+        defaults = DoctorSpec()
+        names = [f.name for f in fields(DoctorSpec)]
+        data = self.table(data, key, frozenset(names))
+        values = {n: self.integer(data, key, n, getattr(defaults, n), 0 if n.endswith("_pct") else 1,
+                                  100 if n.endswith("_pct") else 1_000_000_000) for n in names}
+        for warning, critical in _DOCTOR_PAIRS:
+            lower_is_worse = warning.startswith("disk_free")
+            w, c = values[warning], values[critical]
+            if (c > w) if lower_is_worse else (c < w):
+                side, fix = ("above", "below") if lower_is_worse else ("below", "above")
+                raise self.fail(f"{key}.{critical}", f"is {c}, {side} {warning} ({w}): a critical threshold lies "
+                                f"past its warning", f"give {critical} a value {fix} {w}")
+        return DoctorSpec(**values)
 
     def service_account(self, data: dict, key: str, name: str) -> str:
         value = self.word(data, key, name, "zookeeper", _LOGIN_NAME)

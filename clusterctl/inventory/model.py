@@ -144,6 +144,28 @@ class ZooKeeperSpec:
 
 
 @dataclass(frozen=True)
+class DoctorSpec:
+    """The doctor's thresholds ([doctor]): the upstream monitoring guide's example alerts and the old Nagios
+    plugin's values unless the inventory says otherwise. A percentage of free disk warns below its value;
+    every other threshold warns (or is critical) at or above it."""
+
+    outstanding_warning: int = 20  # outstanding requests on a server
+    outstanding_critical: int = 50
+    latency_avg_warning_ms: int = 500
+    latency_max_warning_ms: int = 1000
+    slow_fsyncs_warning: int = 1  # slow-fsync warnings in the server log within the last hour
+    data_heap_warning_pct: int = 50  # approximate data size as a share of the heap (-Xmx)
+    data_heap_critical_pct: int = 80
+    fds_warning_pct: int = 80  # open file descriptors as a share of the limit
+    fds_critical_pct: int = 95
+    disk_free_warning_pct: int = 20  # free space on the data and log directories' filesystems
+    disk_free_critical_pct: int = 10
+    disk_days_warning: int = 7  # days until full at the last day's growth
+    clock_offset_warning_ms: int = 2000  # between the fastest and the slowest server node's clock
+    backup_age_warning_hours: int = 48  # the newest backup on this controller (when there is one)
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     cluster: ClusterSpec
@@ -152,6 +174,7 @@ class Inventory:
     jdk: JdkSpec | None
     zookeeper: ZooKeeperSpec | None
     warnings: tuple[str, ...] = field(default=())
+    doctor: DoctorSpec = field(default_factory=DoctorSpec)
 
     def host(self, name: str) -> Host:
         return self.hosts[name]

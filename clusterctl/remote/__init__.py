@@ -1,4 +1,4 @@
-"""The code clusterctl runs on hosts: shell scripts (and one Python program) kept as files.
+"""The code clusterctl runs on hosts: shell scripts (and a few Python programs) kept as files.
 
 Each script is sent on the command's stdin and run as ``bash -s -- ARG...``
 (``python3 - ARG...`` for ``.py``): arguments are positional, quoted for the

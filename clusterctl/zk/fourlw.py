@@ -4,7 +4,7 @@ A four-letter word is four ASCII bytes sent on a fresh TCP connection to the
 client port; the server writes its answer and closes. Parsing the answers is
 pure; :func:`ask` is the only code here that touches the network. The same
 exchange is also available as a small Python program to run on a node
-(remote/ask_fourlw.py), for when the controller cannot reach the client port
+(remote/zk_node.py ask), for when the controller cannot reach the client port
 itself.
 """
 
@@ -54,16 +54,16 @@ def ask(address: str, port: int, word: str, timeout: float = ASK_TIMEOUT) -> str
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-REMOTE_SCRIPT = "ask_fourlw.py"
+REMOTE_SCRIPT = "zk_node.py"
 
 
 def remote_ask_args(port: int, words: list[str], timeout: float = ASK_TIMEOUT) -> list[str]:
-    """The arguments of remote/ask_fourlw.py, which asks the node's own client port and prints JSON."""
-    return [str(port), f"{timeout:g}", *words]
+    """The arguments of remote/zk_node.py ask, which asks the node's own client port and prints JSON."""
+    return ["ask", str(port), f"{timeout:g}", *words]
 
 
 def parse_remote_answers(output: str) -> dict[str, str | FourLetterWordError]:
-    """The answers remote/ask_fourlw.py printed, failures as FourLetterWordError values."""
+    """The answers remote/zk_node.py ask printed, failures as FourLetterWordError values."""
     answers: dict[str, str | FourLetterWordError] = {}
     for word, value in json.loads(output).items():
         if isinstance(value, dict):

@@ -313,3 +313,18 @@ def wait_until_serving(session: Session, hosts: list[str], timeout: float, *,
         return serving_steadily(before, status, hosts)
 
     return wait_for(session, steady, timeout, hopeless=hopeless, clock=clock, sleep=sleep)
+
+
+def role_changes(before: EnsembleStatus | None, now: EnsembleStatus) -> list[str]:
+    """What changed between two looks at the ensemble, in words: a server's role, a new leader (pure)."""
+    if before is None:
+        return []
+    out = []
+    was = {s.host: s.role for s in before.servers}
+    for s in now.servers:
+        if s.host in was and was[s.host] != s.role:
+            out.append(f"{s.host}: {was[s.host]} → {s.role}")
+    old, new = before.leader, now.leader
+    if (old and old.host) != (new and new.host):
+        out.append(f"leader: {old.host if old else 'none'} → {new.host if new else 'none (electing)'}")
+    return out

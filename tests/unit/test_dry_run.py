@@ -10,7 +10,7 @@ from clusterctl.core.session import reads_only
 from clusterctl.steps.day2 import Day2Plan
 
 
-@pytest.mark.parametrize("script, args", [("facts.sh", ["anything"]), ("ask_fourlw.py", ["srvr"]),
+@pytest.mark.parametrize("script, args", [("facts.sh", ["anything"]), ("zk_node.py", ["ask", "srvr"]),
                                           ("become.sh", ["probe"]), ("jdk.sh", ["exe", "42"])])
 def test_scripts_that_only_read_may_run_in_a_dry_run(script, args):
     assert reads_only(script, args)

@@ -190,7 +190,7 @@ def test_zxids_print_as_zookeeper_prints_them_and_split_into_epoch_and_counter(z
 
 def test_the_remote_program_prints_answers_as_json(tmp_path):
     from tests.fakes import run_locally
-    out = run_locally("ask_fourlw.py", *remote_ask_args(_closed_port(), ["srvr"], timeout=1)).stdout.decode()
+    out = run_locally("zk_node.py", *remote_ask_args(_closed_port(), ["srvr"], timeout=1)).stdout.decode()
     answers = parse_remote_answers(out)
     assert isinstance(answers["srvr"], FourLetterWordError) and answers["srvr"].refused
 

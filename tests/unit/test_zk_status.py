@@ -134,7 +134,7 @@ def test_a_client_port_out_of_reach_is_asked_on_the_node_over_ssh(monkeypatch):
     ctx = FakeContext(json.dumps({"srvr": SRVR_FOLLOWER}))
     answers, via = ask_server(ctx, 2181, ["srvr"])
     assert via == "ssh" and answers["srvr"] == SRVR_FOLLOWER
-    assert ctx.commands == ["ask_fourlw.py 2181 2 srvr"]
+    assert ctx.commands == ["zk_node.py ask 2181 2 srvr"]
     assert server_status(NODE2, answers, via).role == "follower"
 
 
@@ -167,3 +167,12 @@ def test_waiting_ends_when_the_condition_holds_when_time_is_up_or_when_it_is_hop
     given_up = wait_for(None, lambda st: st.settled, 60, hopeless=lambda st: True,
                         clock=iter(range(100)).__next__, sleep=lambda s: None)
     assert not given_up.met and given_up.elapsed == 1
+
+
+def test_role_changes_name_each_server_that_changed_and_a_new_leader():
+    from clusterctl.zk.status import role_changes
+    before = EnsembleStatus([server("node2", "leader"), server("node3", "follower", 2), server("node4", "follower", 3)])
+    after = EnsembleStatus([server("node2", "down"), server("node3", "leader", 2), server("node4", "follower", 3)])
+    assert role_changes(None, before) == []
+    assert role_changes(before, before) == []
+    assert role_changes(before, after) == ["node2: leader → down", "node3: follower → leader", "leader: node2 → node3"]
