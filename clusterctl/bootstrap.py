@@ -16,7 +16,8 @@ from .steps.base import HostPlan, Step, StepRun, plan_steps, run_steps, select
 
 
 def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | None = None,
-            start_timeout: float = zookeeper.START_TIMEOUT, pause: float = 0.0, confirm=None) -> list[Step]:
+            start_timeout: float = zookeeper.START_TIMEOUT, pause: float = 0.0, confirm=None,
+            force: bool = False) -> list[Step]:
     """Every step of the runbook, in order. Checks run when something changed, or always with ``verify``.
 
     On a running ensemble the last steps restart, one at a time and the leader last, only the
@@ -36,7 +37,7 @@ def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | N
         tls.ZkTlsCerts(),
         zookeeper.ZkStart(timeout=start_timeout),
         zookeeper.ZkRoll("stale", start_timeout, pause=pause, confirm=confirm),
-        tls.ZkTlsRoll(max(start_timeout, 120.0), pause=pause, confirm=confirm),
+        tls.ZkTlsRoll(max(start_timeout, 120.0), pause=pause, confirm=confirm, force=force),
         zookeeper.ZkSmoke(always=verify),
     ]
 

@@ -37,6 +37,8 @@ def runbook_options(func):
         click.option("--pause", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
                      help="Seconds to wait between two servers' restarts."),
         click.option("--confirm", is_flag=True, help="Ask before restarting each server."),
+        click.option("--force", is_flag=True, help="Close the plaintext client port ([tls] client = \"required\") "
+                                                   "even while clients still use it."),
     ]):
         func = option(func)
     return func
@@ -46,7 +48,7 @@ def runbook_options(func):
 @run_options
 @runbook_options
 def bootstrap_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: str, pause: float,
-                      confirm: bool) -> None:
+                      confirm: bool, force: bool) -> None:
     """The whole runbook: preflight, network, hosts file, SSH trust, JDK, ZooKeeper, quorum, smoke test, status.
 
     Re-run it at any time: it changes only what differs, and restarts only the
@@ -54,14 +56,14 @@ def bootstrap_command(options, only, skip, dry_run: bool, verify: bool, verify_s
     last, each back in sync before the next. With --hosts it changes only
     those hosts (reading the others' keys and the ensemble).
     """
-    _bootstrap("bootstrap", options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
+    _bootstrap("bootstrap", options, only, skip, dry_run, verify, verify_ssh, pause, confirm, force)
 
 
 @click.command("apply")
 @run_options
 @runbook_options
 def apply_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: str, pause: float,
-                  confirm: bool) -> None:
+                  confirm: bool, force: bool) -> None:
     """Bring a running cluster to the inventory with the fewest restarts (what bootstrap does on one).
 
     Files are converged first; then only the servers whose running configuration
@@ -69,12 +71,12 @@ def apply_command(options, only, skip, dry_run: bool, verify: bool, verify_ssh: 
     more failure tolerated) checked before each, each caught up before the next.
     A run that stopped half way resumes where it stopped; a no-op run restarts nothing.
     """
-    _bootstrap("apply", options, only, skip, dry_run, verify, verify_ssh, pause, confirm)
+    _bootstrap("apply", options, only, skip, dry_run, verify, verify_ssh, pause, confirm, force)
 
 
-def _bootstrap(command: str, options, only, skip, dry_run, verify, verify_ssh, pause, confirm) -> None:
+def _bootstrap(command: str, options, only, skip, dry_run, verify, verify_ssh, pause, confirm, force) -> None:
     steps = bootstrap.select_steps(only, skip, verify=verify, verify_ssh=verify_ssh, pause=pause,
-                                   confirm=confirmation(options, confirm))
+                                   confirm=confirmation(options, confirm), force=force)
     if dry_run:
         return show_steps_plan(options, command, steps, dry_run=True)
     status = None

@@ -265,6 +265,11 @@ fact_pem_certs() {
     sed -n '/^-----BEGIN CERTIFICATE-----$/,/^-----END CERTIFICATE-----$/p' "$1"
 }
 
+# The local addresses a TCP port listens on, one a line ("*:2181", "127.0.0.1:2181"); none when it is free.
+fact_bound() {
+    ss -Htln "sport = :$1" 2>/dev/null | awk '{print $4}'
+}
+
 # How many TCP connections from other hosts are established to each local PORT: "PORT COUNT".
 fact_connected() {
     local port

@@ -17,14 +17,31 @@ def shell_word(value: str) -> str:
 ROLES = ("participant", "observer")
 
 
+def client_address(spec: ZooKeeperSpec) -> str:
+    """Where the plaintext client port listens: every address, or with [tls] client = "required" the node's
+    loopback alone (tools on the node itself; every other host must use TLS)."""
+    return "127.0.0.1" if spec.tls.client == "required" else "0.0.0.0"
+
+
 def server_line(spec: ZooKeeperSpec, host: str, server_id: int, observer: bool) -> str:
-    """``server.N=host:quorum:election:role;0.0.0.0:clientPort``, as a dynamic membership line.
+    """``server.N=host:quorum:election:role;ADDRESS:clientPort``, as a dynamic membership line.
 
     Peers are named by inventory host name, which the managed /etc/hosts block
     resolves on every node, so changing an address never touches the membership.
     """
     role = "observer" if observer else "participant"
-    return f"server.{server_id}={host}:{spec.quorum_port}:{spec.election_port}:{role};0.0.0.0:{spec.client_port}"
+    return (f"server.{server_id}={host}:{spec.quorum_port}:{spec.election_port}:{role};"
+            f"{client_address(spec)}:{spec.client_port}")
+
+
+def parse_client_addresses(text: str) -> dict[int, str]:
+    """id → the address of its plaintext client port ("0.0.0.0", "127.0.0.1"; "" for none) in a membership."""
+    out = {}
+    for key, value in parse_key_values(text).items():
+        if key.startswith("server.") and key[7:].isdigit():
+            client = value.split(";", 1)[1] if ";" in value else ""
+            out[int(key[7:])] = client.rpartition(":")[0] if ":" in client else ("0.0.0.0" if client else "")
+    return out
 
 
 def admin_server_lines(spec: ZooKeeperSpec) -> list[str]:
@@ -68,9 +85,9 @@ def tls_lines(spec: ZooKeeperSpec, state: TlsState) -> list[str]:
     if state.quorum:
         lines += [f"ssl.quorum.keyStore.location={keystore_path(spec)}", "ssl.quorum.keyStore.type=PEM",
                   f"ssl.quorum.trustStore.location={truststore_path(spec)}", "ssl.quorum.trustStore.type=PEM",
-                  # Peers are checked against the names in their certificates; said, not left to a default
-                  # (3.9's FIPS mode turns it off).
-                  "ssl.quorum.hostnameVerification=true",
+                  # Peers are checked against the names in their certificates; said, not left to a default:
+                  # 3.9 turns its FIPS mode on by default, which skips that check (3.8 ignores the setting).
+                  "ssl.quorum.hostnameVerification=true", "fips-mode=false",
                   # A renewed certificate is read without a restart.
                   "sslQuorumReloadCertFiles=true"]
         if state.quorum >= 2:

@@ -28,7 +28,9 @@ from typing import Mapping
 from ..core.session import HostContext, HostResults, Outcome
 from ..inventory import Inventory
 from ..plan import Change
-from ..render.zoo_cfg import render_zoo_cfg, tls_dir, truststore_path
+from ..core.facts import query
+from ..render.zoo_cfg import (client_address, parse_client_addresses, render_zoo_cfg, server_line, tls_dir,
+                              truststore_path)
 from ..tls.certs import first_pem, parse, reissue_reason, wanted_names
 from ..tls.phases import TlsState, marker_text, rolls_left, target_state
 from ..zk import install as zk_install
@@ -90,8 +92,17 @@ class ZkTlsCerts(_ZkStep):
             plan = CertPlan(running=state.server is not None)
             names = cert_names(inventory, host)
             current = parse(first_pem(state.tls_cert)) if state.tls_cert and first_pem(state.tls_cert) else None
+            if ca_info is None and current is not None:
+                # A new CA now would give every server a certificate the others do not trust yet: the quorum
+                # would split. The CA that signed this one belongs on this controller.
+                where = cluster_ca.tls_dir(inventory) if tls.managed else tls.ca_cert
+                plan.problem = (f"{host} holds a certificate of a CA this controller does not have ({where} is "
+                                f"missing): copy that directory from the controller that turned TLS on; making a "
+                                f"new CA would split the quorum")
+                plans[host] = plan
+                continue
             if ca_info is None:
-                plan.issue = "no certificate yet" if current is None else "issued by another CA"
+                plan.issue = "no certificate yet"
             else:
                 plan.issue = reissue_reason(current, names=names, ca_key_id=ca_info.key_id, now=_now(),
                                             renew_days=tls.renew_days) or ("renewal asked for" if self.renew else "")
@@ -150,6 +161,45 @@ class ZkTlsCerts(_ZkStep):
         return Outcome.changed(", ".join(done))
 
 
+def zookeeper_servers(session) -> list[str]:
+    return list(session.inventory.zookeeper.hosts)
+
+
+def addresses_to_change(spec, states: Mapping[str, zk_install.ServerState]) -> list[str]:
+    """The members (by host) whose plaintext client address in the running membership is not [tls]'s (pure)."""
+    took = [s for s in states.values() if s.took_part and s.dynamic]
+    if not took:
+        return []
+    newest = max(took, key=lambda s: s.version)
+    members = zk_install.running_members(dict(states))
+    addresses = parse_client_addresses(newest.dynamic[1])
+    wanted = client_address(spec)
+    return [members[sid][0] for sid, address in sorted(addresses.items()) if address != wanted and sid in members]
+
+
+def plaintext_clients(facts: Mapping[str, Facts]) -> dict[str, int]:
+    """host → connections from other hosts to its plaintext client port now, where there are any (pure)."""
+    out = {}
+    for host, f in facts.items():
+        fact = f.get("zk.plaintext_clients")
+        words = fact.output.split() if fact is not None and fact.ok else []
+        if len(words) == 2 and words[1].isdigit() and int(words[1]):
+            out[host] = int(words[1])
+    return out
+
+
+def listens_as(bound: list[str], wanted: str) -> bool:
+    """Whether a port listening on ``bound`` (ss's local addresses) listens as ``wanted`` says (pure)."""
+    if not bound:
+        return False
+    def host(line: str) -> str:
+        return line.rpartition(":")[0].strip("[]").removeprefix("::ffff:")
+    hosts = {host(line) for line in bound}
+    if wanted == "127.0.0.1":
+        return hosts <= {"127.0.0.1", "::1"}
+    return bool(hosts & {"*", "0.0.0.0", "::", ""})
+
+
 @dataclass
 class TlsRollPlan(HostPlan):
     now: TlsState | None = None
@@ -161,9 +211,15 @@ class ZkTlsRoll(_ZkStep):
     name = ROLL_STEP
     phase = "zk-start"
 
-    def __init__(self, timeout: float = 120.0, pause: float = 0.0, confirm=None):
+    def __init__(self, timeout: float = 120.0, pause: float = 0.0, confirm=None, force: bool = False):
         super().__init__()
         self.timeout, self.pause, self.confirm = timeout, pause, confirm
+        self.force = force  # close the plaintext port to other hosts even while some still use it
+
+    def facts(self, inventory: Inventory, host):
+        port = inventory.zookeeper.client_port
+        return super().facts(inventory, host) + [query("zk.bound", "bound", port),
+                                                 query("zk.plaintext_clients", "connected", port)]
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, TlsRollPlan]:
         spec = inventory.zookeeper
@@ -172,6 +228,31 @@ class ZkTlsRoll(_ZkStep):
         target = target_state(spec.tls.quorum, spec.tls.client)
         rolls = rolls_left(current, target)
         plans = {h: TlsRollPlan(now=current.get(h)) for h in states}
+        readdress = addresses_to_change(spec, states)
+        if readdress and client_address(spec) == "127.0.0.1" and not self.force:
+            using = plaintext_clients(facts)
+            if using:
+                why = (f"{sum(using.values())} plaintext client connection(s) from other hosts "
+                       f"({', '.join(f'{h}: {n}' for h, n in using.items())}) would be cut off by [tls] client = "
+                       f"\"required\": move those clients to TLS (port {spec.tls.secure_client_port}) first, or "
+                       f"run with --force")
+                return {h: TlsRollPlan(problem=why) for h in states}
+        if readdress:
+            first = next(iter(plans))
+            where = "loopback alone" if client_address(spec) == "127.0.0.1" else "every address"
+            when = "after the rolls" if client_address(spec) == "127.0.0.1" else "before the rolls"
+            plans[first].changes.append(Change(
+                f"{when}: one reconfig (as the super user, over TLS) makes each server's plaintext client port "
+                f"listen on {where} ({', '.join(readdress)}), then each server restarts to bind it, one at a "
+                f"time, the leader last"))
+        else:
+            for host, f in facts.items():
+                bound = f.get("zk.bound")
+                lines = bound.lines if bound is not None and bound.ok else []
+                if states[host].server is not None and not listens_as(lines, client_address(spec)):
+                    plans[host].changes.append(Change(
+                        f"restart to bind the plaintext client port on {client_address(spec)} "
+                        f"({', '.join(lines) or 'closed'} now; one server at a time, the leader last)"))
         for i, moves in enumerate(rolls, 1):
             for host, wanted in moves.items():
                 plans[host].changes.append(Change(
@@ -183,20 +264,39 @@ class ZkTlsRoll(_ZkStep):
     def apply(self, run: StepRun, plans: dict[str, TlsRollPlan]) -> HostResults:
         if not any(p.changes for p in plans.values()):
             return HostResults()
-        from .upgrade import Switch, UpgradeResult, roll
         session = run.session
+        spec = session.inventory.zookeeper
+        results = HostResults()
+        # Leaving "required", the plaintext port opens again while the TLS port (which the reconfig goes
+        # through) is still open; entering it, once the rolls have opened the TLS port.
+        leaving = client_address(spec) != "127.0.0.1"
+        if leaving:
+            results.update(self._readdress(session))
+        if not session.failures:
+            results.update(self._rolls(session))
+        if not leaving and not session.failures:
+            results.update(self._readdress(session))
+        return results
+
+    def _states(self, session) -> dict[str, zk_install.ServerState]:
+        spec = session.inventory.zookeeper
+        for host in zookeeper_servers(session):
+            session.forget_facts(host, "zk.")
+        return {h: zk_install.ServerState.from_facts(f, spec) for h, f in self.gather(session).items()}
+
+    def _rolls(self, session) -> HostResults:
+        """Roll after roll until every server runs the target phase (or one is put back)."""
+        from .upgrade import Switch, UpgradeResult, roll
         spec = session.inventory.zookeeper
         target = target_state(spec.tls.quorum, spec.tls.client)
         results = HostResults()
         done = 0
         while True:
-            for host in plans:
-                session.forget_facts(host, "zk.")
-            now = {h: zk_install.ServerState.from_facts(f, spec) for h, f in self.gather(session).items()}
+            now = self._states(session)
             current = {h: s.running_tls for h, s in now.items() if s.took_part}
             upcoming = rolls_left(current, target)
             if not upcoming:
-                break
+                return results
             moves = upcoming[0]
             done += 1
             before = probe(session)
@@ -216,8 +316,41 @@ class ZkTlsRoll(_ZkStep):
                           pause=self.pause, confirm=self.confirm, result=UpgradeResult(order))
             results.update({h: Outcome.changed(f"{moves[h].short}") for h in result.upgraded})
             if len(result.upgraded) < len(order):
-                break
-        return results
+                return results
+
+    def _readdress(self, session) -> HostResults:
+        """The plaintext client port where [tls] client wants it: a reconfig, then a roll of the servers that
+        do not listen there yet."""
+        from ..zk.membership import readdress_clients
+        from ..zk.restart import rolling_restart
+        inventory = session.inventory
+        spec = inventory.zookeeper
+        states = self._states(session)
+        if addresses_to_change(spec, states):
+            members = zk_install.running_members(states)
+            lines = [server_line(spec, host, sid, role == "observer") for sid, (host, role) in sorted(members.items())]
+            serving = [s.host for s in probe(session).servers if s.serving]
+            readdress_clients(inventory, serving, lines)
+            session.reporter.note(serving[0] if serving else spec.hosts[0], ROLL_STEP,
+                                  f"reconfig: plaintext client ports on {client_address(spec)}")
+        wanted = client_address(spec)
+        asked = query("zk.bound", "bound", spec.client_port)
+        bound = session.gather(ROLL_STEP, zookeeper_servers(session), lambda h: [asked])
+        due = {}
+        for host, facts in bound.items():
+            fact = facts.get("zk.bound")
+            lines = fact.lines if fact is not None and fact.ok else []
+            if not listens_as(lines, wanted):
+                due[host] = f"its plaintext client port is to listen on {wanted} ({', '.join(lines) or 'closed'} now)"
+        for host in bound:
+            session.forget_facts(host, "zk.bound")
+        if not due:
+            return HostResults()
+        result = rolling_restart(session, timeout=self.timeout, only=due, pause=self.pause, confirm=self.confirm,
+                                 step=ROLL_STEP)
+        out = HostResults()
+        out.update({h: Outcome.changed(f"plaintext client port on {wanted}") for h in result.restarted})
+        return out
 
     def _write_phase(self, ctx: HostContext, state: zk_install.ServerState, before: TlsState,
                      after: TlsState) -> None:

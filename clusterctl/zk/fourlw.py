@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from dataclasses import dataclass
 
 ASK_TIMEOUT = 2.0  # seconds; a healthy server answers in milliseconds
@@ -29,10 +30,12 @@ class FourLetterWordError(Exception):
         self.refused = refused  # reachable, but nothing listens on the port: the server is down
 
 
-def ask(address: str, port: int, word: str, timeout: float = ASK_TIMEOUT) -> str:
-    """The server's answer to ``word``; raises FourLetterWordError if it cannot be asked."""
+def ask(address: str, port: int, word: str, timeout: float = ASK_TIMEOUT, tls=None) -> str:
+    """The server's answer to ``word``; raises FourLetterWordError if it cannot be asked. ``tls`` (an
+    ssl.SSLContext) asks over TLS: the TLS client port answers the words too."""
     try:
-        with socket.create_connection((address, port), timeout=timeout) as conn:
+        with socket.create_connection((address, port), timeout=timeout) as raw:
+            conn = tls.wrap_socket(raw, server_hostname=address) if tls is not None else raw
             conn.settimeout(timeout)
             conn.sendall(word.encode("ascii"))
             chunks, size = [], 0
@@ -44,6 +47,8 @@ def ask(address: str, port: int, word: str, timeout: float = ASK_TIMEOUT) -> str
                 size += len(chunk)
     except ConnectionRefusedError:
         raise FourLetterWordError(f"{address}:{port} refused the connection", refused=True) from None
+    except ssl.SSLError as exc:
+        raise FourLetterWordError(f"{address}:{port}: TLS: {exc.reason or exc}") from None
     except ConnectionResetError:
         # A server that is starting (or stopping) may accept and then reset.
         raise FourLetterWordError(f"{address}:{port} reset the connection", refused=True) from None

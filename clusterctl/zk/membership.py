@@ -261,8 +261,8 @@ def removal_order(changes: list[MembershipChange], serving: dict[str, str]) -> l
 # -- the reconfig itself ------------------------------------------------------
 
 def client_hosts(inventory: Inventory, hosts: Iterable[str]) -> str:
-    port = inventory.zookeeper.client_port
-    return ",".join(f"{inventory.hosts[h].address}:{port}" for h in hosts if h in inventory.hosts)
+    from .client import endpoints
+    return endpoints(inventory, hosts)
 
 
 def reconfigure(inventory: Inventory, through: list[str], change: MembershipChange,
@@ -277,7 +277,7 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
     # kazoo only where a ZooKeeper session is opened: the pure planning above is imported by every zk command.
     from kazoo.exceptions import KazooException, NewConfigNoQuorumError, NoAuthError, ReconfigInProcessError
 
-    from .client import started_client
+    from .client import started_client, tls_options
 
     spec = inventory.zookeeper
     with started_client(client_hosts(inventory, through), timeout=10, start_within=CONNECT_TIMEOUT,
@@ -285,7 +285,7 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
                                     f"{CONNECT_TIMEOUT:.0f}s: the reconfig needs their client ports",
                         connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
                         command_retry={"max_tries": 3, "delay": 0.5, "max_delay": 2},
-                        auth_data=superuser.auth_data(inventory)) as zk:
+                        auth_data=superuser.auth_data(inventory), tls=tls_options(inventory)) as zk:
         try:
             try:
                 data = _reconfig(zk, spec, change, time.monotonic() + retry_for)
@@ -306,6 +306,29 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
             return members
         except KazooException as exc:
             raise ClusterctlError(f"{change.describe()}: {type(exc).__name__} {exc}".rstrip()) from None
+
+
+def readdress_clients(inventory: Inventory, through: list[str], lines: list[str]) -> None:
+    """One non-incremental reconfig that gives every member the client address of its line in ``lines``
+    (the membership itself unchanged), as the super user over the TLS client port; a server binds the new
+    address at its next start. Only for a membership that has TLS clients on: the plaintext port may be
+    out of this controller's reach."""
+    from kazoo.exceptions import KazooException
+
+    from .client import started_client, tls_options
+    port = inventory.zookeeper.tls.secure_client_port
+    servers = ",".join(f"{inventory.hosts[h].address}:{port}" for h in through)
+    with started_client(servers, timeout=10, start_within=CONNECT_TIMEOUT,
+                        unreachable=f"no ZooKeeper session over TLS with any of {', '.join(through)} within "
+                                    f"{CONNECT_TIMEOUT:.0f}s: the reconfig needs their TLS client ports",
+                        connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
+                        command_retry={"max_tries": 3, "delay": 0.5, "max_delay": 2},
+                        auth_data=superuser.auth_data(inventory), tls=tls_options(inventory, always=True)) as zk:
+        try:
+            zk.reconfig(joining=None, leaving=None, new_members=",".join(lines))
+            confirm_write(zk, f"client addresses at {time.time():.0f}".encode())
+        except KazooException as exc:
+            raise ClusterctlError(f"reconfig of the client addresses: {type(exc).__name__} {exc}".rstrip()) from None
 
 
 def _reconfig(zk: KazooClient, spec: ZooKeeperSpec, change: MembershipChange, until: float) -> bytes:

@@ -9,6 +9,8 @@ Turning answers into roles and roles into a quorum verdict is pure.
 
 from __future__ import annotations
 
+import functools
+
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -158,20 +160,58 @@ def allowed_words(spec: ZooKeeperSpec, detail: bool) -> list[str]:
     return ["srvr"]
 
 
-def ask_directly(address: str, port: int, words: list[str]) -> dict[str, str | FourLetterWordError]:
+def word_endpoints(spec: ZooKeeperSpec, inventory=None) -> list[tuple[int, object]]:
+    """Where the controller asks a server its four-letter words, in order: the plaintext client port, and
+    where TLS clients are on, the TLS port with the controller's certificate (only that one with [tls]
+    client = "required": the plaintext port then listens on each node's loopback alone; and the second
+    choice while a TLS change is under way, when a server's plaintext port may already be closed)."""
+    plaintext = [(spec.client_port, None)]
+    if inventory is None or spec.tls.client == "off":
+        return plaintext
+    from ..tls.ca import existing_client_files
+    files = existing_client_files(inventory)
+    if files is None:
+        return plaintext
+    secure = [(spec.tls.secure_client_port, _tls_context(str(files.ca), str(files.cert), str(files.key)))]
+    return secure if spec.tls.client == "required" else plaintext + secure
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(ca: str, cert: str, key: str):
+    import ssl
+    context = ssl.create_default_context(cafile=ca)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def ask_directly(address: str, port: int, words: list[str], tls=None) -> dict[str, str | FourLetterWordError]:
     """Each word's answer from the controller, or the error that stood in the way."""
     answers: dict[str, str | FourLetterWordError] = {}
     for word in words:
         try:
-            answers[word] = ask(address, port, word)
+            answers[word] = ask(address, port, word, tls=tls)
         except FourLetterWordError as exc:
             answers[word] = exc
     return answers
 
 
-def ask_server(ctx: HostContext, port: int, words: list[str]) -> tuple[dict[str, str | FourLetterWordError], str]:
-    """Ask from the controller; over SSH on the node when its client port is out of our reach."""
-    answers = ask_directly(ctx.host.address, port, words)
+def ask_directly_at(address: str, endpoints: list[tuple[int, object]],
+                    words: list[str]) -> dict[str, str | FourLetterWordError]:
+    """:func:`ask_directly` at the first of ``endpoints`` (port, TLS) that does not refuse."""
+    for port, tls in endpoints:
+        answers = ask_directly(address, port, words, tls)
+        first = answers[words[0]]
+        if not (isinstance(first, FourLetterWordError) and first.refused):
+            break
+    return answers
+
+
+def ask_server(ctx: HostContext, port: int, words: list[str],
+               direct: list[tuple[int, object]] | None = None) -> tuple[dict[str, str | FourLetterWordError], str]:
+    """Ask from the controller (at ``direct``, :func:`word_endpoints`, else at ``port``); over SSH on the
+    node when that is out of our reach (the node asks its own plaintext ``port``, which listens on the node
+    alone when clients must use TLS)."""
+    answers = ask_directly_at(ctx.host.address, direct or [(port, None)], words)
     first = answers[words[0]]
     if not isinstance(first, FourLetterWordError) or first.refused:
         return answers, "client port"
@@ -197,8 +237,10 @@ def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
     words = allowed_words(spec, detail)
     servers = {s.host: s for s in spec.servers}
 
+    direct = word_endpoints(spec, session.inventory)
+
     def one(ctx: HostContext) -> Outcome:
-        answers, via = ask_server(ctx, spec.client_port, words)
+        answers, via = ask_server(ctx, spec.client_port, words, direct)
         return Outcome.ok(data=server_status(servers[ctx.host.name], answers, via))
 
     outcomes = session.for_each(STEP, session.live_hosts(servers), one, report=False, changes_host=False)
@@ -207,7 +249,7 @@ def probe(session: Session, *, detail: bool = False) -> EnsembleStatus:
         if host in outcomes and outcomes[host].data is not None:  # not when interrupted: asked directly then
             statuses.append(outcomes[host].data)
             continue
-        answers = ask_directly(session.inventory.hosts[host].address, spec.client_port, words)
+        answers = ask_directly_at(session.inventory.hosts[host].address, direct, words)
         status = server_status(server, answers, "client port")
         failure = session.failures.get(host)
         if status.role == "down" and failure:

@@ -228,3 +228,36 @@ def test_the_interactive_zkcli_session_goes_through_the_bastion_too(behind_basti
     argv = ssh_argv(load(RunOptions(inventory=str(lab.inventory_path))), "node2", "hostname")
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 0 and done.stdout.strip() == "node2", done.stderr
+
+
+def test_tls_turned_on_as_deploy_with_sudo_through_the_bastion(behind_bastion, bootstrapped, tmp_path):
+    """Keys made on the nodes through sudo, the TLS roll and the reconfig over TLS, status and the smoke test
+    over TLS: the whole TLS path for a login user with sudo behind a bastion, a client writing all along."""
+    from tests.lab_helpers import Writer
+    lab = behind_bastion
+    env = {"CLUSTERCTL_BECOME_PASSWORD": lab.user_password, "XDG_STATE_HOME": str(tmp_path)}
+    servers = ("node2", "node3", "node4")
+    inventory = tmp_path / "tls.toml"
+    base = lab.inventory_path.read_text()
+    inventory.write_text(base + '\n[tls]\nclient = "optional"\n')
+    plaintext = ",".join(f"{lab.address(n)}:2181" for n in servers)
+    with PsSampler(lab, [*lab.nodes, "bastion"]) as ps, Writer(plaintext) as writer:
+        optional = cli("apply", inventory=inventory, env=env)
+    assert optional.returncode == 0, optional.stdout[-3000:] + optional.stderr
+    assert writer.lost() == []
+    tls = tmp_path / "clusterctl" / "secrets" / f"{lab.name}.tls"
+    options = {"use_ssl": True, "verify_certs": True, "ca": str(tls / "trust.pem"), "certfile": str(tls / "client.crt"),
+               "keyfile": str(tls / "client.key")}
+    inventory.write_text(base + '\n[tls]\nclient = "required"\n')
+    with PsSampler(lab, [*lab.nodes, "bastion"]) as more, \
+            Writer(",".join(f"{lab.address(n)}:2281" for n in servers), client_options=options) as tls_writer:
+        required = cli("apply", inventory=inventory, env=env)
+    assert required.returncode == 0, required.stdout[-3000:] + required.stderr
+    assert tls_writer.lost() == []
+    for node in servers:
+        assert inside(lab, node, "stat -c '%a %U' /etc/zookeeper/tls/keystore.pem").strip() == "600 zookeeper"
+        assert "127.0.0.1]:2181" in inside(lab, node, "ss -Htln 'sport = :2181'")
+    smoke = cli("zk", "smoke", inventory=inventory, env=env)
+    assert smoke.returncode == 0, smoke.stdout[-2000:] + smoke.stderr
+    leaked = [line for line in ps.seen | more.seen if "PRIVATE KEY" in line or lab.user_password in line]
+    assert leaked == []

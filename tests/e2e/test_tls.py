@@ -215,11 +215,50 @@ def test_renewal_under_a_writer_restarts_each_server_once(ensemble):
     assert done.stdout.count("zk-roll        changed") == len(SERVERS), done.stdout[-3000:]
 
 
+def plaintext_refused(ensemble, node: str) -> bool:
+    try:
+        socket.create_connection((ensemble.lab.address(node), 2181), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_required_closes_the_plaintext_port_to_other_hosts_but_not_while_they_use_it(ensemble):
+    from kazoo.client import KazooClient
+    ensemble.with_tls(TLS_ON.replace('"optional"', '"required"'))
+    plaintext = KazooClient(hosts=ensemble.hosts(["node3"]), timeout=10)
+    plaintext.start(timeout=30)
+    try:
+        refused = ensemble.cli("apply")
+        assert refused.returncode == 1, refused.stdout[-3000:] + refused.stderr
+        flat = " ".join(refused.stdout.split())
+        assert "plaintext client connection(s) from other hosts (node3: 1) would be cut off" in flat, flat[-3000:]
+        assert not plaintext_refused(ensemble, "node3"), "nothing was closed"
+    finally:
+        plaintext.stop()
+        plaintext.close()
+    with Writer(ensemble.tls_hosts(SERVERS), client_options=ensemble.client_options()) as writer:
+        done = ensemble.cli("apply")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    for node in SERVERS:
+        assert plaintext_refused(ensemble, node), f"{node} still takes plaintext clients from other hosts"
+        assert "Mode: " in ensemble.srvr(node), "tools on the node itself still reach it"
+    status = ensemble.cli("zk", "status")
+    assert status.returncode == 0 and "clients: TLS on 2281;" in " ".join(status.stdout.split()), status.stdout
+    smoke = ensemble.cli("zk", "smoke")
+    assert smoke.returncode == 0, smoke.stdout[-2000:] + smoke.stderr
+
+
 def test_tls_turned_off_then_an_interrupted_enablement_resumes_where_it_stopped(ensemble):
-    path = ensemble.inventory(SERVERS)  # no [tls]: turned off by three rolls backwards
+    # Back from "required" to "optional" (the plaintext port opened to other hosts again), TLS clients writing.
+    ensemble.with_tls(TLS_ON)
     with Writer(ensemble.tls_hosts(SERVERS), client_options=ensemble.client_options()) as tls_writer:
-        pass  # the TLS clients are gone with the TLS port; they write before
+        reopened = ensemble.cli("apply")
+    assert reopened.returncode == 0, reopened.stdout[-3000:] + reopened.stderr
     assert tls_writer.lost() == []
+    assert all(not plaintext_refused(ensemble, n) for n in SERVERS)
+    path = ensemble.inventory(SERVERS)  # no [tls]: three rolls backwards, plaintext clients writing
     with Writer(ensemble.hosts(SERVERS)) as writer:
         off = ensemble.cli("apply")
     assert off.returncode == 0, off.stdout[-3000:] + off.stderr

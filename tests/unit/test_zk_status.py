@@ -121,11 +121,11 @@ class FakeContext:
         return type("Result", (), {"ok": True, "stdout": self.remote, "stderr": "", "exited": 0})()
 
 
-def unreachable(address, port, word, timeout=None):
+def unreachable(address, port, word, timeout=None, tls=None):
     raise FourLetterWordError(f"{address}:{port} did not answer within 2s")
 
 
-def refusing(address, port, word, timeout=None):
+def refusing(address, port, word, timeout=None, tls=None):
     raise FourLetterWordError(f"{address}:{port} refused the connection", refused=True)
 
 
