@@ -200,6 +200,51 @@ def test_a_server_with_a_strangers_certificate_cannot_join_and_apply_brings_it_b
     assert ensemble.role(follower) == "follower"
 
 
+def expired_certificate(ensemble, node: str, tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate of the cluster's own CA for ``node`` that expired yesterday (key and cert, PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    ca_key = serialization.load_pem_private_key((ensemble.tls_dir / "ca.key").read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate((ensemble.tls_dir / "ca.crt").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    address = ensemble.lab.address(node)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node)]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(node),
+                                                        x509.IPAddress(ipaddress.ip_address(address))]), False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), False)
+            .sign(ca_key, hashes.SHA256()))
+    key_path, cert_path = tmp_path / f"{node}-expired.key", tmp_path / f"{node}-expired.crt"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+def test_an_expired_certificate_is_named_by_status_refused_by_the_quorum_and_renewed_by_apply(ensemble, tmp_path):
+    ensemble.with_tls(TLS_ON)
+    follower = next(n for n in ("node2", "node3", "node4") if ensemble.role(n) == "follower")
+    cert, key = expired_certificate(ensemble, follower, tmp_path)
+    chain = key.read_text() + cert.read_text() + (ensemble.tls_dir / "ca.crt").read_text()
+    inside(ensemble.lab, follower, f"cat > /etc/zookeeper/tls/keystore.pem <<'EOF'\n{chain}EOF\n"
+                                   f"systemctl restart zookeeper")
+    time.sleep(8)
+    assert ensemble.role(follower) in ("looking", "down"), "the quorum refuses an expired certificate"
+    status = " ".join(ensemble.cli("zk", "status").stdout.split())
+    assert "certificate EXPIRED" in status, status[-2000:]
+    others = [n for n in ("node2", "node3", "node4") if n != follower]
+    with Writer(ensemble.hosts(others)) as writer:
+        fixed = ensemble.cli("apply")
+    assert fixed.returncode == 0, fixed.stdout[-3000:] + fixed.stderr
+    assert writer.lost() == []
+    assert ensemble.role(follower) == "follower"
+
+
 def test_renewal_under_a_writer_restarts_each_server_once(ensemble):
     ensemble.with_tls(TLS_ON)
     prints = {n: inside(ensemble.lab, n, "sha256sum /etc/zookeeper/tls/server.crt") for n in SERVERS}
@@ -250,7 +295,7 @@ def test_required_closes_the_plaintext_port_to_other_hosts_but_not_while_they_us
     assert smoke.returncode == 0, smoke.stdout[-2000:] + smoke.stderr
 
 
-def test_tls_turned_off_then_an_interrupted_enablement_resumes_where_it_stopped(ensemble):
+def test_tls_turned_off_is_stopped_after_two_rolls_and_resumes_where_it_stopped(ensemble):
     # Back from "required" to "optional" (the plaintext port opened to other hosts again), TLS clients writing.
     ensemble.with_tls(TLS_ON)
     with Writer(ensemble.tls_hosts(SERVERS), client_options=ensemble.client_options()) as tls_writer:
@@ -258,26 +303,25 @@ def test_tls_turned_off_then_an_interrupted_enablement_resumes_where_it_stopped(
     assert reopened.returncode == 0, reopened.stdout[-3000:] + reopened.stderr
     assert tls_writer.lost() == []
     assert all(not plaintext_refused(ensemble, n) for n in SERVERS)
-    path = ensemble.inventory(SERVERS)  # no [tls]: three rolls backwards, plaintext clients writing
-    with Writer(ensemble.hosts(SERVERS)) as writer:
-        off = ensemble.cli("apply")
-    assert off.returncode == 0, off.stdout[-3000:] + off.stderr
-    assert writer.lost() == []
-    for node in SERVERS:
-        settings = quorum_settings(ensemble, node)
-        assert not any(k.startswith("ssl") or k in ("secureClientPort", "portUnification") for k in settings), settings
 
-    ensemble.with_tls(TLS_ON)
-    answers = "y\n" * (2 * len(SERVERS)) + "n\n" * len(SERVERS)  # two rolls, then no to every server
+    # No [tls]: the three phases backwards, stopped after two rolls (no to every server of the third).
+    path = ensemble.inventory(SERVERS)
+    answers = "y\n" * (2 * len(SERVERS)) + "n\n" * len(SERVERS)
     with Writer(ensemble.hosts(SERVERS)) as writer:
         halted = ensemble.cli("apply", "--confirm", answers=answers)
     assert halted.returncode == 0, halted.stdout[-3000:] + halted.stderr
     assert writer.lost() == []
-    assert {quorum_settings(ensemble, n).get("portUnification") for n in SERVERS} == {"true"}, "stopped in phase 2"
+    for node in SERVERS:
+        settings = quorum_settings(ensemble, node)
+        assert settings.get("portUnification") == "true" and "sslQuorum" not in settings, f"{node} in phase 1"
     plan = ensemble.cli("plan")
     assert plan.stdout.count("roll 1 of 1") == len(SERVERS), plan.stdout[-3000:]
     with Writer(ensemble.hosts(SERVERS)) as writer:
         resumed = ensemble.cli("apply")
-    assert resumed.returncode == 0 and writer.lost() == []
-    assert all("portUnification" not in quorum_settings(ensemble, n) for n in SERVERS)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    assert writer.lost() == []
+    for node in SERVERS:
+        settings = quorum_settings(ensemble, node)
+        assert not any(k.startswith("ssl") or k in ("secureClientPort", "portUnification") for k in settings), settings
     assert path.exists()
+    ensemble.plan_is_empty()
