@@ -38,6 +38,24 @@ def check_host(init: NodeInit, login_user: bool = False) -> None:
     if init is NodeInit.SYSTEMD and not os.access(SYSTEMD, os.X_OK):
         raise LabError(f"{SYSTEMD} is missing on this machine: install the systemd package, "
                        "or boot the nodes with '--init none'")
+    if init is NodeInit.SYSTEMD:
+        raise_inotify_instances()
+
+
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+WANTED_INOTIFY_INSTANCES = 1024
+
+
+def raise_inotify_instances() -> None:
+    """Every node's systemd (and its journald, udev, logind) holds inotify instances, all of them root's: the
+    kernel's default of 128 per user runs out at a few labs of systemd nodes, and a node then fails to boot
+    ("degraded"). Raised (until this machine reboots) where it is lower; never lowered."""
+    try:
+        current = int(INOTIFY_INSTANCES.read_text())
+        if current < WANTED_INOTIFY_INSTANCES:
+            INOTIFY_INSTANCES.write_text(f"{WANTED_INOTIFY_INSTANCES}\n")
+    except (OSError, ValueError):
+        pass  # a kernel without the knob, or a read-only /proc: the nodes may still boot
     for program, package in (LOGIN_USER_PROGRAMS if login_user else {}).items():
         if not os.access(program, os.X_OK):
             raise LabError(f"{program} is missing on this machine, and the nodes run its own: "
