@@ -114,3 +114,45 @@ def require_contents(inventory: Inventory, package: PackageFile, contents: Conte
     if lacking:
         raise package.error(inventory, f"{package.path} is not {contents.what}: it has no "
                                        f"{' and no '.join(f'{top}/{name}' for name in lacking)}", contents.fix)
+
+
+PROMETHEUS_JAR = "lib/zookeeper-prometheus-metrics-*.jar"
+METRICS_PROVIDER = Contents(
+    "a release with ZooKeeper's Prometheus metrics provider",
+    {PROMETHEUS_JAR: re.compile(r"lib/zookeeper-prometheus-metrics-[0-9][^/]*\.jar")},
+    "use an Apache ZooKeeper -bin.tar.gz release (3.6 and later ship the provider), or remove [zookeeper] metrics")
+
+
+@lru_cache(maxsize=8)
+def _lacks_metrics_provider(path: Path, size: int, mtime_ns: int) -> str:
+    """The tarball's top directory when it has no Prometheus provider jar, else "" (its member list read once
+    while the file is unchanged)."""
+    top, lacking = tarball_lacks(path, METRICS_PROVIDER.members)
+    return top if lacking else ""
+
+
+def metrics_refusal(inventory: Inventory, package: PackageFile | None = None) -> InventoryError | None:
+    """Why [zookeeper] metrics cannot be turned on with ``package`` (the inventory's release by default), or
+    None: it is off, the release ships the provider, or the file cannot be read here (refused, or not compared,
+    as a package of its own)."""
+    spec = inventory.zookeeper
+    package = package or next(iter(zookeeper_package(inventory)), None)
+    if spec is None or spec.metrics is None or package is None or package.problem():
+        return None
+    st = os.stat(package.path)
+    try:
+        top = _lacks_metrics_provider(package.path, st.st_size, st.st_mtime_ns)
+    except PackageFileError:
+        return None  # not a release at all: said where its contents are checked
+    if not top:
+        return None
+    return InventoryError(inventory.path, "zookeeper.metrics",
+                          f"{package.path.name} has no {top}/{PROMETHEUS_JAR}: this release does not ship "
+                          f"ZooKeeper's Prometheus metrics provider", METRICS_PROVIDER.fix)
+
+
+def require_metrics_provider(inventory: Inventory, package: PackageFile | None = None) -> None:
+    """Refuse (exit 2, before any host is contacted) [zookeeper] metrics with a release that cannot serve it."""
+    refusal = metrics_refusal(inventory, package)
+    if refusal is not None:
+        raise refusal

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import InventoryError
 from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
                     TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec, Host, Inventory, JdkSpec, Jump,
-                    SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
+                    MetricsSpec, OWN_ADDRESS, SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
 from .one_line import join_key, key_part, one_line, printable, shown
 from .values import HOSTNAME, canonical_ip, file_kind, is_host_name, private_key_problem
 
@@ -402,7 +402,7 @@ class Checker:
             "election_port", "tick_time", "init_limit", "sync_limit", "servers", "admin_server",
             "admin_port", "four_letter_words", "distribute", "heap_mb", "user", "group", "log_dir",
             "snap_retain_count", "purge_interval", "snap_count", "jvm_flags", "environment", "conf_dir",
-            "secret_file")))
+            "secret_file", "metrics")))
         package, _ = self.package(data, key, RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
         ports = {n: self.integer(data, key, n, d, 1, 65535) for n, d in
                  (("client_port", 2181), ("quorum_port", 2888), ("election_port", 3888), ("admin_port", 8080))}
@@ -435,7 +435,34 @@ class Checker:
             environment=self.environment(data, key),
             conf_dir=self.remote_dir(data, key, "conf_dir", "/etc/zookeeper"),
             secret_file=self.local_path(f"{key}.secret_file", data["secret_file"]) if "secret_file" in data else None,
+            metrics=self.metrics(data["metrics"], ports) if "metrics" in data else None,
         )
+
+    def metrics(self, data: Any, ports: dict[str, int]) -> MetricsSpec:
+        """ZooKeeper's Prometheus endpoint: a port of its own and the address it binds to, named (never a
+        default: the endpoint has no authentication)."""
+        key = "zookeeper.metrics"
+        example = 'write metrics = { port = 7000, host = "address" }'
+        data = self.table(data, key, frozenset(("port", "host")), example)
+        port = self.integer(data, key, "port", 7000, 1, 65535)
+        clash = next((name for name, p in ports.items() if p == port), None)
+        if clash:
+            raise self.fail(f"{key}.port", f"{port} is also [zookeeper] {clash}", "give the metrics endpoint its "
+                            "own port")
+        if "host" not in data:
+            raise self.fail(f"{key}.host", "missing: the endpoint has no authentication, so it binds only where "
+                            "you say", f'write host = "{OWN_ADDRESS}" (each server\'s own address) or "127.0.0.1"')
+        host = self.text(f"{key}.host", data["host"])
+        if host != OWN_ADDRESS:
+            ip = canonical_ip(host)
+            if ip is None:
+                raise self.fail(f"{key}.host", f"{shown(host)} is neither an IP address nor \"{OWN_ADDRESS}\"",
+                                f'write host = "{OWN_ADDRESS}" (each server\'s own address) or an IP address')
+            host = ip
+        if host in ("0.0.0.0", "::"):
+            self.warnings.append(f"{self.path}: {key}.host: {host} opens the unauthenticated metrics "
+                                 f"endpoint on every interface of every server")
+        return MetricsSpec(port=port, host=host)
 
     def tls(self, data: Any, zk: ZooKeeperSpec) -> TlsSpec:
         key = "tls"
@@ -463,7 +490,7 @@ class Checker:
                             f"would be renewed at once", f"write renew_days = {min(30, days - 1)}")
         port = self.integer(data, key, "secure_client_port", 2281, 1, 65535)
         taken = {"client_port": zk.client_port, "quorum_port": zk.quorum_port, "election_port": zk.election_port,
-                 "admin_port": zk.admin_port}
+                 "admin_port": zk.admin_port, "metrics port": zk.metrics.port if zk.metrics else None}
         clash = next((name for name, p in taken.items() if p == port), None)
         if clash:
             raise self.fail(f"{key}.secure_client_port", f"{port} is also [zookeeper] {clash}",

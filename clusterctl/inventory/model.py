@@ -105,6 +105,22 @@ class TlsSpec:
 
 
 @dataclass(frozen=True)
+class MetricsSpec:
+    """The inventory's [zookeeper] metrics: ZooKeeper's Prometheus endpoint (unauthenticated in 3.8), bound
+    where the operator says."""
+
+    port: int = 7000
+    host: str = "127.0.0.1"  # an IP address every server binds to, or OWN_ADDRESS: each its [hosts] address
+
+    def bind_address(self, own_address: str) -> str:
+        """What a server whose inventory address is ``own_address`` binds the endpoint to."""
+        return own_address if self.host == OWN_ADDRESS else self.host
+
+
+OWN_ADDRESS = "address"  # [zookeeper] metrics host: each server its own [hosts] address
+
+
+@dataclass(frozen=True)
 class ZooKeeperSpec:
     package: Path
     install_dir: str
@@ -133,6 +149,7 @@ class ZooKeeperSpec:
     conf_dir: str = "/etc/zookeeper"  # zoo.cfg and the dynamic membership, the server's (it rewrites them)
     secret_file: Path | None = None  # on the controller: the super-user password reconfig authenticates with
     tls: TlsSpec = TlsSpec()  # the inventory's [tls]: off unless it says otherwise
+    metrics: MetricsSpec | None = None  # the Prometheus endpoint; None: off
 
     @property
     def hosts(self) -> tuple[str, ...]:

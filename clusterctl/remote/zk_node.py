@@ -1,14 +1,15 @@
 """Run on a ZooKeeper node: what the node and its server say, read only; the words asked on 127.0.0.1.
 
     python3 - ask PORT TIMEOUT WORD...     < this file
-    python3 - doctor PORT TIMEOUT WORDS DATA_DIR LOG_DIR SERVER_LOG UNIT PID_FILE ZOO_CFG [CONFIG_FILE...]
+    python3 - doctor PORT TIMEOUT WORDS DATA_DIR LOG_DIR SERVER_LOG UNIT PID_FILE ZOO_CFG KEYSTORE [CONFIG_FILE...]
     python3 - collect LINES FILES DOCTOR_ARGUMENT...
 
 ask prints {word: answer} as one JSON object, a word that could not be asked
 mapping to {"error": ..., "refused": bool}: for when the controller cannot
 reach the client port itself. doctor prints what zk doctor needs, as JSON
 lines {"name": NAME, "value": ...} or {"name": NAME, "error": "..."}; WORDS is
-comma-separated. collect prints doctor's lines, then a "file" line
+comma-separated; of KEYSTORE (PEM: the server's key and certificate chain) only
+the certificate blocks are read out, never the key. collect prints doctor's lines, then a "file" line
 {"path": ..., "text": ...} for each of FILES (comma-separated; a directory's
 files), the last LINES lines of the server and GC logs, the unit's journal,
 the disks and memory; the controller redacts them before they are kept. Asking the server on the node works where the words are
@@ -28,6 +29,7 @@ import time
 SLOW_FSYNC = "fsync-ing the write ahead log"
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 HOUR = 3600
+CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----")
 KEY_FILES = (".jks", ".p12", ".pfx", ".key", ".keystore", ".truststore", ".bcfks")  # never collected
 
 
@@ -172,6 +174,17 @@ def slow_fsyncs(log_path, now):
     return {"count": count, "last": last}
 
 
+def certificates(keystore):
+    """The certificate blocks of the PEM keystore, nothing else of it (the key stays in the file); None when
+    there is no keystore."""
+    try:
+        with open(keystore, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return "".join(m.group(0) + "\n" for m in CERTIFICATE.finditer(text))
+
+
 def memory():
     values = {}
     with open("/proc/meminfo") as f:
@@ -189,8 +202,8 @@ def ask_words(argv):
 
 def doctor(argv):
     port, timeout, words = int(argv[0]), float(argv[1]), [w for w in argv[2].split(",") if w]
-    data_dir, log_dir, server_log, unit, pid_file, zoo_cfg = argv[3:9]
-    config_files = argv[9:]
+    data_dir, log_dir, server_log, unit, pid_file, zoo_cfg, keystore = argv[3:10]
+    config_files = argv[10:]
     say("fourlw", {word: ask(port, timeout, word) for word in words})
     try:
         server(unit, pid_file, config_files)
@@ -206,6 +219,10 @@ def doctor(argv):
             say("zoo_cfg", f.read())
     except OSError as exc:
         say("zoo_cfg", error=exc.strerror)
+    try:
+        say("tls_cert", certificates(keystore))
+    except OSError as exc:
+        say("tls_cert", error=exc.strerror)
     say("clock", time.time())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from ..inventory import Inventory, ZooKeeperSpec
+from ..inventory import OWN_ADDRESS, Inventory, ZooKeeperSpec
 from ..tls.phases import TlsState
 from .key_values import parse_key_values
 from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
@@ -52,6 +52,22 @@ def admin_server_lines(spec: ZooKeeperSpec) -> list[str]:
     if spec.admin_server == "localhost":
         lines.append("admin.serverAddress=127.0.0.1")
     return lines + [f"admin.serverPort={spec.admin_port}"]
+
+
+PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+
+def metrics_lines(spec: ZooKeeperSpec, inventory: Inventory, host: str | None) -> list[str]:
+    """ZooKeeper's Prometheus endpoint, where [zookeeper] metrics asks for it (its jar must be in the release:
+    see :func:`clusterctl.packages.require_metrics_provider`); it has no authentication, so it binds to the
+    address the inventory names. ``host`` is needed when that is each server's own address."""
+    if spec.metrics is None:
+        return []
+    if spec.metrics.host == OWN_ADDRESS and host is None:
+        raise ValueError("metrics bound to each server's own address: render_zoo_cfg needs the server's host")
+    bind = spec.metrics.bind_address(inventory.hosts[host].address if host is not None else "")
+    return [f"metricsProvider.className={PROMETHEUS_PROVIDER}", f"metricsProvider.httpPort={spec.metrics.port}",
+            f"metricsProvider.httpHost={bind}"]
 
 
 def dynamic_path(spec: ZooKeeperSpec) -> str:
@@ -127,6 +143,7 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
         # Since 3.5 a server answers only srvr unless told otherwise; zk status needs srvr (and mntr).
         "4lw.commands.whitelist=" + ", ".join(spec.four_letter_words),
         *admin_server_lines(spec),
+        *metrics_lines(spec, inventory, host),
         # Data hygiene: snapshots and transaction logs are purged, keeping the newest few.
         f"snapCount={spec.snap_count}",
         f"autopurge.snapRetainCount={spec.snap_retain_count}",

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 
 from ..core.facts import Fact, FactQuery
 from ..core.session import HostContext, HostResults, Outcome, Session
+from ..errors import UsageError
 from ..inventory import Host, Inventory
 from ..packages import PackageFile, require
 from ..plan import Change
@@ -109,6 +110,11 @@ class Step:
                 return package.not_compared(problem)
         return ""
 
+    def refusal(self, inventory: Inventory) -> UsageError | None:
+        """Why the inventory asks of this step what its package files cannot give, or None. A run is refused
+        with it (exit 2) before any host is contacted; ``plan`` says it on the step's hosts."""
+        return None
+
     def fact_hosts(self, inventory: Inventory) -> list[str]:
         """The hosts whose facts the decision reads: more than :meth:`hosts` when peers matter."""
         return self.hosts(inventory)
@@ -182,8 +188,13 @@ def plan_steps(session: Session, steps: Sequence[Step]) -> dict[str, dict[str, H
 
 
 def require_packages(inventory: Inventory, steps: Sequence[Step]) -> None:
-    """Refuse (exit 2, before any host is contacted) unless every package file ``steps`` need reads well."""
-    require(inventory, [p for step in steps if step.applies(inventory) for p in step.packages(inventory)])
+    """Refuse (exit 2, before any host is contacted) unless every package file ``steps`` need reads well and
+    gives what the inventory asks of it."""
+    applied = [step for step in steps if step.applies(inventory)]
+    require(inventory, [p for step in applied for p in step.packages(inventory)])
+    refusal = next((r for r in (step.refusal(inventory) for step in applied) if r is not None), None)
+    if refusal is not None:
+        raise refusal
 
 
 def not_applied(inventory: Inventory, steps: Sequence[Step]) -> dict[str, str]:

@@ -14,6 +14,7 @@ import time
 from ..core.session import HostContext, Outcome, Session
 from ..errors import Interrupted
 from ..render.zk_service import LOG_FILE, UNIT
+from ..render.zoo_cfg import keystore_path
 from ..zk import install as zk_install
 from ..zk.doctor import NodeFacts, Report, diagnose, parse_node_output
 from ..zk.fourlw import ASK_TIMEOUT
@@ -37,7 +38,7 @@ def words(session: Session) -> list[str]:
 def script_args(session: Session) -> list[object]:
     spec = session.inventory.zookeeper
     return ["doctor", spec.client_port, f"{ASK_TIMEOUT:g}", ",".join(words(session)), spec.data_dir, spec.data_log_dir,
-            f"{spec.log_dir}/{LOG_FILE}", UNIT, pid_file(spec), f"{spec.conf_dir}/zoo.cfg",
+            f"{spec.log_dir}/{LOG_FILE}", UNIT, pid_file(spec), f"{spec.conf_dir}/zoo.cfg", keystore_path(spec),
             *zk_install.config_files(spec)]
 
 

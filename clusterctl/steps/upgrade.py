@@ -27,7 +27,8 @@ from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import ClusterctlError, HostsFailed, UsageError
 from ..events import State
 from ..inventory import JDK_PACKAGE_KINDS, RELEASE_KINDS, Inventory
-from ..packages import JDK, ZOOKEEPER_RELEASE, given_package, require_contents, zookeeper_package
+from ..packages import (JDK, ZOOKEEPER_RELEASE, given_package, require_contents, require_metrics_provider,
+                        zookeeper_package)
 from ..zk import install as zk_install
 from ..zk.restart import check_margin, targets_in_rolling_order
 from ..zk.server import control, home, java_home
@@ -49,11 +50,13 @@ def with_package(inventory: Inventory, package: Path | None) -> Inventory:
     """The inventory with the release the upgrade installs: ``package`` (--package), else [zookeeper] package.
 
     Refused (exit 2, before any host is contacted) unless it is a ZooKeeper
-    release: a tarball with bin/zkServer.sh and the server's jar, read here.
+    release: a tarball with bin/zkServer.sh and the server's jar, read here
+    (and, with [zookeeper] metrics, the Prometheus provider's jar).
     """
     named = zookeeper_package(inventory)[0] if package is None else \
         given_package("--package", package, RELEASE_KINDS, ZOOKEEPER_RELEASE.fix)
     require_contents(inventory, named, ZOOKEEPER_RELEASE)
+    require_metrics_provider(inventory, named)
     return replace(inventory, zookeeper=replace(inventory.zookeeper, package=named.path))
 
 

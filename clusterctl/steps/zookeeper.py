@@ -21,7 +21,7 @@ from ..core.facts import FactQuery, query
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import EnsembleNotReady, Refused, UsageError
 from ..inventory import Host, Inventory
-from ..packages import PackageFile, require, zookeeper_package
+from ..packages import PackageFile, metrics_refusal, require, zookeeper_package
 from ..render.zk_service import UNIT
 from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
@@ -187,11 +187,15 @@ class ZkInstall(_ZkStep):
     def packages(self, inventory: Inventory) -> list[PackageFile]:
         return zookeeper_package(inventory)
 
+    def refusal(self, inventory: Inventory) -> UsageError | None:
+        return metrics_refusal(inventory)
+
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, InstallPlan]:
         plans = {}
         pending = superuser.known_digest(inventory) == superuser.PENDING
+        refusal = self.refusal(inventory)
         for host, p in decide_all(inventory, facts).items():
-            plan = InstallPlan(decided=p, problem=p.conflict)
+            plan = InstallPlan(decided=p, problem=p.conflict or (str(refusal) if refusal else ""))
             if not p.conflict:
                 plan.changes = p.changes(inventory.zookeeper)
                 plan.notes = p.notes()

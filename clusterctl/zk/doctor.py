@@ -9,6 +9,7 @@ healthy ensemble. The facts come from remote/zk_node.py doctor, one run per node
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -16,6 +17,8 @@ from typing import Callable
 from ..inventory import DoctorSpec, Inventory, ZkServer
 from ..render.key_values import parse_key_values
 from ..render.zoo_cfg import changed_settings, render_zoo_cfg
+from ..tls.certs import first_pem, parse
+from ..tls.phases import written_state
 from .fourlw import FourLetterWordError, UnexpectedAnswer, parse_mntr
 from .status import EnsembleStatus, ServerStatus, server_status
 
@@ -144,6 +147,7 @@ class Context:
     facts: dict[str, NodeFacts]  # host → what its node answered
     status: EnsembleStatus
     backup_age_hours: float | None = None  # the newest backup's age on this controller; None: there is none
+    now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
 
     @property
     def serving(self) -> list[ServerStatus]:
@@ -357,7 +361,8 @@ def check_config(ctx: Context) -> list[Finding]:
         problems = []
         on_disk = facts.get("zoo_cfg")
         if isinstance(on_disk, str):
-            differs = changed_settings(on_disk, render_zoo_cfg(spec, inventory, host))
+            # Its TLS lines are the phase a TLS roll left it in (the certificate check and zk status judge TLS).
+            differs = changed_settings(on_disk, render_zoo_cfg(spec, inventory, host, tls=written_state(on_disk)))
             if differs:
                 problems.append("zoo.cfg on disk differs from the inventory (on disk → inventory): "
                                 + ", ".join(differs))
@@ -411,8 +416,38 @@ def check_backup(ctx: Context) -> list[Finding]:
 
 
 def check_certificates(ctx: Context) -> list[Finding]:
-    """Certificates about to expire: nothing while the inventory has no TLS (the hook for that check)."""
-    return []
+    """Each server's certificate (the first of its keystore) while [tls] turns TLS on: expired or missing is
+    critical, fewer than [tls] renew_days left a warning. Nothing while the inventory has no TLS."""
+    tls, out = ctx.inventory.zookeeper.tls, []
+    if not tls.enabled:
+        return out
+    renew = "clusterctl apply or clusterctl tls renew issues a new one"
+    for host, facts in ctx.facts.items():
+        if facts.unreachable:
+            continue
+        if "tls_cert" in facts.errors:
+            out.append(Finding(host, "certificate", WARNING, "its certificate could not be read",
+                               facts.errors["tls_cert"], "check the keystore's permissions on the node"))
+            continue
+        pem = first_pem(facts.get("tls_cert") or "")
+        if not pem:
+            out.append(Finding(host, "certificate", CRITICAL, "TLS is on in [tls] but the node has no certificate",
+                               "no certificate in its keystore", "clusterctl tls (or clusterctl apply) issues one"))
+            continue
+        try:
+            info = parse(pem)
+        except ValueError as exc:
+            out.append(Finding(host, "certificate", CRITICAL, "its certificate cannot be read", str(exc), renew))
+            continue
+        left = info.days_left(ctx.now)
+        evidence = f"{info.subject}: not after {info.not_after:%Y-%m-%d %H:%M} UTC"
+        if left <= 0:
+            out.append(Finding(host, "certificate", CRITICAL, f"its certificate expired on {info.not_after:%Y-%m-%d}",
+                               evidence + "; peers and clients refuse it", renew))
+        elif left < tls.renew_days:
+            out.append(Finding(host, "certificate", WARNING, f"its certificate expires in {left:.0f} days",
+                               evidence + f"; [tls] renew_days = {tls.renew_days}", renew))
+    return out
 
 
 def check_words(ctx: Context) -> list[Finding]:
@@ -437,10 +472,13 @@ def ensemble_status(servers: tuple[ZkServer, ...], facts: dict[str, NodeFacts]) 
                            for s in servers])
 
 
-def diagnose(inventory: Inventory, facts: dict[str, NodeFacts], backup_age_hours: float | None = None) -> Report:
-    """Every finding on the ensemble the facts describe, servers in the inventory's order, then the ensemble's."""
+def diagnose(inventory: Inventory, facts: dict[str, NodeFacts], backup_age_hours: float | None = None,
+             now: datetime.datetime | None = None) -> Report:
+    """Every finding on the ensemble the facts describe, servers in the inventory's order, then the ensemble's;
+    ``now`` (the controller's time, UTC) judges the certificates."""
     status = ensemble_status(inventory.zookeeper.servers, facts)
-    ctx = Context(inventory, inventory.doctor, facts, status, backup_age_hours)
+    ctx = Context(inventory, inventory.doctor, facts, status, backup_age_hours,
+                  now or datetime.datetime.now(datetime.timezone.utc))
     findings = [f for check in CHECKS for f in check(ctx)]
     order = {s.host: i for i, s in enumerate(inventory.zookeeper.servers)}
     findings.sort(key=lambda f: order.get(f.where, len(order)))

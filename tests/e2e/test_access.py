@@ -261,3 +261,35 @@ def test_tls_turned_on_as_deploy_with_sudo_through_the_bastion(behind_bastion, b
     assert smoke.returncode == 0, smoke.stdout[-2000:] + smoke.stderr
     leaked = [line for line in ps.seen | more.seen if "PRIVATE KEY" in line or lab.user_password in line]
     assert leaked == []
+
+
+def test_the_doctor_and_collect_read_every_node_as_root_through_the_bastion(behind_bastion, bootstrapped, tmp_path):
+    """zk doctor and collect as deploy, sudo with a password, through the bastion, on the ensemble the TLS test
+    left (client = "required"): every server's node read as root (its process's JDK, its unit's journal, its
+    keystore's certificate), a healthy ensemble found healthy (certificates fresh, the TLS lines of zoo.cfg no
+    stale config), and neither the sudo password nor a private key in any output or in the tarball."""
+    import gzip
+    import json
+    import tarfile
+    lab = behind_bastion
+    env = {"CLUSTERCTL_BECOME_PASSWORD": lab.user_password, "XDG_STATE_HOME": str(tmp_path)}
+    inventory = tmp_path / "tls.toml"
+    inventory.write_text(lab.inventory_path.read_text() + '\n[tls]\nclient = "required"\n')
+    doctor = cli("zk", "doctor", "--json", inventory=inventory, env=env, timeout=180)
+    report = json.loads(doctor.stdout or "{}")
+    assert (doctor.returncode, report.get("findings")) == (0, []), doctor.stdout[-3000:] + doctor.stderr
+    bundle = tmp_path / "support.tar.gz"
+    done = cli("collect", "--out", str(bundle), "--lines", "50", inventory=inventory, env=env, timeout=180)
+    assert done.returncode == 0 and f"collected: {bundle}" in done.stdout, done.stdout[-3000:] + done.stderr
+    password = lab.user_password
+    assert password not in doctor.stdout + doctor.stderr + done.stdout + done.stderr
+    raw = gzip.decompress(bundle.read_bytes())
+    assert password.encode() not in raw and b"PRIVATE KEY" not in raw
+    with tarfile.open(bundle) as tar:
+        files = {m.name.split("/", 1)[1]: tar.extractfile(m).read().decode() for m in tar if m.isfile()}
+    for node in ("node2", "node3", "node4"):  # what only root reads: /proc/PID/exe, the journal, the keystore
+        values = json.loads(files[f"{node}/node.json"])["values"]
+        assert values["server"]["jdk"].startswith("17"), node
+        assert values["tls_cert"].startswith("-----BEGIN CERTIFICATE-----"), node
+        assert re.search(rf"^\w+ +\d+ [\d:]+ {node} ", files[f"{node}/journal"], re.M), files[f"{node}/journal"]
+        assert "Mode: " in files[f"{node}/srvr.txt"], node

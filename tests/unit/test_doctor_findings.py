@@ -4,6 +4,7 @@ captured from a lab), changed as each case says, in; the findings (where, check,
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import re
 from pathlib import Path
@@ -38,10 +39,48 @@ node3 = 3
 """
 
 
-def inventory(tmp_path: Path, doctor: str = ""):
+def inventory(tmp_path: Path, doctor: str = "", tls: str | None = None):
     write_package(tmp_path / "apache-zookeeper-3.8.0-bin.tar.gz")
-    (tmp_path / "cluster.toml").write_text(INVENTORY.format(doctor=doctor))
+    text = INVENTORY.format(doctor=doctor) + (f"[tls]\n{tls}\n" if tls is not None else "")
+    (tmp_path / "cluster.toml").write_text(text)
     return load_inventory(tmp_path / "cluster.toml")
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """days → a real server certificate (PEM) that lives that many days, signed by a CA made with
+    clusterctl.tls.ca (as `tls` makes them), and the PEM of that CA."""
+    import os
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from clusterctl.tls.ca import authority
+    base = tmp_path_factory.mktemp("ca")
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(base)
+    try:
+        ca = authority(inventory(base, tls="quorum = true"))
+    finally:
+        os.environ.pop("XDG_STATE_HOME") if before is None else os.environ.__setitem__("XDG_STATE_HOME", before)
+    made = {}
+
+    def certificate(days: int) -> str:
+        if days not in made:
+            key = ec.generate_private_key(ec.SECP256R1())
+            csr = (x509.CertificateSigningRequestBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "node")])).sign(key, hashes.SHA256()))
+            made[days] = ca.sign(csr.public_bytes(serialization.Encoding.PEM).decode(), ("node", "10.233.50.11"), days)
+        return made[days]
+    return certificate
+
+
+def with_certificates(changes: dict, certificate) -> dict:
+    """``changes`` with "<certificate>" (397 days, [tls]'s default) or "<certificate days=N>" made real."""
+    def real(value):
+        found = re.fullmatch(r"<certificate(?: days=(\d+))?>", value) if isinstance(value, str) else None
+        return certificate(int(found.group(1) or 397)) if found else value
+    return {host: {k: real(v) for k, v in node.items()} for host, node in changes.items()}
 
 
 def set_key_value(text: str, key: str, value: str, sep: str) -> str:
@@ -74,6 +113,9 @@ def changed(host: str, node: dict, changes: dict) -> NodeFacts:
         elif head == "disk":
             path, _, field = rest.rpartition(".")
             lines["disk"]["value"][path][field] = value
+        elif head not in lines:  # a line the captured nodes did not have (tls_cert: they ran no TLS)
+            lines[head] = {"name": head, "error": value["error"]} if isinstance(value, dict) and "error" in value \
+                else {"name": head, "value": value}
         elif rest:
             lines[head]["value"][rest] = value
         elif isinstance(value, dict) and "error" in value:
@@ -88,10 +130,12 @@ def changed(host: str, node: dict, changes: dict) -> NodeFacts:
 
 
 @pytest.mark.parametrize("case", json.loads((CASES / "cases.json").read_text()), ids=lambda c: c["case"])
-def test_findings(case, tmp_path):
-    inv = inventory(tmp_path, case.get("doctor", ""))
-    facts = {host: changed(host, HEALTHY[host], case["changes"].get(host, {})) for host in ("node1", "node2", "node3")}
-    report = diagnose(inv, facts)
+def test_findings(case, tmp_path, certificates):
+    inv = inventory(tmp_path, case.get("doctor", ""), case.get("tls"))
+    changes = with_certificates(case["changes"], certificates)
+    facts = {host: changed(host, HEALTHY[host], changes.get(host, {})) for host in ("node1", "node2", "node3")}
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=case.get("days_later", 0))
+    report = diagnose(inv, facts, now=now)
     assert [[f.where, f.check, f.severity] for f in report.findings] == case["findings"], report.to_json()
     assert report.verdict == ("healthy" if not case["findings"] else
                               "critical" if any(s == "critical" for *_, s in case["findings"]) else "warnings")
@@ -153,13 +197,33 @@ def test_the_node_program_reads_a_node_without_a_server_and_answers_every_line(t
                    f"{now},002 - WARN - fsync-ing the write ahead log in SyncThread:1 took 2500ms\n")
     (tmp_path / "zoo.cfg").write_text("tickTime=2000\n")
     done = run_locally("zk_node.py", "doctor", port, "1", "srvr,mntr", data, data, log, "no-such.service",
-                       tmp_path / "no.pid", tmp_path / "zoo.cfg", tmp_path / "zoo.cfg")
+                       tmp_path / "no.pid", tmp_path / "zoo.cfg", tmp_path / "no-keystore.pem", tmp_path / "zoo.cfg")
     assert done.returncode == 0, done.stderr
     facts = parse_node_output("here", done.stdout.decode(), clock.time())
     assert facts.answers["srvr"].refused and facts.errors == {"server": "no ZooKeeper server runs on this node"}
     assert facts.get("snapshots")[0][:2] == ["snapshot.100", 10] and facts.get("zoo_cfg") == "tickTime=2000\n"
     assert facts.get("slow_fsyncs")["count"] == 1 and "2500ms" in facts.get("slow_fsyncs")["last"]
     assert facts.get("disk")[str(data)]["total"] > 0 and abs(facts.clock_offset) < 5
+    assert "tls_cert" in facts.values and facts.get("tls_cert") is None  # no keystore: no certificate
+
+
+def test_the_node_program_reads_the_keystores_certificates_and_never_its_key(tmp_path, certificates):
+    """A PEM keystore as `tls` writes it (the key, then the chain): only the certificate blocks come back."""
+    import time as clock
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from tests.fakes import run_locally
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    server, ca = certificates(397), certificates(30)
+    keystore = tmp_path / "keystore.pem"
+    keystore.write_text(key + server + ca)
+    done = run_locally("zk_node.py", "doctor", 1, "1", "", tmp_path, tmp_path, tmp_path / "log", "no-such.service",
+                       tmp_path / "no.pid", tmp_path / "zoo.cfg", keystore)
+    assert done.returncode == 0, done.stderr
+    assert b"PRIVATE KEY" not in done.stdout and key.splitlines()[1].encode() not in done.stdout
+    facts = parse_node_output("here", done.stdout.decode(), clock.time())
+    assert facts.get("tls_cert") == server + ca
 
 
 @pytest.mark.parametrize("text, kept", [
@@ -178,3 +242,19 @@ def test_the_node_program_reads_a_node_without_a_server_and_answers_every_line(t
 def test_redaction_by_shape(text, kept):
     from clusterctl.zk.bundle import redact
     assert redact(text, ("hunter2",)) == kept
+
+
+def test_a_zoo_cfg_in_a_tls_phase_is_not_a_stale_config(tmp_path, certificates):
+    """The TLS lines a roll wrote are the TLS phase's (zk status and the certificate check judge TLS), not a
+    difference from the inventory: only a real change beside them is."""
+    from clusterctl.render.zoo_cfg import tls_lines
+    from clusterctl.tls.phases import TlsState
+    inv = inventory(tmp_path, tls="quorum = true")
+    nodes = {host: copy.deepcopy(node) for host, node in HEALTHY.items()}
+    for node in nodes.values():
+        line = next(item for item in node["lines"] if item["name"] == "zoo_cfg")
+        line["value"] += "\n".join(tls_lines(inv.zookeeper, TlsState(2, False))) + "\n"
+    facts = {host: changed(host, node, {"tls_cert": certificates(397)}) for host, node in nodes.items()}
+    assert diagnose(inv, facts).findings == []
+    facts["node2"] = changed("node2", nodes["node2"], {"tls_cert": certificates(397), "zoo_cfg.syncLimit": "9"})
+    assert [(f.where, f.check) for f in diagnose(inv, facts).findings] == [("node2", "config")]
