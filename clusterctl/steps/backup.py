@@ -44,6 +44,7 @@ RESTORE_STEP = "zk-restore"
 READBACK_STEP = "zk-read-back"
 SCRIPT = "zk_backup.sh"
 LOADER = "backup_load.java"
+READBACK_CONNECT = 30.0  # seconds for the read-back's session to start
 
 
 def default_destination(cluster: str) -> Path:
@@ -256,17 +257,19 @@ def restore(session: Session, plan: RestorePlan, *, timeout: float = zookeeper.S
 def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
     """Every znode of ``expected`` read through the servers' client ports (as the super user when this
     controller has its password, so that no ACL hides one), compared by sha256 of its data."""
-    from kazoo.client import KazooClient
     from kazoo.exceptions import NoNodeError
 
+    from ..zk.client import started_client
     from ..zk.membership import client_hosts
     inventory = ctx.session.inventory
     secret = superuser.existing_password(inventory)
-    zk = KazooClient(hosts=client_hosts(inventory, inventory.zookeeper.hosts), timeout=10,
-                     auth_data=superuser.auth_data(inventory) if secret else None)
-    zk.start(timeout=30)
+    servers = client_hosts(inventory, inventory.zookeeper.hosts)
     found: dict[str, str | None] = {}
-    try:
+    with started_client(servers, timeout=10, start_within=READBACK_CONNECT,
+                        unreachable=f"no ZooKeeper session with any of {servers} within {READBACK_CONNECT:.0f}s: "
+                                    f"the read-back of the restored znodes needs their client ports",
+                        connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
+                        auth_data=superuser.auth_data(inventory) if secret else None) as zk:
         zk.sync("/")
         paths = list(expected)
         for i in range(0, len(paths), 500):
@@ -276,9 +279,6 @@ def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
                     found[path] = hashlib.sha256(pending.get(timeout=30)[0] or b"").hexdigest()
                 except NoNodeError:
                     found[path] = None
-    finally:
-        zk.stop()
-        zk.close()
     differ = zkb.compare(expected, found)
     if differ:
         raise BackupFailed(f"{len(differ)} of {len(expected)} znodes of the backup do not read back: "
