@@ -372,10 +372,16 @@ def ask_on_a_terminal(options, answered: bool, what: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask: stop every server and restore (needed without a terminal).")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
               help="Seconds for the ensemble to serve again after the restore.")
-def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bool) -> None:
+@click.option("--into", "into", metavar="NEW-INVENTORY",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Restore into the ensemble of this inventory (bootstrapped), which may be another than the "
+                   "backup's: another cluster, other servers. Used instead of -i.")
+def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, into: Path | None, dry_run: bool) -> None:
     """Put the ensemble back to BACKUP (a directory zk backup made): every server stops, then restarts on it.
 
-    Into the ensemble the backup was taken from only. Every server is
+    Into the ensemble the backup was taken from, or with --into NEW-INVENTORY
+    into that inventory's (a fresh one, say): its data, not its membership.
+    Every server is
     stopped first (no client writes into a half-restored ensemble); each
     one's data directory is moved aside to <data_dir>.before-restore-<time>
     (never deleted) and made anew with the backup's files, checked by
@@ -385,8 +391,10 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
     directories moved aside). Asks first unless --yes.
     """
     ask_on_a_terminal(options, yes or dry_run, "zk restore stops every server and replaces its data")
+    if into is not None:
+        options.inventory = str(into)
     with open_run(options, "zk-restore", dry_run=dry_run) as run:
-        decided = backup.plan_restore(run.session, backup_dir)
+        decided = backup.plan_restore(run.session, backup_dir, into=into is not None)
         if dry_run:
             show_dry_run(run, decided)
             return

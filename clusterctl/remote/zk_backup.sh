@@ -8,10 +8,10 @@
 #       stdin after this script: the loader's Java source, then each file's bytes; they are put in a
 #       directory of their own (removed afterwards), checked by sha256, and loaded with the release's
 #       own classes as a server loads its data at start; the loader prints (see backup_load.java)
-#   bash -s -- restore DATA_DIR DATA_LOG_DIR STAMP [KIND NAME SIZE SHA256]...
+#   bash -s -- restore DATA_DIR DATA_LOG_DIR STAMP EPOCH [KIND NAME SIZE SHA256]...
 #       (the server is stopped) DATA_DIR, and DATA_LOG_DIR when it lies elsewhere, moved aside to
 #       DIR.before-restore-STAMP (never deleted); new ones made with the same owners and modes,
-#       holding myid, the epoch files and the files on stdin (KIND snapshot into DATA_DIR/version-2,
+#       holding myid, the epoch files (the server's own, raised to EPOCH, the backup's last) and the files on stdin (KIND snapshot into DATA_DIR/version-2,
 #       log into DATA_LOG_DIR/version-2), each checked by sha256. Prints: restored ASIDE
 #   bash -s -- needed DATA_DIR DATA_LOG_DIR     the files a copy needs, "KIND NAME SIZE" (as take picks them)
 #   bash zk_backup.sh take DATA_DIR DATA_LOG_DIR JAVA_HOME ZK_HOME CLIENT_PORT ROOT KEEP CLUSTER SERVER MEMBERS LOADER
@@ -91,8 +91,8 @@ same_owner() {  # mkdir DIR with the owner, group and mode of LIKE
 }
 
 restore() {
-    local data_dir=$1 log_dir=$2 stamp=$3
-    shift 3
+    local data_dir=$1 log_dir=$2 stamp=$3 epoch=$4
+    shift 4
     local aside=$data_dir.before-restore-$stamp log_aside
     [ -e "$aside" ] && { echo "$aside exists already" >&2; return 1; }
     mv -- "$data_dir" "$aside"
@@ -115,12 +115,15 @@ restore() {
     [ -f "$aside/myid" ] && cp -p -- "$aside/myid" "$data_dir/myid"
     # The epochs the server had reached: the restored ensemble elects past them, so its zxids stay above
     # every zxid a client has seen and old clients' sessions are not refused as coming from the future.
-    local f
-    for f in acceptedEpoch currentEpoch; do
-        [ -f "$aside/version-2/$f" ] && cp -p -- "$aside/version-2/$f" "$data_dir/version-2/$f"
-    done
-    local owner target
+    # Raised to the backup's own (another ensemble's may be ahead): a server refuses to start with a
+    # current epoch older than its last zxid's.
+    local f own owner target
     owner=$(stat -c %u:%g "$data_dir/version-2")
+    for f in acceptedEpoch currentEpoch; do
+        own=$(cat -- "$aside/version-2/$f" 2>/dev/null || echo 0)
+        printf '%s' "$(( own > epoch ? own : epoch ))" > "$data_dir/version-2/$f"
+        chown "$owner" "$data_dir/version-2/$f"
+    done
     while [ $# -ge 4 ]; do
         case $1 in
             snapshot) target=$data_dir/version-2/$2 ;;

@@ -180,23 +180,29 @@ class RestoreResult:
     started: object = None  # zookeeper.StartResult
 
 
-def same_ensemble(session: Session, manifest: zkb.Manifest) -> None:
-    """Refuse (UsageError) a backup of another cluster or another membership: not built yet."""
+def same_ensemble(session: Session, manifest: zkb.Manifest) -> bool:
+    """Whether the backup is of this inventory's ensemble (its cluster and its servers' ids)."""
     inventory = session.inventory
-    here = {s.host: s.id for s in inventory.zookeeper.servers}
-    if manifest.cluster != inventory.cluster.name or manifest.servers != here:
-        raise UsageError(f"the backup is of cluster {manifest.cluster!r} with servers {manifest.servers}, this "
-                         f"inventory's is {inventory.cluster.name!r} with {here}: zk restore only restores into "
-                         f"the ensemble a backup was taken from (into another ensemble is not built yet)")
+    return manifest.cluster == inventory.cluster.name and \
+        manifest.servers == {s.host: s.id for s in inventory.zookeeper.servers}
 
 
-def plan_restore(session: Session, backup_dir: Path) -> RestorePlan:
-    """What ``zk restore`` will do; refused (BackupInvalid, UsageError) before anything changes. Reads only."""
+def plan_restore(session: Session, backup_dir: Path, *, into: bool = False) -> RestorePlan:
+    """What ``zk restore`` will do; refused (BackupInvalid, UsageError) before anything changes. Reads only.
+
+    A backup of another ensemble (another cluster, other server ids) is restored only ``into`` (--into:
+    the operator named this inventory as the one to restore into); otherwise it is refused.
+    """
     inventory = session.inventory
     spec = inventory.zookeeper
     servers = zookeeper.servers(inventory)
     manifest = zkb.load_backup(backup_dir)
-    same_ensemble(session, manifest)
+    here = {s.host: s.id for s in spec.servers}
+    foreign = not same_ensemble(session, manifest)
+    if foreign and not into:
+        raise UsageError(f"the backup is of cluster {manifest.cluster!r} with servers {manifest.servers}, "
+                         f"{inventory.path}'s is {inventory.cluster.name!r} with {here}: to restore it into this "
+                         f"other ensemble, say so: zk restore BACKUP --into {inventory.path}")
     left_out = [h for h in servers if h not in session.targets(servers)] if session.limited else []
     if left_out:
         raise UsageError(f"zk restore restores every server at once (a partial restore would mix two histories): "
@@ -212,6 +218,10 @@ def plan_restore(session: Session, backup_dir: Path) -> RestorePlan:
                                         f"files ({human_bytes(manifest.size)}) there, each checked by sha256")
         plan.change(zookeeper.START_STEP, host, "start the server, then wait until every server serves under a "
                                                 "leader with a quorum")
+    if foreign:
+        plan.note(RESTORE_STEP, servers[0], f"a backup of cluster {manifest.cluster} (servers {manifest.servers}) "
+                                            f"into {inventory.cluster.name}: its data only; the membership stays "
+                                            f"{inventory.cluster.name}'s")
     plan.change(READBACK_STEP, servers[0], f"read back every znode of the backup ({manifest.znodes} in all, as "
                                            f"of zxid {manifest.last_zxid}) through the client ports")
     return plan
@@ -227,7 +237,7 @@ def restore(session: Session, plan: RestorePlan, *, timeout: float = zookeeper.S
             session.reporter.note(host, RESTORE_STEP, "no data was touched: a server did not stop")
         raise HostsFailed()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    args = [a for f in manifest.files for a in (f.kind, f.name, f.size, f.sha256)]
+    args = [zkb.epoch_of(manifest.last_zxid)] + [a for f in manifest.files for a in (f.kind, f.name, f.size, f.sha256)]
     files = [zkb.local_path(plan.backup, f) for f in manifest.files]
     aside: dict[str, str] = {}
 

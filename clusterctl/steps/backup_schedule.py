@@ -175,9 +175,12 @@ def backup_ages(session: Session) -> BackupAges:
     try:
         facts = session.gather(STEP, [record.host], lambda host: [query("sched.backups", "backups",
                                                                         zs.backups_root(cluster))])
-        backups = zs.parse_backups(facts[record.host]["sched.backups"].output)
     except Exception as exc:  # status reports; an unreachable node is said, not fatal
         return BackupAges(here, record, None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if record.host not in facts:
+        failure = session.failures.get(record.host)
+        return BackupAges(here, record, None, failure.reason if failure else "it did not answer")
+    backups = zs.parse_backups(facts[record.host]["sched.backups"].output)
     newest = zs.age_hours(backups[-1][1], time.time()) if backups else None
     return BackupAges(here, record, newest)
 

@@ -1,7 +1,8 @@
 """zk backup --schedule on a three-server lab with systemd: a dry run changes nothing; the timer and service go to
 a follower; the service, started by hand under a writer, takes backups on the node with the same manifest as zk
 backup (checked on the controller like one of its own), keeping the newest N; zk status shows their age;
---schedule off removes the timer and the service and leaves the backups."""
+--schedule off removes the timer and the service and leaves the backups. Then that node's backup, copied here, is
+restored --into a fresh one-server ensemble (another cluster) on the lab's fourth node, every znode read back."""
 
 from __future__ import annotations
 
@@ -12,18 +13,19 @@ import tarfile
 
 import pytest
 
-from tests.ensembles import bootstrapped_three
+from tests.ensembles import Ensemble, bootstrapped_three, runbook_for
 from tests.lab_helpers import Writer, inside
 
 pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3"]
 SERVERS = {"node1": 1, "node2": 2, "node3": 3}
 UNIT_FILES = "ls /etc/systemd/system/ | grep clusterctl-backup || true"
+TAKEN: dict = {}  # the node's backup, copied here, and the acknowledged writes it holds
 
 
 @pytest.fixture(scope="module")
 def ensemble(artifacts):
-    with bootstrapped_three(artifacts, "tbs", "10.231.132.0/24", init="systemd") as ensemble:
+    with bootstrapped_three(artifacts, "tbs", "10.231.132.0/24", spare=1, init="systemd") as ensemble:
         yield ensemble
 
 
@@ -95,11 +97,12 @@ def test_scheduled_backups_are_taken_on_the_node_checked_kept_and_removed(ensemb
     zk = KazooClient(hosts=ensemble.hosts(NODES), timeout=10)
     zk.start(timeout=30)
     try:
-        held = [p for p, _ in writer.acked if zk.exists(p).czxid <= last]
+        held = [(p, d) for p, d in writer.acked if zk.exists(p).czxid <= last]
     finally:
         zk.stop()
         zk.close()
-    assert held and all(p in listed for p in held), f"{sum(p not in listed for p in held)} of {len(held)} missing"
+    assert held and all(p in listed for p, _ in held), f"{sum(p not in listed for p, _ in held)} of {len(held)} missing"
+    TAKEN.update(copy=copy, held=held)  # restored into a fresh ensemble by the next test
 
     status = ensemble.cli("zk", "status")
     assert f"on {node} (daily, newest 2 kept) " in status.stdout and "min ago" in status.stdout, status.stdout
@@ -114,3 +117,38 @@ def test_scheduled_backups_are_taken_on_the_node_checked_kept_and_removed(ensemb
     assert node_backups(ensemble, node) == kept  # the backups stay
     status = ensemble.cli("zk", "status")
     assert f"on {node}" not in status.stdout, status.stdout
+
+
+def test_a_scheduled_backup_restores_into_a_fresh_ensemble_of_another_cluster(ensemble, artifacts):
+    assert "copy" in TAKEN, "needs the node's backup the test before copied here"
+    copy, held = TAKEN["copy"], TAKEN["held"]
+    text = ensemble.lab.inventory_path.read_text().split("\n[jdk]")[0]
+    name = cluster(ensemble)
+    fresh = Ensemble(ensemble.lab, text.replace(f'name = "{name}"', f'name = "{name}-fresh"', 1)
+                     + runbook_for(artifacts, ["node4"]).split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n")
+    fresh.path = ensemble.lab.inventory_path.parent / "fresh.toml"
+    fresh.inventory({"node4": 1})
+    boot = fresh.cli("bootstrap")
+    assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
+
+    refused = fresh.cli("zk", "restore", str(copy), "--yes")  # -i fresh.toml, without --into
+    assert refused.returncode == 2 and "--into" in refused.stderr, refused.stdout[-2000:] + refused.stderr
+    restored = ensemble.cli("zk", "restore", str(copy), "--into", str(fresh.path), "--yes")
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr
+    assert "znodes of the backup read back" in restored.stdout, restored.stdout[-2000:]
+    assert fresh.role("node4") in ("standalone", "leader"), fresh.srvr("node4")
+    assert all(ensemble.role(n) in ("leader", "follower") for n in NODES)  # the source is left as it was
+
+    from kazoo.client import KazooClient
+    target = KazooClient(hosts=fresh.hosts(["node4"]), timeout=10)
+    target.start(timeout=30)
+    try:
+        target.sync("/")
+        missing = [p for p, d in held if not target.exists(p) or target.get(p)[0] != d]
+        assert missing == [], f"{len(missing)} of {len(held)} writes up to the backup are missing"
+        config = target.get("/zookeeper/config")[0].decode()
+        assert "server.1=" in config and "server.2=" not in config, config  # its own membership, not the backup's
+        target.create("/written-after-the-restore", b"ok")
+    finally:
+        target.stop()
+        target.close()
