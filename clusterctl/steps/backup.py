@@ -197,6 +197,8 @@ def plan_restore(session: Session, backup_dir: Path, *, into: bool = False) -> R
     spec = inventory.zookeeper
     servers = zookeeper.servers(inventory)
     manifest = zkb.load_backup(backup_dir)
+    from ..zk.client import tls_options
+    tls_options(inventory)  # a TLS-only ensemble without this controller's certificate: refused before any stop
     here = {s.host: s.id for s in spec.servers}
     foreign = not same_ensemble(session, manifest)
     if foreign and not into:
@@ -269,7 +271,7 @@ def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
     controller has its password, so that no ACL hides one), compared by sha256 of its data."""
     from kazoo.exceptions import NoNodeError
 
-    from ..zk.client import started_client
+    from ..zk.client import started_client, tls_options
     from ..zk.membership import client_hosts
     inventory = ctx.session.inventory
     secret = superuser.existing_password(inventory)
@@ -279,7 +281,8 @@ def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
                         unreachable=f"no ZooKeeper session with any of {servers} within {READBACK_CONNECT:.0f}s: "
                                     f"the read-back of the restored znodes needs their client ports",
                         connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
-                        auth_data=superuser.auth_data(inventory) if secret else None) as zk:
+                        auth_data=superuser.auth_data(inventory) if secret else None,
+                        tls=tls_options(inventory)) as zk:
         zk.sync("/")
         paths = list(expected)
         for i in range(0, len(paths), 500):
