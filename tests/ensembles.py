@@ -111,21 +111,28 @@ class Ensemble:
 
 
 @contextmanager
-def bootstrapped_three(artifacts, name: str, subnet: str, **up_kwargs) -> Iterator[Ensemble]:
+def bootstrapped_three(artifacts, name: str, subnet: str, spare: int = 0, **up_kwargs) -> Iterator[Ensemble]:
     """A lab of node1..node3 (no service manager unless ``up_kwargs`` say otherwise) bootstrapped into a
-    three-voter ensemble with short ticks, for a module's tests to share; torn down afterwards."""
-    from clusterctl.lab.runbook import render_runbook_sections
+    three-voter ensemble with short ticks, for a module's tests to share; torn down afterwards. ``spare``
+    more nodes (node4…) are in the lab, untouched (see :func:`runbook_for`)."""
     from tests.lab_helpers import running_lab
     nodes = ["node1", "node2", "node3"]
-    extra = render_runbook_sections(nodes, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
-    extra = extra.replace("heap_mb = 128", "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5")
-    with running_lab(name, subnet, len(nodes), **{"init": "none", **up_kwargs}, inventory_extra=extra) as lab:
+    extra = runbook_for(artifacts, nodes)
+    with running_lab(name, subnet, len(nodes) + spare, **{"init": "none", **up_kwargs},
+                     inventory_extra=extra) as lab:
         base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
         ensemble = Ensemble(lab, base)
         ensemble.inventory({n: i for i, n in enumerate(nodes, 1)})
         boot = ensemble.cli("bootstrap")
         assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
         yield ensemble
+
+
+def runbook_for(artifacts, nodes: list[str]) -> str:
+    """The [jdk] and [zookeeper] sections for an ensemble of ``nodes`` with short ticks."""
+    from clusterctl.lab.runbook import render_runbook_sections
+    extra = render_runbook_sections(nodes, artifacts["jdk_tarball"], artifacts["zookeeper"], heap_mb=128)
+    return extra.replace("heap_mb = 128", "heap_mb = 128\ntick_time = 500\ninit_limit = 10\nsync_limit = 5")
 
 
 UNSET_REVISION, SECOND_BUILD = b"${mvngit.commit.id}", b"clusterctl-build-b2"  # one length: a same-size patch

@@ -297,7 +297,14 @@ def zk_upgrade(options, package: Path | None, timeout: float, pause: float, conf
 @dry_run_option
 @click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
               help="A new directory for the backup (default: ~/.local/state/clusterctl/backups/<cluster>/<time>).")
-def zk_backup(options, to: Path | None, dry_run: bool) -> None:
+@click.option("--schedule", "every", type=click.Choice(["daily", "hourly", "off"]),
+              help="Instead of a backup now: a systemd timer on a server node that takes them there "
+                   "(into /var/backups/zookeeper/<cluster>/<time>/); off removes it.")
+@click.option("--keep", type=click.IntRange(1), help="With --schedule: how many of the node's backups to keep.")
+@click.option("--on", "on", metavar="HOST",
+              help="With --schedule: the server node that takes them (default: an observer, else a follower).")
+def zk_backup(options, to: Path | None, every: str | None, keep: int | None, on: str | None,
+              dry_run: bool) -> None:
     """Copy the ensemble's data to this machine: a consistent, checked backup; no server stops.
 
     From a server that serves under the leader (an observer or a follower
@@ -306,7 +313,17 @@ def zk_backup(options, to: Path | None, dry_run: bool) -> None:
     their sha256, then loaded with ZooKeeper's own classes on that server
     (in a scratch directory) to prove the copy and count its znodes. Only
     then is manifest.json written. Writes after the copy are not in it.
+
+    With --schedule daily|hourly --keep N the same backup is taken on a
+    server node by a systemd timer there, the newest N kept (refused on a
+    node without systemd); --schedule off removes the timer (not the backups).
     """
+    if every is None and (keep is not None or on is not None):
+        raise UsageError("--keep and --on go with --schedule daily|hourly")
+    if every is not None and to is not None:
+        raise UsageError("--to is for a backup taken now; a scheduled one goes to /var/backups/zookeeper on its node")
+    if every is not None:
+        return _schedule(options, every, keep, on, dry_run)
     with open_run(options, "zk-backup", dry_run=dry_run) as run:
         decided = backup.plan_backup(run.session, to)
         if dry_run:
@@ -318,6 +335,23 @@ def zk_backup(options, to: Path | None, dry_run: bool) -> None:
     run.console.print(Text(f"backup: {done.path}\n  from {m.server}, zxid {m.snapshot_zxid}..{m.last_zxid}, "
                            f"{m.znodes} znodes, {len(m.files)} files, {human_bytes(m.size)}; checked by "
                            f"ZooKeeper {m.zookeeper_version.split(',')[0]}"))
+    _finish(run)
+
+
+def _schedule(options, every: str, keep: int | None, on: str | None, dry_run: bool) -> None:
+    from ..steps import backup_schedule
+    with open_run(options, "zk-backup-schedule", dry_run=dry_run) as run:
+        decided = backup_schedule.plan_schedule(run.session, every, keep, on)
+        if dry_run:
+            show_dry_run(run, decided)
+            return
+        backup_schedule.apply_schedule(run.session, decided)
+    from rich.text import Text  # rich: imported where it draws (see display)
+    w = decided.wanted
+    already = "" if any(c.changes for c in decided.changes.values()) else " (already so: nothing changed)"
+    run.console.print(Text(f"scheduled backups: off{already}" if w is None else
+                           f"scheduled backups: {w.every} on {w.host}, the newest {w.keep} kept in "
+                           f"/var/backups/zookeeper/{run.inventory.cluster.name}/{already}"))
     _finish(run)
 
 
@@ -338,10 +372,16 @@ def ask_on_a_terminal(options, answered: bool, what: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask: stop every server and restore (needed without a terminal).")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=zookeeper.START_TIMEOUT, show_default=True,
               help="Seconds for the ensemble to serve again after the restore.")
-def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bool) -> None:
+@click.option("--into", "into", metavar="NEW-INVENTORY",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Restore into the ensemble of this inventory (bootstrapped), which may be another than the "
+                   "backup's: another cluster, other servers. Used instead of -i.")
+def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, into: Path | None, dry_run: bool) -> None:
     """Put the ensemble back to BACKUP (a directory zk backup made): every server stops, then restarts on it.
 
-    Into the ensemble the backup was taken from only. Every server is
+    Into the ensemble the backup was taken from, or with --into NEW-INVENTORY
+    into that inventory's (a fresh one, say): its data, not its membership.
+    Every server is
     stopped first (no client writes into a half-restored ensemble); each
     one's data directory is moved aside to <data_dir>.before-restore-<time>
     (never deleted) and made anew with the backup's files, checked by
@@ -351,8 +391,10 @@ def zk_restore(options, backup_dir: Path, yes: bool, timeout: float, dry_run: bo
     directories moved aside). Asks first unless --yes.
     """
     ask_on_a_terminal(options, yes or dry_run, "zk restore stops every server and replaces its data")
+    if into is not None:
+        options.inventory = str(into)
     with open_run(options, "zk-restore", dry_run=dry_run) as run:
-        decided = backup.plan_restore(run.session, backup_dir)
+        decided = backup.plan_restore(run.session, backup_dir, into=into is not None)
         if dry_run:
             show_dry_run(run, decided)
             return
@@ -430,6 +472,9 @@ def zk_recover(options, yes: bool, timeout: float, dry_run: bool) -> None:
 def zk_status(options, as_json: bool, watch: bool) -> None:
     """Each server's role, zxid, connections and latency, and the quorum. Exit 3 without quorum.
 
+    Then the age of the newest backup on this machine and, when zk backup
+    --schedule was run from here, on the node that takes them.
+
     With --watch the table stays on the terminal's alternate screen, asked
     again every second, until Ctrl-C; then the screen is as it was and the
     last table is printed once.
@@ -444,12 +489,34 @@ def zk_status(options, as_json: bool, watch: bool) -> None:
     with open_run(options, "zk-status", out=sys.stderr, read_only=True) as run:
         zookeeper.servers(run.inventory)
         status = zookeeper.status(run.session)
+        from ..steps.backup_schedule import backup_ages
+        ages = backup_ages(run.session)
     if as_json:
-        click.echo(json.dumps(status.to_json(), indent=2))
+        click.echo(json.dumps({**status.to_json(), "backups": backups_json(ages)}, indent=2))
     else:
-        show_status(make_console(), status)
+        console = make_console()
+        show_status(console, status)
+        from rich.text import Text  # rich: imported where it draws (see display)
+        console.print(Text(describe_backups(ages)))
     if not status.quorum.has_quorum:
         raise NoQuorum(f"no quorum: {status.quorum.describe()}")
+
+
+def describe_backups(ages) -> str:
+    """The newest backups' ages, as zk status prints them under its table."""
+    from ..zk.schedule import describe_age
+    line = f"newest backup: here {describe_age(ages.here)}"
+    if ages.record is not None:
+        where = f"on {ages.record.host} ({ages.record.every}, newest {ages.record.keep} kept)"
+        line += f"; {where} " + (f"not asked: {ages.node_error}" if ages.node_error else describe_age(ages.on_node))
+    return line
+
+
+def backups_json(ages) -> dict:
+    scheduled = None if ages.record is None else {
+        "host": ages.record.host, "every": ages.record.every, "keep": ages.record.keep,
+        "newest_age_hours": ages.on_node, "error": ages.node_error or None}
+    return {"here_newest_age_hours": ages.here, "scheduled": scheduled}
 
 
 @zk_group.command("doctor")

@@ -4,6 +4,7 @@
 //   node <base64 of the path> <sha256 of the data, hex>     for every znode, parents first
 //   zxid 0x<the last zxid applied>
 //   count <the number of znodes>
+//   version <the release's version, as its servers report it>
 // With --summary after DIR (zk_recover.sh lastzxid), only the zxid and count lines.
 // Run by zk_backup.sh verify as a single-file source program: java -cp '<release>/lib/*' THIS DIR
 import java.io.BufferedOutputStream;
@@ -58,6 +59,7 @@ public class BackupLoad {
         }
         out.println("zxid 0x" + Long.toHexString(zxid));
         out.println("count " + count);
+        out.println("version " + org.apache.zookeeper.Version.getFullVersion());
         out.flush();
         db.close();
     }

@@ -229,6 +229,15 @@ fact_unit_state() {
     echo "active $(systemctl is-active "$1" 2>/dev/null || true)"
 }
 
+# The complete backups under ROOT (directories holding a manifest.json): "NAME MTIME", one line each.
+fact_backups() {
+    local dir
+    for dir in "$1"/*/; do
+        [ -f "$dir/manifest.json" ] && printf '%s %s\n' "$(basename -- "$dir")" "$(stat -c %Y -- "$dir/manifest.json")"
+    done
+    return 0
+}
+
 # Free space for each path, on the filesystem it will be on (its nearest existing directory):
 # "PATH BYTES_FREE DEVICE MOUNT_POINT", one line each.
 fact_disk_free() {

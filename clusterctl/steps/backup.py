@@ -44,6 +44,7 @@ RESTORE_STEP = "zk-restore"
 READBACK_STEP = "zk-read-back"
 SCRIPT = "zk_backup.sh"
 LOADER = "backup_load.java"
+READBACK_CONNECT = 30.0  # seconds for the read-back's session to start
 
 
 def default_destination(cluster: str) -> Path:
@@ -179,23 +180,31 @@ class RestoreResult:
     started: object = None  # zookeeper.StartResult
 
 
-def same_ensemble(session: Session, manifest: zkb.Manifest) -> None:
-    """Refuse (UsageError) a backup of another cluster or another membership: not built yet."""
+def same_ensemble(session: Session, manifest: zkb.Manifest) -> bool:
+    """Whether the backup is of this inventory's ensemble (its cluster and its servers' ids)."""
     inventory = session.inventory
-    here = {s.host: s.id for s in inventory.zookeeper.servers}
-    if manifest.cluster != inventory.cluster.name or manifest.servers != here:
-        raise UsageError(f"the backup is of cluster {manifest.cluster!r} with servers {manifest.servers}, this "
-                         f"inventory's is {inventory.cluster.name!r} with {here}: zk restore only restores into "
-                         f"the ensemble a backup was taken from (into another ensemble is not built yet)")
+    return manifest.cluster == inventory.cluster.name and \
+        manifest.servers == {s.host: s.id for s in inventory.zookeeper.servers}
 
 
-def plan_restore(session: Session, backup_dir: Path) -> RestorePlan:
-    """What ``zk restore`` will do; refused (BackupInvalid, UsageError) before anything changes. Reads only."""
+def plan_restore(session: Session, backup_dir: Path, *, into: bool = False) -> RestorePlan:
+    """What ``zk restore`` will do; refused (BackupInvalid, UsageError) before anything changes. Reads only.
+
+    A backup of another ensemble (another cluster, other server ids) is restored only ``into`` (--into:
+    the operator named this inventory as the one to restore into); otherwise it is refused.
+    """
     inventory = session.inventory
     spec = inventory.zookeeper
     servers = zookeeper.servers(inventory)
     manifest = zkb.load_backup(backup_dir)
-    same_ensemble(session, manifest)
+    from ..zk.client import tls_options
+    tls_options(inventory)  # a TLS-only ensemble without this controller's certificate: refused before any stop
+    here = {s.host: s.id for s in spec.servers}
+    foreign = not same_ensemble(session, manifest)
+    if foreign and not into:
+        raise UsageError(f"the backup is of cluster {manifest.cluster!r} with servers {manifest.servers}, "
+                         f"{inventory.path}'s is {inventory.cluster.name!r} with {here}: to restore it into this "
+                         f"other ensemble, say so: zk restore BACKUP --into {inventory.path}")
     left_out = [h for h in servers if h not in session.targets(servers)] if session.limited else []
     if left_out:
         raise UsageError(f"zk restore restores every server at once (a partial restore would mix two histories): "
@@ -211,6 +220,10 @@ def plan_restore(session: Session, backup_dir: Path) -> RestorePlan:
                                         f"files ({human_bytes(manifest.size)}) there, each checked by sha256")
         plan.change(zookeeper.START_STEP, host, "start the server, then wait until every server serves under a "
                                                 "leader with a quorum")
+    if foreign:
+        plan.note(RESTORE_STEP, servers[0], f"a backup of cluster {manifest.cluster} (servers {manifest.servers}) "
+                                            f"into {inventory.cluster.name}: its data only; the membership stays "
+                                            f"{inventory.cluster.name}'s")
     plan.change(READBACK_STEP, servers[0], f"read back every znode of the backup ({manifest.znodes} in all, as "
                                            f"of zxid {manifest.last_zxid}) through the client ports")
     return plan
@@ -226,7 +239,7 @@ def restore(session: Session, plan: RestorePlan, *, timeout: float = zookeeper.S
             session.reporter.note(host, RESTORE_STEP, "no data was touched: a server did not stop")
         raise HostsFailed()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    args = [a for f in manifest.files for a in (f.kind, f.name, f.size, f.sha256)]
+    args = [zkb.epoch_of(manifest.last_zxid)] + [a for f in manifest.files for a in (f.kind, f.name, f.size, f.sha256)]
     files = [zkb.local_path(plan.backup, f) for f in manifest.files]
     aside: dict[str, str] = {}
 
@@ -256,17 +269,20 @@ def restore(session: Session, plan: RestorePlan, *, timeout: float = zookeeper.S
 def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
     """Every znode of ``expected`` read through the servers' client ports (as the super user when this
     controller has its password, so that no ACL hides one), compared by sha256 of its data."""
-    from kazoo.client import KazooClient
     from kazoo.exceptions import NoNodeError
 
+    from ..zk.client import started_client, tls_options
     from ..zk.membership import client_hosts
     inventory = ctx.session.inventory
     secret = superuser.existing_password(inventory)
-    zk = KazooClient(hosts=client_hosts(inventory, inventory.zookeeper.hosts), timeout=10,
-                     auth_data=superuser.auth_data(inventory) if secret else None)
-    zk.start(timeout=30)
+    servers = client_hosts(inventory, inventory.zookeeper.hosts)
     found: dict[str, str | None] = {}
-    try:
+    with started_client(servers, timeout=10, start_within=READBACK_CONNECT,
+                        unreachable=f"no ZooKeeper session with any of {servers} within {READBACK_CONNECT:.0f}s: "
+                                    f"the read-back of the restored znodes needs their client ports",
+                        connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
+                        auth_data=superuser.auth_data(inventory) if secret else None,
+                        tls=tls_options(inventory)) as zk:
         zk.sync("/")
         paths = list(expected)
         for i in range(0, len(paths), 500):
@@ -276,9 +292,6 @@ def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
                     found[path] = hashlib.sha256(pending.get(timeout=30)[0] or b"").hexdigest()
                 except NoNodeError:
                     found[path] = None
-    finally:
-        zk.stop()
-        zk.close()
     differ = zkb.compare(expected, found)
     if differ:
         raise BackupFailed(f"{len(differ)} of {len(expected)} znodes of the backup do not read back: "

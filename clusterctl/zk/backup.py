@@ -258,5 +258,10 @@ def compare(expected: dict[str, str], found: dict[str, str | None]) -> list[str]
     return out
 
 
+def epoch_of(zxid: str) -> int:
+    """The epoch of a zxid as a manifest writes it (``0x…``): its high 32 bits."""
+    return int(zxid, 16) >> 32
+
+
 def describe_zxid(zxid: int) -> str:
     return format_zxid(zxid) or ""

@@ -51,6 +51,17 @@ def test_a_dry_run_backup_names_a_follower_and_the_files_and_changes_nothing(ens
     assert nodes_state(ensemble) == before
 
 
+def test_scheduled_backups_are_refused_on_nodes_without_systemd(ensemble):
+    before = nodes_state(ensemble)
+    refused = ensemble.cli("zk", "backup", "--schedule", "daily", "--keep", "3", "--on", "node2")
+    assert refused.returncode == 2 and "node2: no systemd runs there" in refused.stderr, \
+        refused.stdout[-2000:] + refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert nodes_state(ensemble) == before
+    assert all(inside(ensemble.lab, n, "ls /etc/systemd/system/clusterctl-backup-* /usr/local/lib/clusterctl "
+                                       "2>/dev/null || true") == "" for n in NODES)
+
+
 def test_restore_brings_back_a_deleted_subtree_and_every_write_up_to_the_backup(ensemble, tmp_path):
     zk = client(ensemble)
     try:

@@ -159,10 +159,9 @@ def test_a_dry_run_may_list_a_servers_data_and_nothing_else_of_the_backup_script
     assert not any(reads_only("zk_backup.sh", [action]) for action in ("cat", "verify", "restore"))
 
 
-def test_restore_into_another_cluster_or_membership_is_refused_as_not_built_yet(tmp_path):
+def test_a_backup_is_of_this_ensemble_only_with_its_cluster_name_and_server_ids(tmp_path):
     from types import SimpleNamespace
 
-    from clusterctl.errors import UsageError
     from clusterctl.steps.backup import same_ensemble
     m = manifest(tmp_path)
 
@@ -170,7 +169,30 @@ def test_restore_into_another_cluster_or_membership_is_refused_as_not_built_yet(
         spec = SimpleNamespace(servers=[SimpleNamespace(host=h, id=i) for h, i in servers.items()])
         return SimpleNamespace(inventory=SimpleNamespace(cluster=SimpleNamespace(name=name), zookeeper=spec))
 
-    same_ensemble(session("lab", {"n1": 1, "n2": 2, "n3": 3}), m)
-    for other in (session("prod", {"n1": 1, "n2": 2, "n3": 3}), session("lab", {"n1": 1, "n2": 2, "n4": 4})):
-        with pytest.raises(UsageError, match="not built yet"):
-            same_ensemble(other, m)
+    assert same_ensemble(session("lab", {"n1": 1, "n2": 2, "n3": 3}), m)
+    assert not same_ensemble(session("prod", {"n1": 1, "n2": 2, "n3": 3}), m)
+    assert not same_ensemble(session("lab", {"n1": 1, "n2": 2, "n4": 4}), m)
+
+
+@pytest.mark.parametrize("own, backup, expected", [("1", 3, "3"), ("5", 3, "5"), (None, 2, "2")])
+def test_a_restored_server_gets_its_own_epochs_raised_to_the_backups(tmp_path, own, backup, expected):
+    import subprocess
+    from importlib import resources
+    data = tmp_path / "data"
+    (data / "version-2").mkdir(parents=True)
+    (data / "myid").write_text("1\n")
+    if own is not None:
+        for name in ("acceptedEpoch", "currentEpoch"):
+            (data / "version-2" / name).write_text(own)
+    snapshot = b"snapshot bytes"
+    script = resources.files("clusterctl.remote").joinpath("zk_backup.sh").read_bytes()
+    subprocess.run(["bash", "-s", "--", "restore", str(data), str(data / "datalog"), "s1", str(backup), "snapshot",
+                    "snapshot.300000001", str(len(snapshot)), hashlib.sha256(snapshot).hexdigest()],
+                   input=script + snapshot, capture_output=True, check=True)
+    assert [(data / "version-2" / n).read_text() for n in ("acceptedEpoch", "currentEpoch")] == [expected] * 2
+    assert (data / "version-2" / "snapshot.300000001").read_bytes() == snapshot
+    assert (tmp_path / "data.before-restore-s1" / "myid").is_file() and (data / "myid").read_text() == "1\n"
+
+
+def test_an_epoch_is_the_high_half_of_a_zxid():
+    assert zkb.epoch_of("0x300000001") == 3 and zkb.epoch_of("0x5") == 0

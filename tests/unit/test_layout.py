@@ -47,3 +47,12 @@ def test_no_two_test_modules_share_a_name():
     tests = Path(__file__).resolve().parents[1]
     names = Counter(p.name for p in tests.rglob("test_*.py"))
     assert [n for n, count in names.items() if count > 1] == []
+
+
+def test_only_the_client_module_starts_a_kazoo_session():
+    # zk/client.started_client is where a session learns how to reach the servers (TLS included):
+    # a KazooClient made anywhere else would miss it.
+    makers = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if LAB not in p.parents
+              for node in ast.walk(ast.parse(p.read_text()))
+              if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "KazooClient"]
+    assert makers == ["zk/client.py"]
