@@ -27,6 +27,22 @@ def separate(name: str, subnet: str) -> tuple[str, str]:
     return prefix + name, subnet
 
 
+BASE_PLANE = 231  # the second octet of every e2e lab's subnet as written in the tests
+
+
+def worker_separation(worker: str, environ: dict[str, str]) -> dict[str, str]:
+    """What ``separate`` reads, set for one pytest-xdist worker (gw0, gw1, ...) so that two workers
+    never share a lab name or an address: the worker's letter (gw0 a, gw1 b, ...) after the run's own
+    prefix, and the run's plane (CLUSTERCTL_TEST_SUBNET_PLANE, else 231) plus the worker's number.
+    gw0 keeps the run's plane: a run on one worker has the addresses it would have without xdist."""
+    index = int(worker.removeprefix("gw"))
+    plane = int(environ.get("CLUSTERCTL_TEST_SUBNET_PLANE") or BASE_PLANE) + index
+    if index > 25 or plane > 255:
+        raise ValueError(f"worker {worker} has no lab plane of its own (plane {plane}): run fewer workers")
+    return {"CLUSTERCTL_TEST_LAB_PREFIX": environ.get("CLUSTERCTL_TEST_LAB_PREFIX", "") + chr(ord("a") + index),
+            "CLUSTERCTL_TEST_SUBNET_PLANE": str(plane)}
+
+
 @contextmanager
 def running_lab(name: str, subnet: str, nodes: int, **up_kwargs):
     """A lab brought up for a block and always torn down after it.

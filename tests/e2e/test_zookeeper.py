@@ -429,7 +429,7 @@ class TestSeveralObservers:
     def test_a_server_that_never_serves_fails_zk_start_by_name(self, observed):
         # An observer whose quorum port is blackholed can never sync: zk start names it and exits 1.
         observed.cli("zk", "stop", args=("node6",))
-        inside(observed.lab, "node6", "ip route add blackhole 10.231.98.0/24 table 101 && "
+        inside(observed.lab, "node6", f"ip route add blackhole {observed.lab.subnet} table 101 && "
                                       "ip rule add ipproto tcp dport 2888 priority 101 table 101")
         try:
             start = observed.cli("zk", "start", args=("node6", "--timeout", "8"))
