@@ -38,6 +38,10 @@ def check_host(init: NodeInit, login_user: bool = False) -> None:
     if init is NodeInit.SYSTEMD and not os.access(SYSTEMD, os.X_OK):
         raise LabError(f"{SYSTEMD} is missing on this machine: install the systemd package, "
                        "or boot the nodes with '--init none'")
+    for program, package in (LOGIN_USER_PROGRAMS if login_user else {}).items():
+        if not os.access(program, os.X_OK):
+            raise LabError(f"{program} is missing on this machine, and the nodes run its own: "
+                           f"install the {package} package")
     if init is NodeInit.SYSTEMD:
         raise_inotify_instances()
 
@@ -56,10 +60,6 @@ def raise_inotify_instances() -> None:
             INOTIFY_INSTANCES.write_text(f"{WANTED_INOTIFY_INSTANCES}\n")
     except (OSError, ValueError):
         pass  # a kernel without the knob, or a read-only /proc: the nodes may still boot
-    for program, package in (LOGIN_USER_PROGRAMS if login_user else {}).items():
-        if not os.access(program, os.X_OK):
-            raise LabError(f"{program} is missing on this machine, and the nodes run its own: "
-                           f"install the {package} package")
 
 
 def host_networks() -> list[tuple[str, ipaddress.IPv4Interface]]:
