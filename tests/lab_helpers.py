@@ -44,13 +44,16 @@ def worker_separation(worker: str, environ: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def running_lab(name: str, subnet: str, nodes: int, **up_kwargs):
+def running_lab(name: str, subnet: str, nodes: int, *, fixed: bool = False, **up_kwargs):
     """A lab brought up for a block and always torn down after it.
 
     ``up_kwargs`` go to :meth:`Lab.up`: say init="none" for nodes without a
-    service manager, or disk_sizes={"node3": "64m"}.
+    service manager, or disk_sizes={"node3": "64m"}. ``fixed``: this name
+    and subnet as given, never moved for a parallel run (test_lab's, which
+    checks addresses and drives the lab by name; no other lab uses them).
     """
-    name, subnet = separate(name, subnet)
+    if not fixed:
+        name, subnet = separate(name, subnet)
     lab = Lab(name=name, subnet=subnet)
     lab.down()  # a previous crashed run may have left it
     try:

@@ -34,7 +34,7 @@ TINY_LAB_NAME, TINY_LAB_SUBNET = "tutiny", "10.231.147.64/27"  # one node, for t
 
 @pytest.fixture(scope="module")
 def lab():
-    with running_lab(NAME, SUBNET, len(NODES), disk_sizes=SMALL_DISK) as lab:
+    with running_lab(NAME, SUBNET, len(NODES), fixed=True, disk_sizes=SMALL_DISK) as lab:
         yield lab
 
 
@@ -425,7 +425,7 @@ def test_a_failed_up_leaves_nothing_behind(monkeypatch):
 
 
 def test_without_the_lab_key_root_logs_in_by_password_only(tmp_path):
-    with running_lab(SPARE_NAME, SPARE_SUBNET, 1, authorize_lab_key=False) as spare:
+    with running_lab(SPARE_NAME, SPARE_SUBNET, 1, fixed=True, authorize_lab_key=False) as spare:
         assert "not yet authorized" in (spare.state_dir / "inventory.toml").read_text()
         assert inside(spare, "node1", "ls -A /root/.ssh 2>/dev/null; true") == ""
         assert ssh(spare, "node1", "true", tmp_path / "known_hosts").returncode == 255
@@ -433,7 +433,7 @@ def test_without_the_lab_key_root_logs_in_by_password_only(tmp_path):
 
 
 def test_a_node_without_a_service_manager_runs_sshd_itself_and_reboots_the_same_way(tmp_path):
-    with running_lab(SPARE_NAME, SPARE_SUBNET, 1, init="none") as spare:
+    with running_lab(SPARE_NAME, SPARE_SUBNET, 1, fixed=True, init="none") as spare:
         assert inside(spare, "node1", "ps -p 1 -o comm=; ps --ppid 1 -o comm=") == "bash\nsshd\n"
         assert ssh(spare, "node1", "hostname", tmp_path / "known_hosts").stdout == "node1\n"
         inside(spare, "node1", "echo kept > /var/tmp/reboot-marker")
@@ -448,7 +448,8 @@ def test_a_node_without_a_service_manager_runs_sshd_itself_and_reboots_the_same_
 
 @pytest.fixture(scope="module")
 def user_lab():
-    with running_lab(USER_LAB_NAME, USER_LAB_SUBNET, len(USER_LAB_NODES), user=DEPLOY, bastion=True) as lab:
+    with running_lab(USER_LAB_NAME, USER_LAB_SUBNET, len(USER_LAB_NODES), fixed=True, user=DEPLOY,
+                     bastion=True) as lab:
         yield lab
 
 
@@ -581,7 +582,7 @@ def test_down_of_a_lab_with_a_user_and_a_bastion_leaves_nothing_behind(user_lab)
 
 def test_nopasswd_lets_the_login_user_sudo_without_a_password_and_a_lab_without_bastion_lets_it_in_directly(
         tmp_path):
-    with running_lab(TINY_LAB_NAME, TINY_LAB_SUBNET, 1, init="none",
+    with running_lab(TINY_LAB_NAME, TINY_LAB_SUBNET, 1, fixed=True, init="none",
                      user=LabUser("deploy", SudoRights.NOPASSWD)) as tiny:
         known_hosts = tmp_path / "known_hosts"
         result = openssh(tiny, f"deploy@{tiny.address('node1')}", "sudo -n id -un", known_hosts)
@@ -591,7 +592,7 @@ def test_nopasswd_lets_the_login_user_sudo_without_a_password_and_a_lab_without_
 
 
 def test_nosudo_leaves_the_login_user_out_of_the_sudoers():
-    with running_lab(TINY_LAB_NAME, TINY_LAB_SUBNET, 1, init="none",
+    with running_lab(TINY_LAB_NAME, TINY_LAB_SUBNET, 1, fixed=True, init="none",
                      user=LabUser("deploy", SudoRights.NOSUDO)) as tiny:
         assert inside(tiny, "node1", "ls /etc/sudoers.d") == "README\n"
         without = tiny.exec("node1", ["su", "-", "deploy", "-c", "sudo -n true"])
