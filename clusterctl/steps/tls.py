@@ -28,7 +28,6 @@ from typing import Mapping
 from ..core.session import HostContext, HostResults, Outcome
 from ..inventory import Inventory
 from ..plan import Change
-from ..core.facts import query
 from ..render.zoo_cfg import (client_address, parse_client_addresses, render_zoo_cfg, server_line, tls_dir,
                               truststore_path)
 from ..tls.certs import first_pem, parse, reissue_reason, wanted_names
@@ -177,15 +176,23 @@ def addresses_to_change(spec, states: Mapping[str, zk_install.ServerState]) -> l
     return [members[sid][0] for sid, address in sorted(addresses.items()) if address != wanted and sid in members]
 
 
+def plaintext_count(facts: Facts) -> int | None:
+    """How many other hosts' connections a server's plaintext client port holds now; None: not known."""
+    fact = facts.get("zk.plaintext_clients")
+    words = fact.output.split() if fact is not None and fact.ok else []
+    return int(words[1]) if len(words) == 2 and words[1].isdigit() else None
+
+
 def plaintext_clients(facts: Mapping[str, Facts]) -> dict[str, int]:
     """host → connections from other hosts to its plaintext client port now, where there are any (pure)."""
-    out = {}
-    for host, f in facts.items():
-        fact = f.get("zk.plaintext_clients")
-        words = fact.output.split() if fact is not None and fact.ok else []
-        if len(words) == 2 and words[1].isdigit() and int(words[1]):
-            out[host] = int(words[1])
-    return out
+    counts = {host: plaintext_count(f) for host, f in facts.items()}
+    return {host: n for host, n in counts.items() if n}
+
+
+def bound_lines(facts: Facts) -> list[str]:
+    """The local addresses the plaintext client port listens on, from a server's facts (none: closed)."""
+    fact = facts.get("zk.bound")
+    return fact.lines if fact is not None and fact.ok else []
 
 
 def listens_as(bound: list[str], wanted: str) -> bool:
@@ -216,11 +223,6 @@ class ZkTlsRoll(_ZkStep):
         self.timeout, self.pause, self.confirm = timeout, pause, confirm
         self.force = force  # close the plaintext port to other hosts even while some still use it
 
-    def facts(self, inventory: Inventory, host):
-        port = inventory.zookeeper.client_port
-        return super().facts(inventory, host) + [query("zk.bound", "bound", port),
-                                                 query("zk.plaintext_clients", "connected", port)]
-
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, TlsRollPlan]:
         spec = inventory.zookeeper
         states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
@@ -247,8 +249,7 @@ class ZkTlsRoll(_ZkStep):
                 f"time, the leader last"))
         else:
             for host, f in facts.items():
-                bound = f.get("zk.bound")
-                lines = bound.lines if bound is not None and bound.ok else []
+                lines = bound_lines(f)
                 if states[host].server is not None and not listens_as(lines, client_address(spec)):
                     plans[host].changes.append(Change(
                         f"restart to bind the plaintext client port on {client_address(spec)} "
@@ -278,11 +279,14 @@ class ZkTlsRoll(_ZkStep):
             results.update(self._readdress(session))
         return results
 
-    def _states(self, session) -> dict[str, zk_install.ServerState]:
-        spec = session.inventory.zookeeper
+    def _fresh_facts(self, session) -> dict[str, Facts]:
         for host in zookeeper_servers(session):
             session.forget_facts(host, "zk.")
-        return {h: zk_install.ServerState.from_facts(f, spec) for h, f in self.gather(session).items()}
+        return self.gather(session)
+
+    def _states(self, session) -> dict[str, zk_install.ServerState]:
+        spec = session.inventory.zookeeper
+        return {h: zk_install.ServerState.from_facts(f, spec) for h, f in self._fresh_facts(session).items()}
 
     def _rolls(self, session) -> HostResults:
         """Roll after roll until every server runs the target phase (or one is put back)."""
@@ -334,16 +338,11 @@ class ZkTlsRoll(_ZkStep):
             session.reporter.note(serving[0] if serving else spec.hosts[0], ROLL_STEP,
                                   f"reconfig: plaintext client ports on {client_address(spec)}")
         wanted = client_address(spec)
-        asked = query("zk.bound", "bound", spec.client_port)
-        bound = session.gather(ROLL_STEP, zookeeper_servers(session), lambda h: [asked])
         due = {}
-        for host, facts in bound.items():
-            fact = facts.get("zk.bound")
-            lines = fact.lines if fact is not None and fact.ok else []
+        for host, facts in self._fresh_facts(session).items():
+            lines = bound_lines(facts)
             if not listens_as(lines, wanted):
                 due[host] = f"its plaintext client port is to listen on {wanted} ({', '.join(lines) or 'closed'} now)"
-        for host in bound:
-            session.forget_facts(host, "zk.bound")
         if not due:
             return HostResults()
         result = rolling_restart(session, timeout=self.timeout, only=due, pause=self.pause, confirm=self.confirm,

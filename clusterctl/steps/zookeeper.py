@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ..core.facts import FactQuery, query
+from ..core.facts import FactQuery
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import EnsembleNotReady, Refused, UsageError
 from ..inventory import Host, Inventory
@@ -541,20 +541,15 @@ def tls_status(session: Session, facts: Mapping[str, Facts]) -> dict[str, list[s
     """Each server's TLS as status shows it (nothing while TLS is off everywhere)."""
     import datetime
     from ..tls.report import tls_notes
+    from .tls import plaintext_count
     spec = session.inventory.zookeeper
     states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
     if not (spec.tls.enabled or any(s.running_tls.stores for s in states.values())):
         return {}
-    asked = query("zk.plaintext_clients", "connected", spec.client_port)
-    connected = session.gather("zk-status", list(states), lambda h: [asked])
     now = datetime.datetime.now(datetime.timezone.utc)
-    out = {}
-    for host, state in states.items():
-        fact = connected.get(host, {}).get("zk.plaintext_clients")
-        count = fact.output.split()[1] if fact is not None and fact.ok and len(fact.output.split()) == 2 else ""
-        out[host] = tls_notes(spec.tls, state.running_tls, state.tls_cert, now,
-                              int(count) if count.isdigit() else None, spec.client_port)
-    return out
+    return {host: tls_notes(spec.tls, state.running_tls, state.tls_cert, now, plaintext_count(facts[host]),
+                            spec.client_port)
+            for host, state in states.items()}
 
 
 def steps(hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT, smoke: bool = False) -> list[Step]:

@@ -125,6 +125,9 @@ def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
         query("zk.tls_marker", "file", tls_marker_path(spec)),
         query("zk.tls_cert", "pem_certs", keystore_path(spec)),
         query("zk.tls_trust", "file", truststore_path(spec)),
+        # Where the plaintext client port listens, and how many other hosts use it now: TLS needs both.
+        query("zk.bound", "bound", spec.client_port),
+        query("zk.plaintext_clients", "connected", spec.client_port),
     ]
 
 

@@ -104,27 +104,43 @@ def tls_connect(ensemble, node: str, cert: Path | None = None, key: Path | None 
             return conn.makefile("rb").read().decode()
 
 
-def other_ca(directory: Path, name: str, address: str) -> tuple[Path, Path]:
-    """A certificate for ``name``/``address`` from a CA the cluster does not know (key and cert, PEM)."""
+def certificate(directory: Path, name: str, address: str, *, issuer=None, valid=(-1 / 24, 30),
+                label: str = "stranger") -> tuple[Path, Path]:
+    """A key and a certificate for ``name``/``address`` (cert and key paths, PEM), signed by ``issuer`` (the CA's
+    key and certificate) or by a CA made here that the cluster does not know; valid from and to the days
+    ``valid`` gives, counted from now."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
     import ipaddress
     now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a stranger's CA")])
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name),
-                                                        x509.IPAddress(ipaddress.ip_address(address))]), False)
-            .sign(ca_key, hashes.SHA256()))
-    key_path, cert_path = directory / f"{name}-stranger.key", directory / f"{name}-stranger.crt"
+    key = ec.generate_private_key(ec.SECP256R1())
+    if issuer is None:
+        ca_key, ca_public = ec.generate_private_key(ec.SECP256R1()), None
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a stranger's CA")])
+    else:
+        ca_key, ca_cert = issuer
+        ca_name, ca_public = ca_cert.subject, ca_cert.public_key()
+    builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+               .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now + datetime.timedelta(days=valid[0]))
+               .not_valid_after(now + datetime.timedelta(days=valid[1]))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(name),
+                                                           x509.IPAddress(ipaddress.ip_address(address))]), False))
+    if ca_public is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public), False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    key_path, cert_path = directory / f"{name}-{label}.key", directory / f"{name}-{label}.crt"
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
+
+
+def other_ca(directory: Path, name: str, address: str) -> tuple[Path, Path]:
+    """A certificate for ``name``/``address`` from a CA the cluster does not know (key and cert, PEM)."""
+    return certificate(directory, name, address)
 
 
 def quorum_settings(ensemble, node: str) -> dict[str, str]:
@@ -203,27 +219,10 @@ def test_a_server_with_a_strangers_certificate_cannot_join_and_apply_brings_it_b
 def expired_certificate(ensemble, node: str, tmp_path: Path) -> tuple[Path, Path]:
     """A certificate of the cluster's own CA for ``node`` that expired yesterday (key and cert, PEM)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    import ipaddress
-    ca_key = serialization.load_pem_private_key((ensemble.tls_dir / "ca.key").read_bytes(), None)
-    ca_cert = x509.load_pem_x509_certificate((ensemble.tls_dir / "ca.crt").read_bytes())
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    address = ensemble.lab.address(node)
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node)]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(node),
-                                                        x509.IPAddress(ipaddress.ip_address(address))]), False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), False)
-            .sign(ca_key, hashes.SHA256()))
-    key_path, cert_path = tmp_path / f"{node}-expired.key", tmp_path / f"{node}-expired.crt"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
+    from cryptography.hazmat.primitives import serialization
+    issuer = (serialization.load_pem_private_key((ensemble.tls_dir / "ca.key").read_bytes(), None),
+              x509.load_pem_x509_certificate((ensemble.tls_dir / "ca.crt").read_bytes()))
+    return certificate(tmp_path, node, ensemble.lab.address(node), issuer=issuer, valid=(-30, -1), label="expired")
 
 
 def test_an_expired_certificate_is_named_by_status_refused_by_the_quorum_and_renewed_by_apply(ensemble, tmp_path):
