@@ -15,7 +15,7 @@ from typing import Iterator
 from tests.lab_helpers import SERVER_PID, inside
 
 REPO = Path(__file__).resolve().parents[1]
-SRVR = ("python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', 2181), 2); s.sendall(b'srvr'); "
+WORD = ("python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', 2181), 2); s.sendall(b'{}'); "
         "print(s.makefile('rb').read().decode())\"")
 
 
@@ -27,8 +27,10 @@ class Ensemble:
         self.path = lab.inventory_path.parent / "lifecycle.toml"
         self.current: tuple = ({}, 5, ())
 
-    def inventory(self, servers: dict[str, int | tuple[int, bool]], sync_limit: int = 5, without=()) -> Path:
-        """The inventory with these servers (and ``without`` these hosts at all: a dead node dropped)."""
+    def inventory(self, servers: dict[str, int | tuple[int, bool]], sync_limit: int = 5, without=(),
+                  settings: str = "") -> Path:
+        """The inventory with these servers (and ``without`` these hosts at all: a dead node dropped; more
+        zoo.cfg ``settings`` lines, [zookeeper.settings])."""
         self.current = (dict(servers), sync_limit, tuple(without))
         lines = []
         for host, spec in servers.items():
@@ -38,7 +40,8 @@ class Ensemble:
         for node in without:
             text = re.sub(rf'\[hosts\.{node}\]\naddress = "[^"]*"\n', "", text)
             text = text.replace(f'"{node}", ', "").replace(f', "{node}"', "")
-        self.path.write_text(text + "\n".join(lines) + "\n")
+        more = f"[zookeeper.settings]\n{settings}\n" if settings else ""
+        self.path.write_text(text + "\n".join(lines) + "\n" + more)
         return self.path
 
     def cli(self, *words: str, timeout: float = 900, answers: str = "",
@@ -61,7 +64,11 @@ class Ensemble:
 
     def srvr(self, node: str) -> str:
         """What the node's server says of itself (srvr, asked on the node)."""
-        return inside(self.lab, node, SRVR, check=False)
+        return self.word(node, "srvr")
+
+    def word(self, node: str, word: str) -> str:
+        """The node's server's answer to a four-letter word, asked on the node."""
+        return inside(self.lab, node, WORD.format(word), check=False)
 
     def role(self, node: str) -> str:
         out = self.srvr(node)

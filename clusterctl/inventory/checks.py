@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InventoryError
+from ..render.zk_settings import property_problem, setting_problem
 from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
                     TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec, Host, Inventory, JdkSpec, Jump,
                     MetricsSpec, OWN_ADDRESS, SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
@@ -25,6 +26,7 @@ from .values import HOSTNAME, canonical_ip, file_kind, is_host_name, private_key
 # $, ':' or '%', no '.' or '..' components, none that reads as an option.
 _REMOTE_DIR = re.compile(r"(?:/(?!\.\.?(?:/|\Z))(?!-)[A-Za-z0-9._+@-]+)+/?")
 _FOUR_LETTER_WORD = re.compile(r"[a-z]{4}|\*")
+_SETTING_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # one zoo.cfg key: no '=', ':' or spaces
 _JVM_FLAG = re.compile(r"-[A-Za-z0-9:+_.=/,@-]+")  # one word: it is joined into SERVER_JVMFLAGS with spaces
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 
@@ -402,7 +404,7 @@ class Checker:
             "election_port", "tick_time", "init_limit", "sync_limit", "servers", "admin_server",
             "admin_port", "four_letter_words", "distribute", "heap_mb", "user", "group", "log_dir",
             "snap_retain_count", "purge_interval", "snap_count", "jvm_flags", "environment", "conf_dir",
-            "secret_file", "metrics")))
+            "secret_file", "metrics", "settings")))
         package, _ = self.package(data, key, RELEASE_KINDS, "name the Apache ZooKeeper -bin.tar.gz release")
         ports = {n: self.integer(data, key, n, d, 1, 65535) for n, d in
                  (("client_port", 2181), ("quorum_port", 2888), ("election_port", 3888), ("admin_port", 8080))}
@@ -432,6 +434,7 @@ class Checker:
             purge_interval=self.purge_interval(data, key),
             snap_count=self.integer(data, key, "snap_count", 100_000, 2, 100_000_000),
             jvm_flags=self.jvm_flags(data, key),
+            settings=self.zk_settings(data.get("settings", {})),
             environment=self.environment(data, key),
             conf_dir=self.remote_dir(data, key, "conf_dir", "/etc/zookeeper"),
             secret_file=self.local_path(f"{key}.secret_file", data["secret_file"]) if "secret_file" in data else None,
@@ -541,7 +544,35 @@ class Checker:
             if not _JVM_FLAG.fullmatch(text):
                 raise self.fail(where, f"{shown(text)} is not one JVM flag (starts with -, no spaces or quotes)",
                                 "give each flag its own string")
+            if text.startswith("-Dzookeeper.") and (problem := property_problem(text)):
+                raise self.fail(where, *problem)
         return tuple(flags)
+
+    def zk_settings(self, data: Any) -> tuple[tuple[str, str], ...]:
+        """[zookeeper.settings]: more zoo.cfg keys, each one the release reads and clusterctl does not write
+        itself. A dotted key may be quoted ("quorum.cnxn.threads.size" = 20) or left to TOML's nesting."""
+        key = "zookeeper.settings"
+        if not isinstance(data, dict):
+            raise self.fail(key, f"must be a table of zoo.cfg keys, got {shown(data)}",
+                            'write [zookeeper.settings] with maxClientCnxns = 120')
+        pairs = []
+        for name, value in _flattened(data):
+            where = join_key(key, name)
+            if not _SETTING_KEY.fullmatch(name):
+                raise self.fail(where, "is not a zoo.cfg key", "use letters, digits, '.', '_' and '-'")
+            if problem := setting_problem(name):
+                raise self.fail(where, *problem)
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, (int, float)):
+                text = str(value)
+            elif isinstance(value, str):
+                text = self.text(where, value)
+            else:
+                raise self.fail(where, f"must be a string, number or boolean, got {shown(value)}",
+                                "give one value")
+            pairs.append((name, text))
+        return tuple(pairs)
 
     def environment(self, data: dict, key: str) -> tuple[tuple[str, str], ...]:
         env = data.get("environment", {})
@@ -607,3 +638,13 @@ class Checker:
             self.warnings.append(f"{self.path}: {key}: {even_voters_warning(len(voters))}")
         return tuple(servers)
 
+
+def _flattened(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) of a table whose unquoted dotted keys TOML made into nested tables."""
+    out = []
+    for name, value in table.items():
+        if isinstance(value, dict):
+            out += _flattened(value, f"{prefix}{name}.")
+        else:
+            out.append((f"{prefix}{name}", value))
+    return out

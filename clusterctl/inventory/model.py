@@ -145,6 +145,7 @@ class ZooKeeperSpec:
     purge_interval: int = 24  # hours between purges; 0 turns autopurge off (warned about)
     snap_count: int = 100_000  # transactions between snapshots (ZooKeeper's snapCount)
     jvm_flags: tuple[str, ...] = ()  # more JVM flags for the server (SERVER_JVMFLAGS)
+    settings: tuple[tuple[str, str], ...] = ()  # more zoo.cfg keys ([zookeeper.settings]), each one checked
     environment: tuple[tuple[str, str], ...] = ()  # more environment for the server's unit
     conf_dir: str = "/etc/zookeeper"  # zoo.cfg and the dynamic membership, the server's (it rewrites them)
     secret_file: Path | None = None  # on the controller: the super-user password reconfig authenticates with

@@ -7,6 +7,7 @@ import shlex
 from ..inventory import OWN_ADDRESS, Inventory, ZooKeeperSpec
 from ..tls.phases import TlsState
 from .key_values import parse_key_values
+from .zk_settings import setting_lines
 from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
 
 
@@ -153,6 +154,7 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
         "standaloneEnabled=false",
         f"dynamicConfigFile={dynamic_file or dynamic_path(spec)}",
         *tls_lines(spec, tls),
+        *setting_lines(spec.settings),
     ]
     return "\n".join(lines) + "\n"
 

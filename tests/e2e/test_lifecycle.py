@@ -43,7 +43,8 @@ def test_a_changed_setting_restarts_each_server_once_leader_last_and_a_no_op_app
     ensemble.inventory(FIRST)
     leader = next(n for n in FIRST if ensemble.role(n) == "leader")
     before = {n: ensemble.pid(n) for n in FIRST}
-    ensemble.inventory(FIRST, sync_limit=7)
+    # A [zookeeper] key and a zoo.cfg key of the inventory's own ([zookeeper.settings]), changed together.
+    ensemble.inventory(FIRST, sync_limit=7, settings="maxClientCnxns = 77")
     began = time.time() - 1
     with Writer(ensemble.hosts(FIRST)) as writer:
         applied = ensemble.cli("apply")
@@ -57,9 +58,11 @@ def test_a_changed_setting_restarts_each_server_once_leader_last_and_a_no_op_app
                                             f"grep -c '^Started' || true").strip()
         assert starts == "1", f"{node} started {starts} times"
         assert inside(ensemble.lab, node, "grep -c '^syncLimit=7' /etc/zookeeper/zoo.cfg").strip() == "1"
+        # The server itself runs with it (conf: the configuration it read).
+        assert re.search(r"^maxClientCnxns=77$", ensemble.word(node, "conf"), re.M), ensemble.word(node, "conf")
     order = sorted(FIRST, key=ensemble.started_at)
     assert order[-1] == leader, f"the leader ({leader}) went last: {order}"
-    assert "syncLimit 5 → 7" in applied.stdout, applied.stdout[-3000:]
+    assert "syncLimit 5 → 7" in applied.stdout and "maxClientCnxns=77 added" in applied.stdout, applied.stdout[-3000:]
 
     again = ensemble.cli("apply")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr

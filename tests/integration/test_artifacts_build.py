@@ -335,3 +335,17 @@ def test_zookeeper_without_java_home_or_java_on_path_says_so(release, zk_env, tm
     result = run(release / "bin" / "zkServer.sh", "start", env=env, timeout=60)
     assert result.returncode == 1
     assert "JAVA_HOME is not set and java could not be found in PATH" in result.stderr
+
+
+def test_the_shipped_list_of_zoo_cfg_keys_is_the_releases_own(artifacts, tmp_path):
+    """[zookeeper.settings] is checked against a list shipped beside the renderer; made again from the
+    release the lab runs (its jar's own string constants), it is the same list, and the vendor's misspelt
+    key is not in it while the real one is."""
+    from clusterctl.render import zk_settings
+    with tarfile.open(artifacts["zookeeper"]) as tar:
+        jar = next(m for m in tar.getmembers() if m.name.endswith(f"/lib/zookeeper-{zk_settings.RELEASE}.jar"))
+        tar.extract(jar, tmp_path, filter="data")
+    made = zk_settings.settings_of_jar(str(tmp_path / jar.name))
+    assert frozenset(made) == zk_settings.known_settings()
+    assert "quorum.auth.learner.saslLoginContext" in made and "quorum.auth.learner.loginContext" not in made
+    assert {"maxClientCnxns", "ssl.quorum.hostnameVerification", "quorum.cnxn.threads.size"} <= set(made)
