@@ -291,7 +291,8 @@ def not_compared(planned: dict[str, dict[str, "HostPlan"]]) -> dict[str, str]:
             for why in dict.fromkeys(p.not_compared for p in per_host.values() if p.not_compared)}
 
 
-def plan_json(planned: dict[str, dict[str, "HostPlan"]], not_applied: dict[str, str]) -> dict:
+def plan_json(planned: dict[str, dict[str, "HostPlan"]], not_applied: dict[str, str],
+              checks: list[tuple[str, str]] = ()) -> dict:
     rows = plan_rows(planned)
     changes, hosts = plan_counts(rows)
     return {
@@ -302,12 +303,14 @@ def plan_json(planned: dict[str, dict[str, "HostPlan"]], not_applied: dict[str, 
                  for host, step, shown in rows],
         "not_applied": not_applied,
         "not_compared": not_compared(planned),
+        "checks": [{"step": step, "check": said} for step, said in checks],
     }
 
 
 def show_plan(console: Console, planned: dict[str, dict[str, "HostPlan"]], *, diff: bool = False,
-              not_applied: dict[str, str] | None = None) -> None:
-    """The plan as a compact table (with ``diff``: every change with its diff), then how much would change."""
+              not_applied: dict[str, str] | None = None, checks: list[tuple[str, str]] = ()) -> None:
+    """The plan as a compact table (with ``diff``: every change with its diff), the checks the run would make,
+    then how much would change."""
     from rich.text import Text
     rows = plan_rows(planned)
     for step, why in (not_applied or {}).items():
@@ -321,6 +324,8 @@ def show_plan(console: Console, planned: dict[str, dict[str, "HostPlan"]], *, di
                     console.print(Syntax(change.diff, "diff", theme="ansi_dark", background_color="default"))
     elif rows:
         console.print(plan_table(rows))
+    for step, said in checks:
+        console.print(Text.assemble("check ", (step, "cyan"), f": {said}"))
     changes, hosts = plan_counts(rows)
     unread = not_compared(planned)
     # "Nothing to change" must not hide what could not be compared.

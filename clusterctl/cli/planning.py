@@ -11,7 +11,7 @@ from .. import bootstrap
 from ..display import plan_json, show_plan
 from ..errors import HostsFailed
 from ..run import RunOptions, open_run
-from ..steps.base import Step, not_applied
+from ..steps.base import Step, not_applied, planned_checks
 
 
 def show_steps_plan(options: RunOptions, command: str, steps: Sequence[Step], *, diff: bool = False,
@@ -27,10 +27,11 @@ def show_steps_plan(options: RunOptions, command: str, steps: Sequence[Step], *,
     with open_run(options, command, read_only=True, dry_run=dry_run, out=out) as run:
         planned = bootstrap.plan(run.session, steps)
     skipped = not_applied(run.inventory, steps)
+    checks = planned_checks(run.inventory, steps, planned)
     if as_json:
-        click.echo(json.dumps(plan_json(planned, skipped), indent=2))
+        click.echo(json.dumps(plan_json(planned, skipped, checks), indent=2))
     else:
-        show_plan(run.console, planned, diff=diff, not_applied=skipped)
+        show_plan(run.console, planned, diff=diff, not_applied=skipped, checks=checks)
         if dry_run:
             run.console.print("dry run: nothing was changed")
     if run.exit_status:

@@ -127,6 +127,12 @@ class Step:
         """host → what it needs, from the facts of :meth:`fact_hosts` alone (pure)."""
         raise NotImplementedError
 
+    def check(self, inventory: Inventory, changing: Mapping[str, set[str]]) -> str:
+        """For a step that checks rather than changes: what it will check in a run whose other steps change
+        ``changing`` (phase → hosts), or why it will not run; "" for a step that changes things. ``plan``
+        shows it, so a plan names the checks a run will make as well as its changes."""
+        return ""
+
     def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
         """Carry out ``plans`` on the hosts the run may change; by default host by host, in parallel."""
         return run.session.for_each(self.name, plans, lambda ctx: self.apply_host(ctx, plans[ctx.host.name]))
@@ -185,6 +191,18 @@ def plan_steps(session: Session, steps: Sequence[Step]) -> dict[str, dict[str, H
     """
     prefetch(session, steps)
     return {step.name: step.plans(session) for step in steps if step.applies(session.inventory)}
+
+
+def planned_checks(inventory: Inventory, steps: Sequence[Step],
+                   planned: Mapping[str, Mapping[str, HostPlan]]) -> list[tuple[str, str]]:
+    """(step, what it will check) for each checking step of ``steps``, given what ``planned`` changes: a
+    check runs where the steps before it change something (as :class:`StepRun` counts it in a run)."""
+    changing: dict[str, set[str]] = {}
+    for step in steps:
+        plans = planned.get(step.name, {})
+        changing.setdefault(step.phase, set()).update(h for h, p in plans.items() if any(c.change for c in p.changes))
+    return [(step.name, said) for step in steps
+            if step.applies(inventory) and (said := step.check(inventory, changing))]
 
 
 def require_packages(inventory: Inventory, steps: Sequence[Step]) -> None:

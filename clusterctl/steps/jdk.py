@@ -316,6 +316,14 @@ class JdkVerify(_JdkStep):
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
         return {h: HostPlan() for h in facts}
 
+    def check(self, inventory: Inventory, changing: Mapping[str, set[str]]) -> str:
+        hosts = self.hosts(inventory)
+        said = f"a login shell finds java on {len(hosts)} host(s)"
+        if self.run_jvm_everywhere:
+            return said + ", and java -version runs on each"
+        changed = [h for h in hosts if h in changing.get(self.phase, set())]
+        return said + (f", and java -version runs on {', '.join(changed)} (its JDK changes)" if changed else "")
+
     def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
         changed = None if self.run_jvm_everywhere else run.changed_in(self.phase)
         checks = verify(run.session, list(plans), run_jvm_on=changed)

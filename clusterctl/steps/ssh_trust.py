@@ -297,6 +297,14 @@ class SshVerify(_TrustStep):
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
         return {h: HostPlan() for h in facts}
 
+    def check(self, inventory: Inventory, changing: Mapping[str, set[str]]) -> str:
+        hosts = self.hosts(inventory)
+        if not (self.always or changing.get(PHASE) or changing.get("hosts")):
+            return "not run: trust and /etc/hosts stay as they are (--verify runs it)"
+        how = "logs in along a ring, every other pair proven from both ends' files" if self.mode == "ring" \
+            else "logs in to every other"
+        return f"each of {len(hosts)} host(s) {how}, by name, without a prompt"
+
     def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
         if not (self.always or run.verify or run.changed_in(PHASE, "hosts")):
             return HostResults()

@@ -429,6 +429,12 @@ class ZkSmoke(_ZkStep):
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, HostPlan]:
         return {h: HostPlan() for h in facts}
 
+    def check(self, inventory: Inventory, changing: Mapping[str, set[str]]) -> str:
+        if not (self.always or any(changing.values())):
+            return "not run: nothing changes (--verify runs it)"
+        return (f"a znode written through one of {len(self.hosts(inventory))} server(s) reads back the same "
+                f"through every other, then is removed")
+
     def apply(self, run: StepRun, plans: dict[str, HostPlan]) -> HostResults:
         if not (self.always or run.verify or run.changed_in()):
             return HostResults()

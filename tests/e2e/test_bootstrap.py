@@ -58,6 +58,10 @@ def test_plan_on_a_fresh_lab_lists_every_change_and_touches_nothing(planned_then
     for node in ("node2", "node3", "node4"):
         assert (node, "zookeeper") in rows
     assert "network: no host has an interface key" in plan.stdout, "a step left out is said, not silent"
+    # The checks the run will make are planned too (and the run then makes them: the next test).
+    assert "check verify-ssh: each of 4 host(s) logs in along a ring" in plan.stdout, plan.stdout
+    assert "check jdk-verify: a login shell finds java on 4 host(s), and java -version runs on node1" in plan.stdout
+    assert "check zk-smoke: a znode written through one of 3 server(s)" in plan.stdout
     assert "+++ /etc/hosts (planned)" not in plan.stdout, "diffs only with --diff"
     assert "+++ /etc/hosts (planned)" in diff.stdout
     assert "server.1=node2:2888:3888:participant;0.0.0.0:2181" in diff.stdout
@@ -85,6 +89,8 @@ def test_second_run_reports_no_changes(lab, planned_then_bootstrapped):
     plan = subprocess.run([sys.executable, "-m", "clusterctl", "plan", "-i", str(inventory)],
                           capture_output=True, text=True, timeout=120)
     assert "plan: nothing to change" in plan.stdout
+    assert "check zk-smoke: not run: nothing changes" in plan.stdout
+    assert not any(step == "zk-smoke" for _, step in recorder.final_states()), "the smoke test did not run"
 
 
 def test_without_the_jdk_package_status_and_plan_work_and_jdk_install_refuses(lab, artifacts,
