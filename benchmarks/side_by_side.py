@@ -28,7 +28,8 @@ so; a run during which MemAvailable falls below 1.5 GB is killed (the
 machine's memory is shared with other people's work). A contender whose
 cold run failed at a size is not tried again at that size.
 
-Prints markdown tables, writes the raw numbers as JSON (``--json``) and
+Prints markdown tables, writes the raw numbers as JSON (``--json``), the
+README's block of targets met or missed (``--readme``, benchmarks/targets.py) and
 draws the per-step plot (``--plot``, with plot_steps.py in benchmarks/.venv,
 made from benchmarks/requirements.txt if missing). Needs root and the
 artifacts (``clusterctl artifacts --out artifacts``). Uses lab ``tbside``
@@ -56,6 +57,7 @@ from clusterctl.lab.node_cgroup import cgroup2_mount  # noqa: E402
 from clusterctl.lab.runbook import render_runbook_sections  # noqa: E402
 
 from end_state import check_end_state, check_trust  # noqa: E402
+from targets import readme_block, update_readme  # noqa: E402
 from measure import (Measured, background_load, lab_memory_gb, load_average, machine,  # noqa: E402
                      mem_available_bytes, run_measured)
 from peers.pyinfra_runbook.make_inventory import render_inventory  # noqa: E402
@@ -482,6 +484,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run is killed")
     parser.add_argument("--json", type=Path, default=REPO / "docs" / "bootstrap-side-by-side.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bootstrap-steps.png")
+    parser.add_argument("--readme", type=lambda v: Path(v) if v else None, default=REPO / "README.md",
+                        help="write the targets block of this README from the result (--readme '' : none)")
     parser.add_argument("--tables-only", type=Path, nargs="+", metavar="JSON",
                         help="no runs: the tables and plot of earlier sessions' results.json, runs pooled")
     args = parser.parse_args()
@@ -526,6 +530,11 @@ def publish(results: dict, args: argparse.Namespace, python: Path, results_path:
         args.json.write_text(text)
     print()
     print(tables(results))
+    block = readme_block(results)
+    print("\n" + block)
+    if args.readme:
+        args.readme.write_text(update_readme(args.readme.read_text(), block))
+        print(f"\nREADME: {args.readme}")
     if args.plot:
         subprocess.run([str(python), str(BENCH / "plot_steps.py"), str(results_path), str(args.plot)], check=True)
         print(f"\nplot: {args.plot}")
