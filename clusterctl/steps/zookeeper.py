@@ -353,7 +353,7 @@ def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> Star
 
     # Every server it was asked to start, running before or not: exit 0 means each of them serves clients.
     asked = [h for h, p in plans.items() if h not in session.failures and not p.waits]
-    waited = wait_until_serving(session, asked, timeout, hopeless=hopeless)
+    waited = wait_until_serving(session, asked, timeout, hopeless=hopeless, started=bool(outcomes.changed))
     if not waited.met and waited.status.settled:
         for h, why in lagging(waited.status, asked, None).items():
             session.fail(h, START_STEP, f"not serving {time.monotonic() - began:.0f}s after start: {why}")

@@ -341,17 +341,24 @@ def serving_steadily(before: EnsembleStatus | None, now: EnsembleStatus, hosts: 
 def wait_until_serving(session: Session, hosts: list[str], timeout: float, *,
                        hopeless: Callable[[EnsembleStatus], bool] | None = None,
                        clock: Callable[[], float] = time.monotonic,
-                       sleep: Callable[[float], None] = time.sleep) -> Waited:
+                       sleep: Callable[[float], None] = time.sleep, started: bool = True) -> Waited:
     """Probe until every one of ``hosts`` serves clients steadily (:func:`serving_steadily`).
 
     Returns the last status; ``met`` is False after ``timeout`` seconds or
-    once ``hopeless`` says it will never happen.
+    once ``hopeless`` says it will never happen. With ``started`` False (the
+    run started or restarted none of them), a first probe that finds them all
+    serving under a settled leader is enough: the second probe guards against
+    a learner just started falling back to looking, and none was. Any later
+    probe needs its predecessor as usual.
     """
     previous: list[EnsembleStatus] = []
 
     def steady(status: EnsembleStatus) -> bool:
         before = previous[0] if previous else None
+        first = not previous
         previous[:] = [status]
+        if first and not started:
+            return status.settled and not lagging(status, hosts, None)
         return serving_steadily(before, status, hosts)
 
     return wait_for(session, steady, timeout, hopeless=hopeless, clock=clock, sleep=sleep)

@@ -85,3 +85,33 @@ def test_serving_steadily_needs_two_settled_probes_under_one_leader():
     assert not serving_steadily(whole, observer_looking, ["c"])
     leaderless = ensemble(("a", "looking"), ("b", "follower"), ("c", "follower"))
     assert not serving_steadily(leaderless, leaderless, ["b"])
+
+
+def probes(monkeypatch, *answers: EnsembleStatus) -> list[float]:
+    """wait_until_serving's probes answer ``answers`` in turn (the last one repeated); the sleeps it took."""
+    from clusterctl.zk import status as zk_status
+    queue = list(answers)
+    monkeypatch.setattr(zk_status, "probe", lambda session: queue.pop(0) if len(queue) > 1 else queue[0])
+    return []
+
+
+def wait(started: bool, slept: list[float]):
+    from clusterctl.zk.status import wait_until_serving
+    ticks = iter(range(1000))
+    return wait_until_serving(None, ["a", "b"], 60, started=started, clock=lambda: next(ticks),
+                              sleep=slept.append)
+
+
+def test_a_run_that_started_no_server_takes_one_probe_of_a_settled_ensemble(monkeypatch):
+    whole = ensemble(("a", "leader"), ("b", "follower"))
+    slept = probes(monkeypatch, whole)
+    assert wait(False, slept).met and slept == [], "no second probe, no sleep"
+    assert wait(True, slept).met and len(slept) == 1, "a server started this run needs two probes"
+
+
+def test_after_a_first_probe_that_fails_two_in_a_row_are_needed_again(monkeypatch):
+    whole = ensemble(("a", "leader"), ("b", "follower"))
+    looking = ensemble(("a", "leader"), ("b", "looking"))
+    slept = probes(monkeypatch, looking, whole, whole)
+    waited = wait(False, slept)
+    assert waited.met and len(slept) == 2, "looking, then serving twice"
