@@ -51,9 +51,13 @@ def select_steps(only: Sequence[str] = (), skip: Sequence[str] = (), **options) 
 
 
 def plan(session: Session, steps: Sequence[Step]) -> dict[str, dict[str, HostPlan]]:
-    """step → host → what would change; touches nothing. With the ZooKeeper steps, also the membership
-    commands the inventory asks for (zk add, remove, promote, demote), as each would plan itself."""
+    """step → host → what would change; touches nothing. A roll's restarts say their order as the ensemble
+    stands now (its servers asked); with the ZooKeeper steps, also the membership commands the inventory
+    asks for (zk add, remove, promote, demote), as each would plan itself."""
     planned = plan_steps(session, steps)
+    roll = planned.get(zookeeper.ZkRoll.name, {})
+    if any(p.reasons for p in roll.values()):
+        zookeeper.place_in_roll(roll, zookeeper.probe(session))
     if any(isinstance(s, zookeeper.ZkInstall) for s in steps) and session.inventory.zookeeper is not None:
         from .steps.membership import pending  # here: the membership commands' install is the runbook
         planned.update(pending(session).steps)

@@ -27,7 +27,8 @@ from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
 from ..zk import superuser
 from ..events import State
-from ..zk.restart import STEP as RESTART_STEP, RollResult, check_margin, rolling_restart, targets_in_rolling_order
+from ..zk.restart import (STEP as RESTART_STEP, RollResult, check_margin, rolling_order, rolling_restart,
+                          targets_in_rolling_order)
 from ..zk.server import STOP_GRACE_SECONDS, control, java_home, say_unsupervised
 from ..zk.status import EnsembleStatus, Waited, lagging, probe, wait_until_serving
 from ..plan import Change
@@ -370,6 +371,28 @@ def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> Star
 @dataclass
 class RollPlan(HostPlan):
     reasons: list[str] = field(default_factory=list)
+    pid: int | None = None  # the server that would restart
+
+
+# Where a planned restart stands in the roll before plan has asked the ensemble (decide is pure).
+ROLL_PLACE = "one server at a time, the leader last"
+
+
+def roll_change(pid: int | None, reasons: list[str], place: str = ROLL_PLACE) -> Change:
+    return Change(f"{zk_install.restart_notice(pid, reasons)} ({place})")
+
+
+def place_in_roll(plans: Mapping[str, RollPlan], status: EnsembleStatus) -> list[str]:
+    """Give each planned restart its place in the roll as the ensemble stands now (``plan`` asks the servers;
+    the roll asks again as it starts, so a new leader by then changes the order); the order (pure)."""
+    order = [h for h in rolling_order(status) if h in plans and plans[h].reasons]
+    leader = status.leader.host if status.leader else None
+    for place, host in enumerate(order, 1):
+        plan = plans[host]
+        said = f"{place} of {len(order)} in the roll: {', '.join(order)}" + \
+            ("; the leader now, so last" if host == leader else "")
+        plan.changes[0] = roll_change(plan.pid, plan.reasons, said)
+    return order
 
 
 class ZkRoll(_ZkStep):
@@ -394,11 +417,11 @@ class ZkRoll(_ZkStep):
         for host, p in decide_all(inventory, facts).items():
             wanted = p.migrate if self.policy == "migrate" else p.restart_needed
             reasons = p.restart_reasons if wanted else []
-            plans[host] = RollPlan(reasons=reasons)
+            plans[host] = RollPlan(reasons=reasons, pid=p.running.pid)
             if reasons:
-                # The roll's order is the ensemble's as the roll starts (asked then): said, not guessed here.
-                plans[host].changes.append(Change(f"{zk_install.restart_notice(p.running.pid, reasons)} "
-                                                  f"(one server at a time, the leader last)"))
+                # The order depends on who leads: plan adds it from the servers (place_in_roll); the roll
+                # asks again as it starts.
+                plans[host].changes.append(roll_change(p.running.pid, reasons))
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, RollPlan]) -> HostResults:

@@ -211,6 +211,14 @@ def test_plan_is_compact_with_diff_and_json_on_request(cluster):
     roll_rows = [row for row in data["plan"] if row["step"] == "zk-roll"]
     assert {row["host"] for row in roll_rows} == set(SERVERS)
     assert all("zoo.cfg" in row["changes"][0]["summary"] for row in roll_rows), roll_rows
+    # Each restart's place in the roll, as the ensemble stands: the leader's is the last.
+    leader = next(h for h, role in cluster.roles().items() if role == "leader")
+    places = {row["host"]: re.search(r"\((\d) of 5 in the roll: ([^;)]*)", row["changes"][0]["summary"])
+              for row in roll_rows}
+    assert all(places.values()), roll_rows
+    assert sorted(int(m.group(1)) for m in places.values()) == [1, 2, 3, 4, 5]
+    assert places[leader].group(1) == "5" and places[leader].group(2).endswith(leader)
+    assert "the leader now, so last" in next(r for r in roll_rows if r["host"] == leader)["changes"][0]["summary"]
     zk_rows = [row for row in data["plan"] if row["step"] == "zookeeper"]
     assert {row["host"] for row in zk_rows} == set(SERVERS)
     assert all("+syncLimit=7" in row["changes"][0]["diff"] and row["changes"][0]["change"] for row in zk_rows)

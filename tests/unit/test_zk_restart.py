@@ -115,3 +115,18 @@ def test_after_a_first_probe_that_fails_two_in_a_row_are_needed_again(monkeypatc
     slept = probes(monkeypatch, looking, whole, whole)
     waited = wait(False, slept)
     assert waited.met and len(slept) == 2, "looking, then serving twice"
+
+
+def test_plan_gives_each_restart_its_place_in_the_roll_the_leader_last():
+    from clusterctl.steps.zookeeper import RollPlan, place_in_roll, roll_change
+    status = ensemble(("a", "leader"), ("b", "follower"), ("c", "follower"), ("d", "observer"), observers=("d",))
+    plans = {h: RollPlan(reasons=["zoo.cfg (syncLimit 5 → 7)"], pid=10 + i) for i, h in enumerate("abcd")}
+    plans["c"] = RollPlan()  # needs nothing: not in the roll
+    for plan in plans.values():
+        if plan.reasons:
+            plan.changes.append(roll_change(plan.pid, plan.reasons))
+    assert place_in_roll(plans, status) == ["d", "b", "a"]
+    assert plans["d"].changes[0].summary.endswith("(1 of 3 in the roll: d, b, a)")
+    assert plans["a"].changes[0].summary == ("restart needed: the server (pid 10) zoo.cfg (syncLimit 5 → 7) "
+                                             "(3 of 3 in the roll: d, b, a; the leader now, so last)")
+    assert plans["c"].changes == []
