@@ -35,6 +35,8 @@ from ..zk.status import EnsembleStatus, ask_directly, describe, probe, server_st
 from . import zookeeper
 from .base import Step, plan_steps, run_steps
 from .day2 import Day2Plan
+from .runbook import runbook
+from .tls import ZkTlsRoll
 
 STEPS = {"add": "zk-add", "remove": "zk-remove", "retire": "zk-remove", "promote": "zk-promote",
          "demote": "zk-demote"}
@@ -238,8 +240,6 @@ def reconfigure_out(session: Session, members: dict[int, Member], item: Membersh
 
 def install_steps() -> list[Step]:
     """The runbook without starting anything: what a host needs before its server can join."""
-    from ..bootstrap import runbook
-    from .tls import ZkTlsRoll
     return [s for s in runbook() if not isinstance(s, (zookeeper.ZkStart, zookeeper.ZkRoll, ZkTlsRoll,
                                                        zookeeper.ZkSmoke))]
 
