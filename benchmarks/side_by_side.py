@@ -33,7 +33,7 @@ README's block of targets met or missed (``--readme``, benchmarks/targets.py) an
 draws the per-step plot (``--plot``, with plot_steps.py in benchmarks/.venv,
 made from benchmarks/requirements.txt if missing). Needs root and the
 artifacts (``clusterctl artifacts --out artifacts``). Uses lab ``tbside``
-on 10.231.149.0/24 and always takes it down.
+on 10.231.148.0/23 (room for 256 nodes) and always takes it down.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 BENCH_VENV = BENCH / ".venv"
 PYINFRA_DEPLOY = BENCH / "peers" / "pyinfra_runbook"
-LAB_NAME, LAB_SUBNET = "tbside", "10.231.149.0/24"
+LAB_NAME, LAB_SUBNET = "tbside", "10.231.148.0/23"
 CONTENDERS = ("ssh-trust", "clusterctl", "pyinfra", "floor")
 # Memory a node takes when its cold run is done, until a smaller size has been measured:
 # 193 MB of JDK and 76 MB of staged tarballs on its tmpfs disk, a ZooKeeper JVM, systemd.
@@ -508,6 +508,8 @@ def merge(sessions: list[dict]) -> dict:
     """One result from several sessions: the first one's header, each contender's runs pooled per size."""
     merged = dict(sessions[0], sizes={})
     for session in sessions:
+        session.setdefault("sizes_run", {n: sorted(k for k, v in cells.items() if isinstance(v, dict))
+                                         for n, cells in session["sizes"].items()})
         for n, cells in session["sizes"].items():
             into = merged["sizes"].setdefault(n, {})
             for key, value in cells.items():
@@ -518,7 +520,8 @@ def merge(sessions: list[dict]) -> dict:
                 for kind in ("cold", "noop", "problems"):
                     into[key][kind] = into[key][kind] + value[kind]
                 into[key]["skipped"] = into[key]["skipped"] or value["skipped"]
-    merged["sessions"] = [{k: s.get(k) for k in ("started", "finished", "commit", "repeat")} for s in sessions]
+    merged["sessions"] = [{k: s.get(k) for k in ("started", "finished", "commit", "repeat", "init", "sizes_run")}
+                          for s in sessions]
     return merged
 
 

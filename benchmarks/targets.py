@@ -87,18 +87,29 @@ def _loads(results: dict) -> str:
     return f"{min(loads):.1f}–{max(loads):.1f}" if loads else "not recorded"
 
 
+def _ran(sizes_run: dict[str, list[str]]) -> str:
+    """"ssh-trust at 64, 256" from {size: contenders} of one session."""
+    by_contender: dict[str, list[str]] = {}
+    for n, contenders in sizes_run.items():
+        for contender in contenders:
+            by_contender.setdefault(contender, []).append(n)
+    return "; ".join(f"{c} at {', '.join(ns)}" for c, ns in by_contender.items())
+
+
 def readme_block(results: dict) -> str:
     """The README's performance block: the conditions, then one row per target."""
     machine = results.get("machine", {})
-    commit = results.get("commit", "?").split(" ", 1)[0]
     repeat = results.get("repeat", 1)
+    sessions = results.get("sessions") or [results]  # several when side_by_side --tables-only pooled them
+    when = "; ".join(f"{s.get('started', '?')[:16].replace('T', ' ')} to {(s.get('finished') or '?')[11:16]} UTC "
+                     f"with the code of {(s.get('commit') or '?').split(' ', 1)[0]}, {s.get('init') or 'systemd'} "
+                     f"nodes" + (f" ({_ran(s['sizes_run'])})" if s.get("sizes_run") else "") for s in sessions)
     lines = [BEGIN, "",
-             f"Measured {results.get('started', '?')[:16].replace('T', ' ')} UTC to "
-             f"{results.get('finished', '?')[11:16]} with the code of {commit}, on {machine.get('nproc', '?')} "
-             f"cores ({machine.get('cpu', '?')}, {machine.get('ram_gb', '?')} GB), 1-minute load "
-             f"{_loads(results)} during the runs; {results.get('init', 'systemd')} lab nodes, medians of "
-             f"{repeat} cold run(s) and {results.get('noops', '?')} no-op runs each "
-             f"(`benchmarks/side_by_side.py --sizes {' '.join(results['sizes'])} --repeat {repeat}`).", "",
+             f"Measured {when}, on {machine.get('nproc', '?')} cores ({machine.get('cpu', '?')}, "
+             f"{machine.get('ram_gb', '?')} GB), 1-minute load {_loads(results)} during the runs; medians of up to "
+             f"{repeat} cold run(s) and "
+             f"{results.get('noops', '?')} no-op runs each (`benchmarks/side_by_side.py`, sizes "
+             f"{', '.join(results['sizes'])}).", "",
              "| target | measured | |", "|---|---|---|"]
     lines += [f"| {target} | {measured} | {verdict} |" for target, measured, verdict in target_rows(results)]
     return "\n".join(lines + ["", END])
