@@ -246,10 +246,28 @@ def matrix_table(hosts: list[str], results: dict[str, dict[str, str | None]], lo
     return table
 
 
+MATRIX_MAX_HOSTS = 16  # wider than this, the N×N table no longer fits a terminal (and takes rich seconds)
+
+
+def matrix_summary(hosts: list[str], results: dict[str, dict[str, str | None]], logins: int | None) -> str:
+    """The proof in one line, for a matrix too wide to draw: how many pairs were proven, failed, not asked."""
+    proven = sum(1 for row in results.values() for err in row.values() if err is None)
+    failed = sum(1 for row in results.values() for err in row.values() if err is not None)
+    pairs = len(hosts) * (len(hosts) - 1)
+    how = f"; {logins} real logins" if logins is not None else ""
+    unasked = pairs - proven - failed
+    return (f"node → node SSH (BatchMode, strict host keys{how}): {len(hosts)} hosts, {proven} of {pairs} pairs "
+            f"proven" + (f", {failed} failed" if failed else "") + (f", {unasked} not checked" if unasked else ""))
+
+
 def show_ssh_matrix(console: Console, matrix) -> None:
-    """The node → node proof of ssh-trust (a steps.ssh_trust matrix), then each pair that failed and why."""
+    """The node → node proof of ssh-trust (a steps.ssh_trust matrix) as a table, or as one line past
+    :data:`MATRIX_MAX_HOSTS`; then each pair that failed and why."""
     from rich.text import Text
-    console.print(matrix_table(matrix.hosts, matrix.results, matrix.logins))
+    if len(matrix.hosts) > MATRIX_MAX_HOSTS:
+        console.print(Text(matrix_summary(matrix.hosts, matrix.results, matrix.logins)))
+    else:
+        console.print(matrix_table(matrix.hosts, matrix.results, matrix.logins))
     for source, target, err in matrix.failed_pairs:
         console.print(Text.assemble((f"{source} → {target}", "red"), f": {err}"))
 

@@ -227,18 +227,39 @@ def rotated_targets(hosts: list[str], source: str) -> list[str]:
     return hosts[i + 1:] + hosts[:i]
 
 
-def pair_problem(inventory: Inventory, source: str, target: str, states: dict[str, TrustState],
+@dataclass(frozen=True)
+class ProofIndex:
+    """Each trust host's files read once into sets, for the N×N pair proof: judging a pair is then a few
+    set lookups (parsing both ends' files for every pair made the proof cubic in the host count)."""
+
+    key: dict[str, str | None]  # host → the identity of its public key
+    authorized: dict[str, frozenset[str]]  # host → the key identities its authorized_keys admits
+    pinned: dict[str, dict[str, frozenset[str]]]  # host → peer → the host key identities its known_hosts pins
+    served: dict[str, frozenset[str]]  # host → the identities of the host keys its sshd serves
+
+    @classmethod
+    def of(cls, states: dict[str, TrustState], cluster: str) -> ProofIndex:
+        return cls(
+            key={h: key_identity(s.pubkey) if s.pubkey is not None else None for h, s in states.items()},
+            authorized={h: frozenset(key_identity(line) for line in s.authorized_keys.splitlines())
+                        for h, s in states.items()},
+            pinned={h: {peer: frozenset(map(key_identity, keys))
+                        for peer, keys in pinned_peer_keys(s.known_hosts, cluster).items()}
+                    for h, s in states.items()},
+            served={h: frozenset(map(key_identity, s.host_keys)) for h, s in states.items()},
+        )
+
+
+def pair_problem(inventory: Inventory, source: str, target: str, index: ProofIndex,
                  resolved: dict[str, dict[str, str]]) -> str | None:
     """Why ``source`` could not log in to ``target`` by name, judged from their files alone (pure)."""
-    src, dst = states[source], states[target]
-    if src.pubkey is None:
+    key = index.key[source]
+    if key is None:
         return f"{source} has no key pair"
-    present = {key_identity(line) for line in dst.authorized_keys.splitlines()}
-    if key_identity(src.pubkey) not in present:
+    if key not in index.authorized[target]:
         return f"{target}'s authorized_keys lacks {source}'s key"
-    pinned = {key_identity(k) for k in pinned_peer_keys(src.known_hosts, inventory.cluster.name).get(target, [])}
-    served = {key_identity(k) for k in dst.host_keys}
-    if not served or not served <= pinned:
+    served = index.served[target]
+    if not served or not served <= index.pinned[source].get(target, frozenset()):
         return f"{source}'s known_hosts does not pin the host keys {target}'s sshd serves"
     address = inventory.hosts[target].static_address or inventory.hosts[target].address
     if resolved.get(source, {}).get(target) != address:
@@ -326,8 +347,9 @@ def verify(run: StepRun, mode: str = "ring") -> VerifyMatrix:
     concerned = set(session.targets(hosts)) if session.limited else None
     pairs = login_pairs(hosts, mode, concerned)
     users = {h: trust_user(inventory, h) for h in hosts}
+    index = ProofIndex.of(states, inventory.cluster.name)
     results: dict[str, dict[str, str | None]] = {
-        s: {t: pair_problem(inventory, s, t, states, resolved) for t in rotated_targets(hosts, s)
+        s: {t: pair_problem(inventory, s, t, index, resolved) for t in rotated_targets(hosts, s)
             if concerned is None or s in concerned or t in concerned} for s in hosts}
     results = {s: row for s, row in results.items() if row}
 
