@@ -18,8 +18,8 @@ def pytest_configure(config):
 # test_tls about 15 minutes each, the others 5 to 10): scripts/test hands whole modules to its workers in
 # this order (--no-loadscope-reorder), so the long ones start at once and the short ones fill in at the end.
 SLOWEST_FIRST = ("test_tls.py", "test_interrupts.py", "test_lifecycle.py", "test_no_systemd.py", "test_access.py",
-                 "test_backup_schedule.py", "test_lab.py", "test_zookeeper.py", "test_service.py", "test_doctor.py",
-                 "test_day2.py", "test_backup.py", "test_recover.py")
+                 "test_backup_schedule.py", "test_lab.py", "test_zookeeper.py", "test_service.py", "test_recover.py",
+                 "test_doctor.py", "test_day2.py", "test_backup.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -134,6 +134,7 @@ class Writer:
         self.acked: list[tuple[str, bytes]] = []
         self.acked_at: list[float] = []
         self.errors: list[str] = []
+        self.errors_at: list[float] = []
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._write, daemon=True)
 
@@ -158,6 +159,7 @@ class Writer:
                     self.acked_at.append(time.monotonic())
                 except Exception as exc:  # not acknowledged: it may or may not have happened
                     self.errors.append(type(exc).__name__)
+                    self.errors_at.append(time.monotonic())
                     time.sleep(0.05)
                 n += 1
                 time.sleep(self.pace)

@@ -1,7 +1,8 @@
 // Loads a backup's snapshot and transaction logs with ZooKeeper's own classes, as a server loads its
 // data at start (ZKDatabase.loadDataBase: the newest valid snapshot, then every logged transaction
 // after it), and prints what it holds, one line each, for clusterctl to read:
-//   node <base64 of the path> <sha256 of the data, hex>     for every znode, parents first
+//   node <base64 of the path> <sha256 of the data, hex> <base64 of its ACL>     for every znode, parents first
+//       (the ACL: one "perms:scheme:id" line per entry, perms as ZooKeeper's bit mask in decimal)
 //   zxid 0x<the last zxid applied>
 //   count <the number of znodes>
 //   version <the release's version, as its servers report it>
@@ -14,7 +15,9 @@ import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.Deque;
+import java.util.List;
 import java.util.TreeSet;
+import org.apache.zookeeper.data.ACL;
 import org.apache.zookeeper.server.DataNode;
 import org.apache.zookeeper.server.DataTree;
 import org.apache.zookeeper.server.ZKDatabase;
@@ -50,7 +53,14 @@ public class BackupLoad {
                 for (byte b : sha.digest(data == null ? new byte[0] : data)) {
                     hex.append(String.format("%02x", b));
                 }
-                out.println("node " + b64.encodeToString(path.getBytes("UTF-8")) + " " + hex);
+                StringBuilder acl = new StringBuilder();
+                List<ACL> entries = tree.getACL(node);
+                for (ACL entry : entries == null ? List.<ACL>of() : entries) {
+                    acl.append(entry.getPerms()).append(':').append(entry.getId().getScheme()).append(':')
+                        .append(entry.getId().getId()).append('\n');
+                }
+                out.println("node " + b64.encodeToString(path.getBytes("UTF-8")) + " " + hex + " "
+                            + b64.encodeToString(acl.toString().getBytes("UTF-8")));
             }
             count++;
             for (String child : children.descendingSet()) {

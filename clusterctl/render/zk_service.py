@@ -7,6 +7,9 @@ from ..inventory import Inventory, ZooKeeperSpec
 UNIT = "zookeeper.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 DROPIN_PATH = f"/etc/systemd/system/{UNIT}.d/clusterctl.conf"
+# Run before every start of the unit (remote/zk_member_guard.sh): a server the ensemble left behind while its
+# machine was away (zk recover) is not started by its unit when the machine boots again.
+GUARD_PATH = "/usr/local/lib/clusterctl-zookeeper/zk_member_guard.sh"
 LOG_FILE = "zookeeper.log"
 # The JVM reads this variable itself (JDK 9+), so the option never shows in the process's arguments.
 SECRET_VARIABLE = "JDK_JAVA_OPTIONS"
@@ -70,6 +73,8 @@ Type=simple
 User={spec.user}
 Group={spec.group}
 WorkingDirectory={spec.data_dir}
+# Refuses (and says why in the journal) to start a server that a recovery left out of the ensemble.
+ExecStartPre=/bin/bash {GUARD_PATH} {spec.conf_dir}/zoo.cfg
 ExecStart={zookeeper_home(spec)}/bin/zkServer.sh start-foreground
 Restart=on-failure
 RestartSec=5s

@@ -266,9 +266,9 @@ def restore(session: Session, plan: RestorePlan, *, timeout: float = zookeeper.S
     return RestoreResult(aside, len(expected), started)
 
 
-def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
+def read_back(ctx: HostContext, expected: dict[str, zkb.Listed]) -> Outcome:
     """Every znode of ``expected`` read through the servers' client ports (as the super user when this
-    controller has its password, so that no ACL hides one), compared by sha256 of its data."""
+    controller has its password, so that no ACL hides one), compared by sha256 of its data and by its ACL."""
     from kazoo.exceptions import NoNodeError
 
     from ..zk.client import started_client, tls_options
@@ -276,7 +276,7 @@ def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
     inventory = ctx.session.inventory
     secret = superuser.existing_password(inventory)
     servers = client_hosts(inventory, inventory.zookeeper.hosts)
-    found: dict[str, str | None] = {}
+    found: dict[str, zkb.Listed | None] = {}
     with started_client(servers, timeout=10, start_within=READBACK_CONNECT,
                         unreachable=f"no ZooKeeper session with any of {servers} within {READBACK_CONNECT:.0f}s: "
                                     f"the read-back of the restored znodes needs their client ports",
@@ -286,14 +286,18 @@ def read_back(ctx: HostContext, expected: dict[str, str]) -> Outcome:
         zk.sync("/")
         paths = list(expected)
         for i in range(0, len(paths), 500):
-            batch = {p: zk.get_async(p) for p in paths[i:i + 500]}
-            for path, pending in batch.items():
+            batch = {p: (zk.get_async(p), zk.get_acls_async(p)) for p in paths[i:i + 500]}
+            for path, (data, acls) in batch.items():
                 try:
-                    found[path] = hashlib.sha256(pending.get(timeout=30)[0] or b"").hexdigest()
+                    digest = hashlib.sha256(data.get(timeout=30)[0] or b"").hexdigest()
+                    acl = zkb.acl_text((a.perms, a.id.scheme, a.id.id) for a in acls.get(timeout=30)[0])
+                    found[path] = zkb.Listed(digest, acl)
                 except NoNodeError:
                     found[path] = None
-    differ = zkb.compare(expected, found)
+    differ = zkb.compare(expected, found, digests_masked=not secret)
     if differ:
         raise BackupFailed(f"{len(differ)} of {len(expected)} znodes of the backup do not read back: "
                            + "; ".join(differ[:5]))
-    return Outcome.ok(f"all {len(expected)} znodes of the backup read back, with their data")
+    with_acls = all(listed.acl is not None for listed in expected.values())
+    return Outcome.ok(f"all {len(expected)} znodes of the backup read back, with their data"
+                      + (" and ACLs" if with_acls else " (this backup's listing has no ACLs)"))

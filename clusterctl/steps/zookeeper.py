@@ -238,7 +238,8 @@ class ZkInstall(_ZkStep):
             done.append("data dirs")
         for path, (_, wanted) in p.files.items():
             owner, group, mode = zk_install.file_owner(spec, path)
-            ctx.write_file(path, wanted, mode=mode, owner=owner, group=group, dir_mode="750", become=True)
+            ctx.write_file(path, wanted, mode=mode, owner=owner, group=group, dir_mode=zk_install.dir_mode(path),
+                           become=True)
             done.append(path.rsplit("/", 1)[1])
         if p.config_changes:
             # What says "the server's config was written now": zoo.cfg's own mtime is ZooKeeper's too.

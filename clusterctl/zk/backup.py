@@ -233,28 +233,56 @@ def split_load_output(lines: Iterable[str], listing) -> Loaded:
     return Loaded(zxid, count)
 
 
-def read_listing(path: Path) -> dict[str, str]:
-    """path → sha256 of its data, from a backup's listing, without the servers' own /zookeeper tree."""
+@dataclass(frozen=True)
+class Listed:
+    """A znode as a backup's listing has it: the sha256 of its data and its ACL (``acl_text``'s form; None in
+    a listing written before ACLs were listed)."""
+
+    digest: str
+    acl: str | None = None
+
+
+def acl_text(entries: Iterable[tuple[int, str, str]]) -> str:
+    """An ACL as the listing holds it: one ``perms:scheme:id`` line per (perms, scheme, id) entry, in order."""
+    return "".join(f"{perms}:{scheme}:{ident}\n" for perms, scheme, ident in entries)
+
+
+def read_listing(path: Path) -> dict[str, Listed]:
+    """path → its data's sha256 and its ACL, from a backup's listing, without the servers' own /zookeeper tree."""
     znodes = {}
     with open(path) as fh:
         for line in fh:
-            encoded, _, digest = line.strip().partition(" ")
+            encoded, digest, *acl = line.split()
             name = base64.b64decode(encoded).decode()
             if name != SYSTEM_TREE and not name.startswith(SYSTEM_TREE + "/"):
-                znodes[name] = digest
+                znodes[name] = Listed(digest, base64.b64decode(acl[0]).decode() if acl else None)
     return znodes
 
 
-def compare(expected: dict[str, str], found: dict[str, str | None]) -> list[str]:
-    """The znodes of ``expected`` that do not read back with the same data (``found``: path → sha256 of
-    what was read, None where there is no such znode), each said in a few words (pure)."""
+def masked(acl: str) -> str:
+    """``acl`` as ZooKeeper shows it to a client without ADMIN on the znode: each digest id's hash as ``x``."""
+    lines = []
+    for line in acl.splitlines():
+        perms, scheme, ident = line.split(":", 2)
+        lines.append(f"{perms}:{scheme}:{ident.split(':', 1)[0]}:x" if scheme == "digest" else line)
+    return "".join(line + "\n" for line in lines)
+
+
+def compare(expected: dict[str, Listed], found: dict[str, Listed | None], *, digests_masked: bool = False) -> list[str]:
+    """The znodes of ``expected`` that do not read back with the same data and ACL (``found``: path → what
+    was read, None where there is no such znode; ``digests_masked``: it was read without the super user, so
+    digest ids came back masked), each said in a few words (pure)."""
     out = []
-    for path, digest in expected.items():
+    for path, listed in expected.items():
         got = found.get(path)
+        acl = masked(listed.acl) if digests_masked and listed.acl else listed.acl
         if got is None:
             out.append(f"{path}: missing")
-        elif got != digest:
+        elif got.digest != listed.digest:
             out.append(f"{path}: other data")
+        elif acl is not None and got.acl != acl:
+            out.append(f"{path}: other ACL ({got.acl.strip() or 'none'} instead of {acl.strip() or 'none'})"
+                       .replace("\n", ", "))
     return out
 
 

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .. import remote
 from ..core.facts import Fact, FactQuery, query
 from ..core.transfer import local_file
 from ..inventory import Inventory, ZooKeeperSpec
 from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
 from ..render.profile import render_profile_snippet
-from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
+from ..render.zk_service import (DROPIN_PATH, GUARD_PATH, UNIT, UNIT_PATH, render_dropin, render_unit,
+                                 secret_env_path)
 from ..render.key_values import parse_key_values
 from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, render_dynamic, render_java_env,
                               render_secret_env, render_zoo_cfg, static_differs, keystore_path, truststore_path)
@@ -121,6 +123,7 @@ def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
         query("zk.account", "account", spec.user, spec.group),
         query("zk.unit", "file", UNIT_PATH),
         query("zk.dropin", "file", DROPIN_PATH),
+        query("zk.guard", "file", GUARD_PATH),
         query("zk.unit_state", "unit_state", UNIT),
         query("zk.tls_marker", "file", tls_marker_path(spec)),
         query("zk.tls_cert", "pem_certs", keystore_path(spec)),
@@ -174,6 +177,7 @@ class ServerState:
     account: bool = False  # the service user and group exist
     unit: str | None = None
     dropin: str | None = None
+    guard: str | None = None  # the unit's start guard (remote/zk_member_guard.sh) as installed
     enabled: bool = False
     log4j: str | None = None
     secret: str | None = None
@@ -245,6 +249,7 @@ class ServerState:
             account=any(x.startswith("user ") for x in account) and any(x.startswith("group ") for x in account),
             unit=text("zk.unit"),
             dropin=text("zk.dropin"),
+            guard=text("zk.guard"),
             enabled=state_lines.get("enabled", "").strip() == "enabled",
             log4j=text("zk.log4j"),
             secret=text("zk.secret"),
@@ -527,6 +532,7 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
     if state.systemd:
         wanted[UNIT_PATH] = (state.unit or "", render_unit(spec, inventory))
         wanted[DROPIN_PATH] = (state.dropin or "", render_dropin(spec, java))
+        wanted[GUARD_PATH] = (state.guard or "", guard_text())
         wanted[secret_env_path(spec)] = (state.secret or "", render_secret_env(digest))
     plan.files = {path: pair for path, pair in wanted.items() if pair[0] != pair[1]}
     plan.make_account = not state.account
@@ -534,6 +540,17 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
     plan.write_myid = state.myid is None
     plan.enable = state.systemd and (not state.enabled or UNIT_PATH in plan.files or DROPIN_PATH in plan.files)
     return plan
+
+
+def guard_text() -> str:
+    """The unit's start guard, as it is installed on a node (package data)."""
+    return remote.load("zk_member_guard.sh").text.decode()
+
+
+def dir_mode(path: str) -> str:
+    """The mode of a directory the install makes for ``path``: the guard's is the service account's to read
+    (the unit runs it as that account), every other root's and its group's."""
+    return "755" if path == GUARD_PATH else "750"
 
 
 def file_owner(spec: ZooKeeperSpec, path: str) -> tuple[str, str, str]:

@@ -2,7 +2,8 @@
 a follower; the service, started by hand under a writer, takes backups on the node with the same manifest as zk
 backup (checked on the controller like one of its own), keeping the newest N; zk status shows their age;
 --schedule off removes the timer and the service and leaves the backups. Then that node's backup, copied here, is
-restored --into a fresh one-server ensemble (another cluster) on the lab's fourth node, every znode read back."""
+restored --into a fresh one-server ensemble (another cluster) on the lab's fourth node, every znode read back. Last, the
+restore's own story on these systemd nodes (tests/restores.py): a deleted subtree brought back by zk restore."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from tests.ensembles import Ensemble, bootstrapped_three, runbook_for
 from tests.lab_helpers import Writer, inside
+from tests.restores import restore_undoes_a_deleted_subtree
 
 pytestmark = pytest.mark.e2e
 NODES = ["node1", "node2", "node3"]
@@ -152,3 +154,7 @@ def test_a_scheduled_backup_restores_into_a_fresh_ensemble_of_another_cluster(en
     finally:
         target.stop()
         target.close()
+
+
+def test_restore_brings_back_a_deleted_subtree_on_systemd_nodes(ensemble, tmp_path):
+    restore_undoes_a_deleted_subtree(ensemble, NODES, tmp_path)

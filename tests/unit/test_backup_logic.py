@@ -134,13 +134,27 @@ def b64(path: str) -> str:
     return base64.b64encode(path.encode()).decode()
 
 
+OPEN, ONE_HOST = "31:world:anyone\n", "1:ip:10.0.0.1\n"
+
+
 def test_the_loaders_output_becomes_the_listing_and_its_summary(tmp_path):
     out = io.StringIO()
-    loaded = zkb.split_load_output([f"node {b64('/')} e3\n", f"node {b64('/a b')} 12\n", "zxid 0x10000002a\n",
-                                    "count 2\n", "log4j:WARN noise\n"], out)
+    loaded = zkb.split_load_output([f"node {b64('/')} e3 {b64(OPEN)}\n", f"node {b64('/a b')} 12 {b64(ONE_HOST)}\n",
+                                    "zxid 0x10000002a\n", "count 2\n", "log4j:WARN noise\n"], out)
     assert loaded == zkb.Loaded(0x10000002a, 2)
-    (tmp_path / "l").write_text(out.getvalue() + f"{b64('/zookeeper/config')} 99\n")
-    assert zkb.read_listing(tmp_path / "l") == {"/": "e3", "/a b": "12"}
+    (tmp_path / "l").write_text(out.getvalue() + f"{b64('/zookeeper/config')} 99 {b64(OPEN)}\n")
+    assert zkb.read_listing(tmp_path / "l") == {"/": zkb.Listed("e3", OPEN), "/a b": zkb.Listed("12", ONE_HOST)}
+
+
+def test_a_listing_from_before_acls_were_listed_still_reads_and_compares_data_alone(tmp_path):
+    (tmp_path / "l").write_text(f"{b64('/a')} e3\n")
+    assert zkb.read_listing(tmp_path / "l") == {"/a": zkb.Listed("e3")}
+    assert zkb.compare({"/a": zkb.Listed("e3")}, {"/a": zkb.Listed("e3", OPEN)}) == []
+
+
+def test_an_acl_is_listed_as_one_line_per_entry_whatever_its_id_holds():
+    assert zkb.acl_text([(31, "world", "anyone"), (1, "x509", "CN=a b, O=c")]) == \
+        "31:world:anyone\n1:x509:CN=a b, O=c\n"
 
 
 def test_a_load_that_did_not_finish_is_no_proof():
@@ -148,9 +162,19 @@ def test_a_load_that_did_not_finish_is_no_proof():
         zkb.split_load_output([f"node {b64('/')} e3\n"], io.StringIO())
 
 
-def test_compare_names_each_znode_missing_or_with_other_data():
-    assert zkb.compare({"/a": "1", "/b": "2", "/c": "3"}, {"/a": "1", "/b": "x", "/c": None}) == \
-        ["/b: other data", "/c: missing"]
+def test_compare_names_each_znode_missing_or_with_other_data_or_another_acl():
+    listed = {p: zkb.Listed(d, OPEN) for p, d in (("/a", "1"), ("/b", "2"), ("/c", "3"), ("/d", "4"))}
+    read = {"/a": zkb.Listed("1", OPEN), "/b": zkb.Listed("x", OPEN), "/c": None, "/d": zkb.Listed("4", "1:ip:10.0.0.1\n")}
+    assert zkb.compare(listed, read) == \
+        ["/b: other data", "/c: missing", "/d: other ACL (1:ip:10.0.0.1 instead of 31:world:anyone)"]
+
+
+def test_without_the_super_user_a_digest_acl_is_compared_as_zookeeper_masks_it():
+    locked = "31:digest:app:tZXX4202qH8gjeD2plIBQIGcAVg=\n1:world:anyone\n"
+    assert zkb.masked(locked) == "31:digest:app:x\n1:world:anyone\n"
+    read = {"/a": zkb.Listed("1", "31:digest:app:x\n1:world:anyone\n")}
+    assert zkb.compare({"/a": zkb.Listed("1", locked)}, read, digests_masked=True) == []
+    assert zkb.compare({"/a": zkb.Listed("1", locked)}, read) != []
 
 
 def test_a_dry_run_may_list_a_servers_data_and_nothing_else_of_the_backup_script():

@@ -12,10 +12,10 @@ import pytest
 from clusterctl.core.facts import Fact, gather_args, parse_facts
 from clusterctl.inventory import Inventory, load_inventory
 from test_package_files import write_package
-from clusterctl.render.zk_service import DROPIN_PATH, UNIT_PATH, render_dropin, render_unit
+from clusterctl.render.zk_service import DROPIN_PATH, GUARD_PATH, UNIT_PATH, render_dropin, render_unit
 from clusterctl.render.zoo_cfg import (changed_settings, render_dynamic, render_java_env, render_secret_env,
                                       render_zoo_cfg)
-from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, ServerState, Release, decide, home, myid_conflict,
+from clusterctl.zk.install import (PROFILE_PATH, RELEASE_MARK, guard_text, ServerState, Release, decide, home, myid_conflict,
                                    profile_snippet, stamp_text)
 from tests.fakes import run_locally
 
@@ -76,6 +76,7 @@ def facts(**overrides: Fact) -> dict[str, Fact]:
         "zk.account": Fact("user 998 998 /var/lib/zookeeper /usr/sbin/nologin\ngroup 998\n", 0),
         "zk.unit": Fact(render_unit(spec, INV), 0),
         "zk.dropin": Fact(render_dropin(spec, JAVA), 0),
+        "zk.guard": Fact(guard_text(), 0),
         "zk.unit_state": Fact("enabled enabled\nactive inactive\n", 0),
     }
     converged.update(overrides)
@@ -93,7 +94,7 @@ def server(pid: int, seconds: int, changed: dict[str, int] | None = None, manage
 
 
 FRESH = facts(**{name: Fact("", 1) for name in ("zk.release", "zk.zoo_cfg", "zk.java_env", "zk.profile",
-                                                  "zk.myid", "zk.dirs", "zk.unit", "zk.dropin", "zk.log4j",
+                                                  "zk.myid", "zk.dirs", "zk.unit", "zk.dropin", "zk.guard", "zk.log4j",
                                                   "zk.secret")},
               **{"zk.dynamic": Fact("", 0), "zk.data": Fact("0\n", 0)},
               **{"zk.link": Fact("", 0), "zk.account": Fact("", 0), "zk.unit_state": Fact("enabled disabled\n", 0)})
@@ -107,7 +108,7 @@ def test_a_fresh_node_needs_everything():
     plan = plan_for(FRESH)
     assert plan.unpack and plan.relink and plan.make_dirs and plan.write_myid and not plan.conflict
     assert set(plan.files) == {f"{CONF}/zoo.cfg", f"{CONF}/zoo.cfg.dynamic", f"{CONF}/java.env", f"{CONF}/super.env",
-                               PROFILE_PATH, UNIT_PATH, DROPIN_PATH}
+                               PROFILE_PATH, UNIT_PATH, DROPIN_PATH, GUARD_PATH}
     assert plan.make_account and plan.enable
     summaries = [c.summary for c in plan.changes(INV.zookeeper)]
     assert summaries[0].startswith("stage and unpack apache-zookeeper-3.8.0-bin under /opt")
