@@ -259,6 +259,56 @@ def test_renewal_under_a_writer_restarts_each_server_once(ensemble):
     assert done.stdout.count("zk-roll        changed") == len(SERVERS), done.stdout[-3000:]
 
 
+def issuer_of(ensemble, node: str) -> str:
+    """The authority key id of the certificate ``node`` presents (hex)."""
+    from clusterctl.tls.certs import first_pem, parse
+    return parse(first_pem(inside(ensemble.lab, node, "cat /etc/zookeeper/tls/server.crt"))).issuer_key_id
+
+
+def test_the_ca_rotated_under_a_writer_stopped_after_two_rolls_and_resumed_loses_no_write(ensemble):
+    from clusterctl.tls.certs import all_pems, parse
+    ensemble.with_tls(TLS_ON)
+    old = parse((ensemble.tls_dir / "ca.crt").read_text()).key_id
+    dry = ensemble.cli("tls", "rotate-ca", "--dry-run")
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr
+    assert " ".join(dry.stdout.split()).count("roll 3 of 3") == len(SERVERS), dry.stdout[-4000:]
+    assert not (ensemble.tls_dir / "ca.next.crt").exists(), "a dry run makes no CA"
+    before = ensemble.pids()
+    started = time.monotonic()
+    answers = "y\n" * (2 * len(SERVERS)) + "n\n" * len(SERVERS)
+    with ArgvSampler(ensemble.lab, list(SERVERS)) as argv, Writer(ensemble.hosts(SERVERS)) as writer:
+        halted = ensemble.cli("tls", "rotate-ca", "--confirm", answers=answers)
+        assert halted.returncode == 0, halted.stdout[-3000:] + halted.stderr
+        new = parse((ensemble.tls_dir / "ca.next.crt").read_text()).key_id
+        for node in SERVERS:  # stopped in stage 2: both CAs trusted, a new CA certificate presented
+            trusted = {parse(p).key_id for p in all_pems(inside(ensemble.lab, node, "cat /etc/zookeeper/tls/truststore.pem"))}
+            assert trusted == {old, new} and issuer_of(ensemble, node) == new, node
+        refused = ensemble.cli("tls", "renew", "--dry-run")
+        assert "tls rotate-ca to finish the rotation first" in " ".join(refused.stdout.split()), refused.stdout[-2000:]
+        rest = ensemble.cli("tls", "rotate-ca", "--dry-run")
+        assert " ".join(rest.stdout.split()).count("roll 1 of 1") == len(SERVERS), rest.stdout[-3000:]
+        resumed = ensemble.cli("tls", "rotate-ca")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    print(f"CA rotated: {len(writer.acked)} writes acknowledged, longest stall {writer.longest_stall():.2f}s, "
+          f"{time.monotonic() - started:.0f}s")
+    secrets = [line for line in argv.seen if re.search(r"PRIVATE KEY|[Pp]assword=|keyStore\.password", line)]
+    assert argv.seen and secrets == [], secrets
+    assert parse((ensemble.tls_dir / "ca.crt").read_text()).key_id == new
+    assert parse((ensemble.tls_dir / "client.crt").read_text()).issuer_key_id == new
+    assert not (ensemble.tls_dir / "ca.next.crt").exists()
+    retired = [parse(p.read_text()).key_id for p in (ensemble.tls_dir / "retired").glob("*.crt")]
+    assert retired == [old], "the old CA is kept aside"
+    after = ensemble.pids()
+    for node in SERVERS:
+        trusted = [parse(p).key_id for p in all_pems(inside(ensemble.lab, node, "cat /etc/zookeeper/tls/truststore.pem"))]
+        assert trusted == [new] and issuer_of(ensemble, node) == new, node
+        assert after[node] != before[node]
+        assert "Mode: " in tls_connect(ensemble, node, ensemble.tls_dir / "client.crt", ensemble.tls_dir / "client.key")
+    assert "TLS: quorum encrypted (mutual TLS)" in ensemble.cli("zk", "status").stdout
+    ensemble.plan_is_empty()
+
+
 def plaintext_refused(ensemble, node: str) -> bool:
     try:
         socket.create_connection((ensemble.lab.address(node), 2181), timeout=5).close()
