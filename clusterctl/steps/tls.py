@@ -22,6 +22,7 @@ way goes on from where it was.
 from __future__ import annotations
 
 import datetime
+from importlib import resources
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -35,6 +36,7 @@ from ..tls.phases import TlsState, marker_text, rolls_left, target_state
 from ..tls.reload import client_reloads_certificate
 from ..zk import install as zk_install
 from ..zk.restart import targets_in_rolling_order
+from ..zk.server import java_home
 from ..zk.status import probe
 from .base import Facts, HostPlan, StepRun
 from .zookeeper import _ZkStep
@@ -42,6 +44,7 @@ from .zookeeper import _ZkStep
 CERTS_STEP = "tls-certs"
 ROLL_STEP = "tls-roll"
 SCRIPT = "tls.sh"
+KEY_EXPORTER = "tls_key_pem.java"  # a keytool-made key as PEM, on a node without openssl (see tls.sh)
 
 
 def cert_names(inventory: Inventory, host: str) -> tuple[str, ...]:
@@ -178,10 +181,12 @@ def issue_certificate(ctx: HostContext, ca) -> CertInfo:
     """A new key made on the server's node and a certificate ``ca`` signs from its request, put in place."""
     inventory = ctx.session.inventory
     spec, host = inventory.zookeeper, ctx.host.name
-    request = ctx.run_script(SCRIPT, "request", tls_dir(spec), host, spec.user, spec.group, become=True)
+    java = java_home(inventory)
+    request = ctx.run_script(SCRIPT, "request", tls_dir(spec), host, spec.user, spec.group, java, become=True)
     signed = ca.sign(request.stdout, cert_names(inventory, host), spec.tls.days)
-    ctx.run_script(SCRIPT, "install", tls_dir(spec), spec.user, spec.group, payload=(signed + ca.pem).encode(),
-                   become=True)
+    exporter = resources.files("clusterctl.remote").joinpath(KEY_EXPORTER).read_bytes()
+    ctx.run_script(SCRIPT, "install", tls_dir(spec), spec.user, spec.group, java, len(exporter),
+                   payload=[exporter, (signed + ca.pem).encode()], become=True)
     return parse(signed)
 
 
