@@ -179,6 +179,12 @@ class ZkCaRotation(_ZkStep):
             moves = upcoming[0]
             done += 1
             order = [h for h in targets_in_rolling_order(session, probe(session)) if h in moves]
+            if len(order) < len(moves):
+                # --hosts, or a server this run failed: the others cannot move on without it.
+                for host in sorted(set(moves) - set(order)):
+                    results[host] = Outcome.failed(f"not in this run, and the rotation's next roll needs it "
+                                                   f"(stage {stages[host]} → {moves[host]})")
+                return results, False
             label = f"CA rotation roll {done} ({len(upcoming)} left)"
 
             def forward(ctx: HostContext, moves=moves, stages=stages) -> str:

@@ -122,7 +122,10 @@ def _make_ca(name: str):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"clusterctl CA of {name}")])
+    # Each CA's name is its own: ZooKeeper's PEM truststore files each certificate under its subject's name,
+    # so of two CAs named alike (the old and the new one while the CA is rotated) it would keep the last alone.
+    key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest.hex()[:12]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"clusterctl CA of {name} ({key_id})")])
     now = _now()
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())

@@ -154,3 +154,10 @@ def test_only_the_managed_ca_is_rotated_and_only_with_tls_on():
     assert "TLS is off" in str(ZkCaRotation().refusal(tls_inventory()))
     inventory = tls_inventory(quorum=True, ca_cert=Path("/x/ca.crt"), ca_key=Path("/x/ca.key"))
     assert "rotate it yourself" in str(ZkCaRotation().refusal(inventory))
+
+
+def test_two_cas_of_one_cluster_have_names_of_their_own(controller):
+    # ZooKeeper's PEM truststore keeps one certificate per subject name: alike, the old CA would vanish from it.
+    from clusterctl.tls import ca as cluster_ca
+    old, new = cluster_ca.authority(controller), cluster_ca.next_authority(controller)
+    assert old.info.subject != new.info.subject
