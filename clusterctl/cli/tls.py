@@ -7,7 +7,7 @@ import click
 from ..errors import HostsFailed
 from ..run import load, open_run
 from ..steps import zookeeper
-from ..steps.base import run_steps
+from ..steps.base import require_packages, run_steps
 from ..steps.tls import ZkTlsCerts
 from .options import confirmation, dry_run_option, run_options
 from .planning import show_steps_plan
@@ -41,7 +41,9 @@ def tls_renew(options, nodes: tuple[str, ...], dry_run: bool, pause: float, conf
 
 
 def plan_or_run(options, command: str, inventory, steps, dry_run: bool) -> None:
-    """``steps``' plan (a dry run), or their run; a host's failure is exit 1."""
+    """``steps``' plan (a dry run), or their run; a host's failure is exit 1. What the inventory alone shows
+    to be wrong is refused first, dry run or not (exit 2, no host contacted)."""
+    require_packages(inventory, steps)
     if dry_run:
         return show_steps_plan(options, command, steps, dry_run=True)
     with open_run(options, command, inventory=inventory, needs=steps) as run:
