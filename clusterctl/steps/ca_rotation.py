@@ -141,8 +141,10 @@ class ZkCaRotation(_ZkStep):
         session = run.session
         inventory = session.inventory
         old, new = cluster_ca.authority(inventory), cluster_ca.next_authority(inventory)
-        both = old.pem + new.pem
-        cluster_ca.client_files(inventory, old, trust=both)  # the controller trusts both from now on
+        # The controller trusts both from now on; its own certificate stays the old CA's until every server
+        # trusts the new one (a resumed rotation may be past that already).
+        moved = rotation.controller_presents_new({h: p.stage for h, p in plans.items() if p.stage is not None})
+        cluster_ca.client_files(inventory, new if moved else old, trust=old.pem + new.pem)
         results, finished = self._rolls(session, old, new)
         if not finished or session.failures:
             return results
