@@ -6,9 +6,10 @@ whose certificate is missing, expiring (fewer than [tls] renew_days left),
 from another CA or not naming its host gets a new private key made on its
 node and a certificate the cluster's CA signs from the node's request; the
 key never leaves the node. A renewed certificate is read again by the
-quorum without a restart (``sslQuorumReloadCertFiles``); ZooKeeper 3.8.0's
-client port reads it at start only, so such a server is marked as needing a
-restart and ``apply``'s roll restarts it.
+quorum without a restart (``sslQuorumReloadCertFiles``), and by the client
+port of a server that runs 3.8.5 or later with ``client.certReload``; an
+older release's client port reads it at start only, so such a server is
+marked as needing a restart and ``apply``'s roll restarts it.
 
 ``tls-roll`` runs after ``apply``'s roll: while some server does not run the
 TLS phase [tls] asks for, it rolls the ensemble one phase further (see
@@ -22,8 +23,8 @@ way goes on from where it was.
 from __future__ import annotations
 
 import datetime
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from typing import Mapping
 
 from ..core.session import HostContext, HostResults, Outcome
