@@ -61,8 +61,8 @@ def _now() -> datetime.datetime:
 class CertPlan(HostPlan):
     issue: str = ""  # why a new key and certificate are made, "" when the one it has is good
     trust: bool = False  # its truststore is written
-    running: bool = False  # its server runs (a renewal then needs a restart of its client port)
-    reloads: bool = False  # its client port reads a renewed certificate by itself (client.certReload)
+    running: bool = False  # its server runs with a TLS client port (which may need a restart for a new certificate)
+    reloads: bool = False  # that client port reads a renewed certificate by itself (client.certReload)
 
 
 def stores_needed(inventory: Inventory, states: Mapping[str, zk_install.ServerState]) -> bool:
@@ -99,9 +99,11 @@ class ZkTlsCerts(_ZkStep):
         ca_info = parse(ca_pem) if ca_pem else None
         plans = {}
         for host, state in states.items():
-            plan = CertPlan(running=state.server is not None,
-                            reloads=state.server is not None and client_reloads_certificate(
-                                state.link_target, state.zoo_cfg, state.server.stale))
+            # A server without a TLS client port needs no restart for its certificate: the quorum reloads it
+            # (sslQuorumReloadCertFiles), and one that does not use its stores yet starts with them in a TLS roll.
+            running = state.server is not None and state.running_tls.client
+            plan = CertPlan(running=running, reloads=running and client_reloads_certificate(
+                state.link_target, state.zoo_cfg, state.server.stale))
             names = cert_names(inventory, host)
             current = parse(first_pem(state.tls_cert)) if state.tls_cert and first_pem(state.tls_cert) else None
             if ca_info is None and current is not None:
@@ -123,10 +125,10 @@ class ZkTlsCerts(_ZkStep):
                 plan.changes.append(Change(f"make a new private key on {host} ({tls_dir(spec)}/keystore.pem, "
                                            f"{spec.user}'s alone) and have the cluster's CA sign its request: "
                                            f"{plan.issue}; valid {tls.days} days, naming {', '.join(names)}"))
-                if plan.running and state.running_tls.client and plan.reloads:
+                if plan.running and plan.reloads:
                     plan.notes.append("the client port reads the new certificate by itself (client.certReload): "
                                       "no restart")
-                elif plan.running and state.running_tls.client:
+                elif plan.running:
                     plan.notes.append("the client port reads the new certificate at its next start: a rolling "
                                       "restart follows (the quorum reloads it by itself)")
             if plan.trust:

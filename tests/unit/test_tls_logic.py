@@ -296,3 +296,12 @@ def test_renewal_restarts_a_server_only_where_its_client_port_cannot_reload(tmp_
     plan = plans["node2"]
     assert plan.issue and plan.reloads is not restarts
     assert any(("rolling restart follows" if restarts else "no restart") in n for n in plan.notes), plan.notes
+
+
+def test_the_first_certificates_of_a_plaintext_ensemble_restart_nothing_the_tls_rolls_do(tmp_path, monkeypatch):
+    from clusterctl.steps.tls import ZkTlsCerts
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    plans = ZkTlsCerts().decide(tls_inventory(quorum=True, client="optional"), {"node2": running_facts()})
+    plan = plans["node2"]
+    assert plan.issue == "no certificate yet" and not plan.running, "no restart stamp for a server without stores"
+    assert not any("restart" in n for n in plan.notes), plan.notes
