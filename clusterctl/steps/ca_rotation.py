@@ -26,7 +26,7 @@ from ..errors import UsageError
 from ..inventory import Inventory
 from ..plan import Change
 from ..tls import rotation
-from ..tls.certs import all_pems, first_pem, parse
+from ..tls.certs import first_pem, key_ids, parse
 from ..zk import install as zk_install
 from ..zk.restart import targets_in_rolling_order
 from ..zk.status import probe
@@ -42,10 +42,6 @@ class RotationPlan(HostPlan):
     stage: int | None = None  # the stage it runs now
 
 
-def _key_ids(pem: str | None) -> set[str]:
-    return {parse(block).key_id for block in all_pems(pem or "")}
-
-
 def _issuer(pem: str | None) -> str:
     leaf = first_pem(pem or "")
     return parse(leaf).issuer_key_id if leaf else ""
@@ -56,7 +52,7 @@ def server_stages(spec, states: Mapping[str, zk_install.ServerState], old: str,
     """host → the rotation stage its server runs (None: its trust or certificate is in no stage) (pure)."""
     out = {}
     for host, state in states.items():
-        written = rotation.stage_of(_key_ids(state.tls_trust), _issuer(state.tls_cert), old, new)
+        written = rotation.stage_of(key_ids(state.tls_trust or ""), _issuer(state.tls_cert), old, new)
         out[host] = None if written is None else rotation.running_stage(written, state.ca_marker,
                                                                          state.restarted_since_ca_marker)
     return out

@@ -32,7 +32,7 @@ from ..inventory import Inventory
 from ..plan import Change
 from ..render.zoo_cfg import (client_address, parse_client_addresses, render_zoo_cfg, server_line, tls_dir,
                               truststore_path)
-from ..tls.certs import CertInfo, first_pem, parse, reissue_reason, wanted_names
+from ..tls.certs import CertInfo, first_pem, key_ids, parse, reissue_reason, wanted_names
 from ..tls.phases import TlsState, marker_text, rolls_left, target_state
 from ..tls.reload import client_reloads_certificate
 from ..zk import install as zk_install
@@ -113,6 +113,16 @@ class ZkTlsCerts(_ZkStep):
                 plan.problem = (f"{host} holds a certificate of a CA this controller does not have ({where} is "
                                 f"missing): copy that directory from the controller that turned TLS on; making a "
                                 f"new CA would split the quorum")
+                plans[host] = plan
+                continue
+            if ca_info is not None and current is not None and current.issuer_key_id != ca_info.key_id and \
+                    state.tls_trust and ca_info.key_id not in key_ids(state.tls_trust):
+                # It neither trusts nor presents this controller's CA: the CA was rotated (or changed) elsewhere.
+                # Certificates of this one would be distrusted by every server not yet given them.
+                plan.problem = (f"{host} trusts and presents another CA than this controller's "
+                                f"({cluster_ca.tls_dir(inventory) if tls.managed else tls.ca_cert}): was it rotated "
+                                f"from another controller? copy that controller's directory here; issuing from "
+                                f"this one would split the quorum")
                 plans[host] = plan
                 continue
             if ca_info is None:

@@ -72,6 +72,11 @@ def all_pems(text: str) -> list[str]:
     return out
 
 
+def key_ids(text: str) -> set[str]:
+    """The subject key ids of every certificate in ``text`` (the CAs a truststore holds)."""
+    return {parse(block).key_id for block in all_pems(text)}
+
+
 def wanted_names(host: str, *addresses: str | None) -> tuple[str, ...]:
     """The names a server's certificate must carry: its inventory name (quorum hostname verification checks
     the name in the membership line) and its addresses (a client, or a peer, known by address)."""

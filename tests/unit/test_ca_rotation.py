@@ -161,3 +161,14 @@ def test_two_cas_of_one_cluster_have_names_of_their_own(controller):
     from clusterctl.tls import ca as cluster_ca
     old, new = cluster_ca.authority(controller), cluster_ca.next_authority(controller)
     assert old.info.subject != new.info.subject
+
+
+def test_a_controller_left_with_the_old_ca_refuses_to_issue_to_servers_rotated_elsewhere(controller, tmp_path):
+    from clusterctl.steps.tls import ZkTlsCerts
+    from clusterctl.tls import ca as cluster_ca
+    from clusterctl.tls.ca import Authority, _make_ca
+    cluster_ca.authority(controller)  # this controller's CA, the old one
+    rotated = Authority(*_make_ca("elsewhere"), tmp_path / "x.crt")
+    facts = {"node2": server_facts(signed_by(rotated, "node2"), rotated.pem)}
+    plans = ZkTlsCerts().decide(controller, facts)
+    assert "was it rotated from another controller?" in plans["node2"].problem
