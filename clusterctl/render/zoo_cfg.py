@@ -6,6 +6,7 @@ import shlex
 
 from ..inventory import OWN_ADDRESS, Inventory, ZooKeeperSpec
 from ..tls.phases import TlsState
+from ..tls.reload import client_cert_reload_supported, release_version
 from .key_values import parse_key_values
 from .zk_settings import setting_lines
 from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
@@ -117,6 +118,8 @@ def tls_lines(spec: ZooKeeperSpec, state: TlsState) -> list[str]:
                   f"ssl.keyStore.location={keystore_path(spec)}", "ssl.keyStore.type=PEM",
                   f"ssl.trustStore.location={truststore_path(spec)}", "ssl.trustStore.type=PEM",
                   f"ssl.clientAuth={spec.tls.client_auth}"]
+        if client_cert_reload_supported(release_version(spec.package.name)):
+            lines.append("client.certReload=true")  # a renewed certificate is read without a restart (3.8.5+)
     return lines
 
 

@@ -6,9 +6,10 @@ whose certificate is missing, expiring (fewer than [tls] renew_days left),
 from another CA or not naming its host gets a new private key made on its
 node and a certificate the cluster's CA signs from the node's request; the
 key never leaves the node. A renewed certificate is read again by the
-quorum without a restart (``sslQuorumReloadCertFiles``); ZooKeeper 3.8.0's
-client port reads it at start only, so such a server is marked as needing a
-restart and ``apply``'s roll restarts it.
+quorum without a restart (``sslQuorumReloadCertFiles``), and by the client
+port of a server that runs 3.8.5 or later with ``client.certReload``; an
+older release's client port reads it at start only, so such a server is
+marked as needing a restart and ``apply``'s roll restarts it.
 
 ``tls-roll`` runs after ``apply``'s roll: while some server does not run the
 TLS phase [tls] asks for, it rolls the ensemble one phase further (see
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from importlib import resources
 from typing import Mapping
 
 from ..core.session import HostContext, HostResults, Outcome
@@ -30,10 +32,12 @@ from ..inventory import Inventory
 from ..plan import Change
 from ..render.zoo_cfg import (client_address, parse_client_addresses, render_zoo_cfg, server_line, tls_dir,
                               truststore_path)
-from ..tls.certs import first_pem, parse, reissue_reason, wanted_names
+from ..tls.certs import CertInfo, first_pem, key_ids, parse, reissue_reason, wanted_names
 from ..tls.phases import TlsState, marker_text, rolls_left, target_state
+from ..tls.reload import client_reloads_certificate
 from ..zk import install as zk_install
 from ..zk.restart import targets_in_rolling_order
+from ..zk.server import java_home
 from ..zk.status import probe
 from .base import Facts, HostPlan, StepRun
 from .zookeeper import _ZkStep
@@ -41,6 +45,7 @@ from .zookeeper import _ZkStep
 CERTS_STEP = "tls-certs"
 ROLL_STEP = "tls-roll"
 SCRIPT = "tls.sh"
+KEY_EXPORTER = "tls_key_pem.java"  # a keytool-made key as PEM, on a node without openssl (see tls.sh)
 
 
 def cert_names(inventory: Inventory, host: str) -> tuple[str, ...]:
@@ -56,7 +61,8 @@ def _now() -> datetime.datetime:
 class CertPlan(HostPlan):
     issue: str = ""  # why a new key and certificate are made, "" when the one it has is good
     trust: bool = False  # its truststore is written
-    running: bool = False  # its server runs (a renewal then needs a restart of its client port)
+    running: bool = False  # its server runs with a TLS client port (which may need a restart for a new certificate)
+    reloads: bool = False  # that client port reads a renewed certificate by itself (client.certReload)
 
 
 def stores_needed(inventory: Inventory, states: Mapping[str, zk_install.ServerState]) -> bool:
@@ -84,11 +90,20 @@ class ZkTlsCerts(_ZkStep):
         if not stores_needed(inventory, states):
             return {h: CertPlan() for h in states}
         from ..tls import ca as cluster_ca  # cryptography: loaded by the runs that need it
+        if cluster_ca.rotation_under_way(inventory):
+            # Certificates of the CA on its way out, or a truststore of it alone, would undo the rotation.
+            why = (f"a new CA is replacing the cluster's ({cluster_ca.next_paths(inventory)[0]}): run clusterctl "
+                   f"tls rotate-ca to finish the rotation first")
+            return {h: CertPlan(problem=why) for h in states}
         ca_pem = cluster_ca.existing_ca_pem(inventory)
         ca_info = parse(ca_pem) if ca_pem else None
         plans = {}
         for host, state in states.items():
-            plan = CertPlan(running=state.server is not None)
+            # A server without a TLS client port needs no restart for its certificate: the quorum reloads it
+            # (sslQuorumReloadCertFiles), and one that does not use its stores yet starts with them in a TLS roll.
+            running = state.server is not None and state.running_tls.client
+            plan = CertPlan(running=running, reloads=running and client_reloads_certificate(
+                state.link_target, state.zoo_cfg, state.server.stale))
             names = cert_names(inventory, host)
             current = parse(first_pem(state.tls_cert)) if state.tls_cert and first_pem(state.tls_cert) else None
             if ca_info is None and current is not None:
@@ -98,6 +113,16 @@ class ZkTlsCerts(_ZkStep):
                 plan.problem = (f"{host} holds a certificate of a CA this controller does not have ({where} is "
                                 f"missing): copy that directory from the controller that turned TLS on; making a "
                                 f"new CA would split the quorum")
+                plans[host] = plan
+                continue
+            if ca_info is not None and current is not None and current.issuer_key_id != ca_info.key_id and \
+                    state.tls_trust and ca_info.key_id not in key_ids(state.tls_trust):
+                # It neither trusts nor presents this controller's CA: the CA was rotated (or changed) elsewhere.
+                # Certificates of this one would be distrusted by every server not yet given them.
+                plan.problem = (f"{host} trusts and presents another CA than this controller's "
+                                f"({cluster_ca.tls_dir(inventory) if tls.managed else tls.ca_cert}): was it rotated "
+                                f"from another controller? copy that controller's directory here; issuing from "
+                                f"this one would split the quorum")
                 plans[host] = plan
                 continue
             if ca_info is None:
@@ -110,7 +135,10 @@ class ZkTlsCerts(_ZkStep):
                 plan.changes.append(Change(f"make a new private key on {host} ({tls_dir(spec)}/keystore.pem, "
                                            f"{spec.user}'s alone) and have the cluster's CA sign its request: "
                                            f"{plan.issue}; valid {tls.days} days, naming {', '.join(names)}"))
-                if plan.running and state.running_tls.client:
+                if plan.running and plan.reloads:
+                    plan.notes.append("the client port reads the new certificate by itself (client.certReload): "
+                                      "no restart")
+                elif plan.running:
                     plan.notes.append("the client port reads the new certificate at its next start: a rolling "
                                       "restart follows (the quorum reloads it by itself)")
             if plan.trust:
@@ -142,22 +170,37 @@ class ZkTlsCerts(_ZkStep):
         spec, host = inventory.zookeeper, ctx.host.name
         ca, done = self.authority, []
         if plan.trust:
-            ctx.write_file(truststore_path(spec), ca.pem, mode="644", owner=spec.user, group=spec.group,
-                           dir_mode="700", become=True)
+            write_truststore(ctx, ca.pem)
             done.append("truststore")
         if plan.issue:
-            request = ctx.run_script(SCRIPT, "request", tls_dir(spec), host, spec.user, spec.group, become=True)
-            signed = ca.sign(request.stdout, cert_names(inventory, host), spec.tls.days)
-            ctx.run_script(SCRIPT, "install", tls_dir(spec), spec.user, spec.group,
-                           payload=(signed + ca.pem).encode(), become=True)
-            info = parse(signed)
+            info = issue_certificate(ctx, ca)
             done.append(f"certificate until {info.not_after:%Y-%m-%d} ({plan.issue})")
-            if plan.running:
+            if plan.running and not plan.reloads:
                 # The client port reads its certificate at start: the stamp says the server is due a restart.
                 ctx.write_file(zk_install.stamp_path(spec), f"the TLS certificate (issued {_now():%Y-%m-%d})\n",
                                become=True)
         ctx.session.forget_facts(host, "zk.")
         return Outcome.changed(", ".join(done))
+
+
+def write_truststore(ctx: HostContext, pem: str) -> None:
+    """The server's truststore: the CA certificates ``pem`` holds."""
+    spec = ctx.session.inventory.zookeeper
+    ctx.write_file(truststore_path(spec), pem, mode="644", owner=spec.user, group=spec.group, dir_mode="700",
+                   become=True)
+
+
+def issue_certificate(ctx: HostContext, ca) -> CertInfo:
+    """A new key made on the server's node and a certificate ``ca`` signs from its request, put in place."""
+    inventory = ctx.session.inventory
+    spec, host = inventory.zookeeper, ctx.host.name
+    java = java_home(inventory)
+    request = ctx.run_script(SCRIPT, "request", tls_dir(spec), host, spec.user, spec.group, java, become=True)
+    signed = ca.sign(request.stdout, cert_names(inventory, host), spec.tls.days)
+    exporter = resources.files("clusterctl.remote").joinpath(KEY_EXPORTER).read_bytes()
+    ctx.run_script(SCRIPT, "install", tls_dir(spec), spec.user, spec.group, java, len(exporter),
+                   payload=[exporter, (signed + ca.pem).encode()], become=True)
+    return parse(signed)
 
 
 def zookeeper_servers(session) -> list[str]:

@@ -122,7 +122,10 @@ def _make_ca(name: str):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"clusterctl CA of {name}")])
+    # Each CA's name is its own: ZooKeeper's PEM truststore files each certificate under its subject's name,
+    # so of two CAs named alike (the old and the new one while the CA is rotated) it would keep the last alone.
+    key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest.hex()[:12]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"clusterctl CA of {name} ({key_id})")])
     now = _now()
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
@@ -156,7 +159,10 @@ def _paths(inventory: Inventory) -> tuple[Path, Path]:
 
 def existing_ca_pem(inventory: Inventory) -> str | None:
     """The CA's certificate if this controller has it, else None; never makes one (plans use this)."""
-    cert_path, _ = _paths(inventory)
+    return _read_cert(_paths(inventory)[0])
+
+
+def _read_cert(cert_path: Path) -> str | None:
     try:
         return cert_path.read_text()
     except FileNotFoundError:
@@ -167,14 +173,22 @@ def existing_ca_pem(inventory: Inventory) -> str | None:
 
 def authority(inventory: Inventory) -> Authority:
     """The cluster's CA: the operator's, or the managed one, made (key mode 600) the first time it is needed."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
     cert_path, key_path = _paths(inventory)
     if inventory.zookeeper.tls.managed and not cert_path.exists():
-        key, cert = _make_ca(inventory.cluster.name)
-        _write_private(key_path, _pem_key(key))
-        _write_private(cert_path, _pem_cert(cert))
+        _write_new_ca(inventory, cert_path, key_path)
     where = "[tls] ca" if not inventory.zookeeper.tls.managed else "the managed CA"
+    return _load(inventory, cert_path, key_path, where)
+
+
+def _write_new_ca(inventory: Inventory, cert_path: Path, key_path: Path) -> None:
+    key, cert = _make_ca(inventory.cluster.name)
+    _write_private(key_path, _pem_key(key))
+    _write_private(cert_path, _pem_cert(cert))
+
+
+def _load(inventory: Inventory, cert_path: Path, key_path: Path, where: str) -> Authority:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
@@ -188,9 +202,10 @@ def authority(inventory: Inventory) -> Authority:
     return Authority(key, cert, cert_path)
 
 
-def client_files(inventory: Inventory, ca: Authority | None = None) -> ClientFiles:
+def client_files(inventory: Inventory, ca: Authority | None = None, trust: str | None = None) -> ClientFiles:
     """The controller's own client certificate, made (or renewed) with the CA when it is missing, expiring or
-    from another CA; its key is made here and stays here (mode 600)."""
+    from another CA; its key is made here and stays here (mode 600). The controller trusts ``trust`` (PEM;
+    both CAs while the CA is replaced), else the CA."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -213,8 +228,9 @@ def client_files(inventory: Inventory, ca: Authority | None = None) -> ClientFil
         signed = ca.sign(csr.public_bytes(serialization.Encoding.PEM).decode(), (CLIENT_NAME,), tls.days)
         _write_private(files.key, _pem_key(key))
         _write_private(files.cert, signed.encode())
-    if not files.ca.exists() or files.ca.read_text() != ca.pem:
-        _write_private(files.ca, ca.pem.encode())
+    trust = trust or ca.pem
+    if not files.ca.exists() or files.ca.read_text() != trust:
+        _write_private(files.ca, trust.encode())
     return files
 
 
@@ -223,3 +239,51 @@ def existing_client_files(inventory: Inventory) -> ClientFiles | None:
     base = tls_dir(inventory)
     files = ClientFiles(base / "client.crt", base / "client.key", base / "trust.pem")
     return files if all(p.exists() for p in (files.cert, files.key, files.ca)) else None
+
+
+# Replacing the managed CA (see clusterctl.tls.rotation): the new one waits beside the current one until every
+# server trusts it alone, then takes its place; the old one is kept aside in retired/, never deleted.
+
+def next_paths(inventory: Inventory) -> tuple[Path, Path]:
+    """Where the CA that replaces the managed one waits while the ensemble moves to it (cert, key)."""
+    return tls_dir(inventory) / "ca.next.crt", tls_dir(inventory) / "ca.next.key"
+
+
+def rotation_under_way(inventory: Inventory) -> bool:
+    """A new managed CA was made and has not replaced the current one yet."""
+    return inventory.zookeeper.tls.managed and next_paths(inventory)[0].exists()
+
+
+def existing_next_ca_pem(inventory: Inventory) -> str | None:
+    """The waiting CA's certificate, or None (never makes one: dry runs use this)."""
+    return _read_cert(next_paths(inventory)[0])
+
+
+def next_authority(inventory: Inventory) -> Authority:
+    """The CA that replaces the managed one, made (key mode 600) by the first rotation run that needs it."""
+    cert_path, key_path = next_paths(inventory)
+    if not cert_path.exists():
+        _write_new_ca(inventory, cert_path, key_path)
+    return _load(inventory, cert_path, key_path, "the new managed CA")
+
+
+def retired_dir(inventory: Inventory) -> Path:
+    return tls_dir(inventory) / "retired"
+
+
+def retire_current(inventory: Inventory) -> Path:
+    """The new CA in the managed one's place, the old one kept in retired/ (its certificate's date and key id
+    in the names); each step can be run again after an interruption. Returns the retired certificate's path."""
+    cert_path, key_path = _paths(inventory)
+    next_cert, next_key = next_paths(inventory)
+    current = parse(cert_path.read_text())
+    kept = retired_dir(inventory) / f"ca-{current.not_after:%Y%m%d}-{current.key_id[:12]}.crt"
+    if next_cert.exists() and current.key_id != parse(next_cert.read_text()).key_id and not kept.exists():
+        if key_path.exists():
+            _write_private(kept.with_suffix(".key"), key_path.read_bytes())
+        _write_private(kept, cert_path.read_bytes())
+    if next_key.exists():
+        os.replace(next_key, key_path)
+    if next_cert.exists():
+        os.replace(next_cert, cert_path)
+    return kept

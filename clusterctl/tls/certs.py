@@ -59,6 +59,24 @@ def first_pem(text: str) -> str:
     return text[start:stop + len(end)] + "\n" if start >= 0 and stop >= 0 else ""
 
 
+def all_pems(text: str) -> list[str]:
+    """Every PEM certificate block of ``text``, in order (a truststore holding two CAs)."""
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    out, start = [], text.find(begin)
+    while start >= 0:
+        stop = text.find(end, start)
+        if stop < 0:
+            break
+        out.append(text[start:stop + len(end)] + "\n")
+        start = text.find(begin, stop)
+    return out
+
+
+def key_ids(text: str) -> set[str]:
+    """The subject key ids of every certificate in ``text`` (the CAs a truststore holds)."""
+    return {parse(block).key_id for block in all_pems(text)}
+
+
 def wanted_names(host: str, *addresses: str | None) -> tuple[str, ...]:
     """The names a server's certificate must carry: its inventory name (quorum hostname verification checks
     the name in the membership line) and its addresses (a client, or a peer, known by address)."""

@@ -81,9 +81,15 @@ def tls_marker_path(spec: ZooKeeperSpec) -> str:
     return f"{spec.conf_dir}/.clusterctl-tls"
 
 
+def ca_marker_path(spec: ZooKeeperSpec) -> str:
+    """Written by a CA rotation roll before it changes a server's trust or certificate ("from X to Y"): until
+    the server has restarted since, it still runs stage X (see :mod:`clusterctl.tls.rotation`)."""
+    return f"{spec.conf_dir}/.clusterctl-ca"
+
+
 def config_files(spec: ZooKeeperSpec) -> list[str]:
     """The files a running server read at start: one changed since means it needs a restart."""
-    return [home(spec), stamp_path(spec), UNIT_PATH, DROPIN_PATH, tls_marker_path(spec)]
+    return [home(spec), stamp_path(spec), UNIT_PATH, DROPIN_PATH, tls_marker_path(spec), ca_marker_path(spec)]
 
 
 @lru_cache(maxsize=8)
@@ -128,6 +134,7 @@ def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
         query("zk.tls_marker", "file", tls_marker_path(spec)),
         query("zk.tls_cert", "pem_certs", keystore_path(spec)),
         query("zk.tls_trust", "file", truststore_path(spec)),
+        query("zk.ca_marker", "file", ca_marker_path(spec)),
         # Where the plaintext client port listens, and how many other hosts use it now: TLS needs both.
         query("zk.bound", "bound", spec.client_port),
         query("zk.plaintext_clients", "connected", spec.client_port),
@@ -187,6 +194,7 @@ class ServerState:
     tls_marker: str | None = None  # the last TLS roll's "from X to Y"
     tls_cert: str | None = None  # the certificates of its keystore (PEM; the key in it is never read)
     tls_trust: str | None = None  # the CA certificates it trusts
+    ca_marker: str | None = None  # the last CA rotation roll's "from X to Y"
 
     @property
     def written_tls(self) -> TlsState:
@@ -198,6 +206,10 @@ class ServerState:
         """The TLS phase it runs (or starts with, when it is down)."""
         restarted = self.server is None or not any(p.endswith("/.clusterctl-tls") for p in self.server.changed_since)
         return running_state(self.written_tls, self.tls_marker, restarted)
+
+    @property
+    def restarted_since_ca_marker(self) -> bool:
+        return self.server is None or not any(p.endswith("/.clusterctl-ca") for p in self.server.changed_since)
 
     @property
     def members(self) -> dict[int, tuple[str, str]]:
@@ -259,6 +271,7 @@ class ServerState:
             tls_marker=text("zk.tls_marker"),
             tls_cert=text("zk.tls_cert"),
             tls_trust=text("zk.tls_trust"),
+            ca_marker=text("zk.ca_marker"),
         )
 
 

@@ -1,6 +1,7 @@
-"""TLS on a live ensemble of three voters and an observer: turned on, renewed, refused to strangers, turned off
-and resumed after an interruption, each under a client writing all along with every acknowledged write read
-back; keys checked on the nodes (made there, the service account's alone), argv sampled on every node."""
+"""TLS on a live ensemble of three voters and an observer: turned on, renewed, its CA rotated, refused to
+strangers, turned off, each stopped after its second roll and resumed where it has rolls, each under a client
+writing all along with every acknowledged write read back; keys checked on the nodes (made there, with openssl
+or keytool, the service account's alone), argv sampled on every node."""
 
 from __future__ import annotations
 
@@ -148,13 +149,22 @@ def quorum_settings(ensemble, node: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
 
 
-def test_tls_turned_on_under_live_traffic_loses_no_write_and_keeps_every_key_on_its_node(ensemble):
+def test_tls_turned_on_under_a_writer_stopped_after_two_rolls_and_resumed_loses_no_write_keys_on_nodes(ensemble):
     ensemble.with_tls(TLS_ON)
     plan = ensemble.cli("plan")
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr
     assert plan.stdout.count("roll 3 of 3") == len(SERVERS), plan.stdout[-4000:]
     assert not ensemble.tls_dir.exists(), "plan made no CA"
+    # Stopped after the second roll (no to every server of the third), then resumed, one writer all along.
+    answers = "y\n" * (2 * len(SERVERS)) + "n\n" * len(SERVERS)
     with ArgvSampler(ensemble.lab, list(SERVERS)) as argv, Writer(ensemble.hosts(SERVERS)) as writer:
+        halted = ensemble.cli("apply", "--confirm", answers=answers)
+        assert halted.returncode == 0, halted.stdout[-4000:] + halted.stderr
+        for node in SERVERS:
+            settings = quorum_settings(ensemble, node)
+            assert settings.get("sslQuorum") == "true" and settings.get("portUnification") == "true", node
+        again = ensemble.cli("plan")
+        assert again.stdout.count("roll 1 of 1") == len(SERVERS), again.stdout[-3000:]
         done = ensemble.cli("apply")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr
     assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
@@ -257,6 +267,78 @@ def test_renewal_under_a_writer_restarts_each_server_once(ensemble):
         assert inside(ensemble.lab, node, "sha256sum /etc/zookeeper/tls/server.crt") != prints[node]
         assert after[node] != before[node], f"{node} restarted for its client port"
     assert done.stdout.count("zk-roll        changed") == len(SERVERS), done.stdout[-3000:]
+
+
+def test_a_node_without_openssl_makes_its_key_with_the_jdks_keytool(ensemble):
+    ensemble.with_tls(TLS_ON)
+    node = "node5"  # the observer: its openssl moved aside inside its own lab filesystem only
+    inside(ensemble.lab, node, "mv /usr/bin/openssl /usr/bin/openssl.aside")
+    try:
+        before = ensemble.pid(node)
+        with ArgvSampler(ensemble.lab, [node]) as argv:
+            done = ensemble.cli("tls", "renew", node)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    finally:
+        inside(ensemble.lab, node, "mv /usr/bin/openssl.aside /usr/bin/openssl")
+    assert any("keytool" in line and "-genkeypair" in line for line in argv.seen), "keytool made the key"
+    secrets = [line for line in argv.seen if re.search(r"PRIVATE KEY|storepass(?!:file)|[Pp]assword=", line)]
+    assert secrets == [], secrets
+    listing = inside(ensemble.lab, node, "stat -c '%a %U' /etc/zookeeper/tls/keystore.pem; ls -A /etc/zookeeper/tls")
+    assert listing.splitlines()[0] == "600 zookeeper", listing
+    assert "pending" not in listing, "the pending store and its password file are gone"
+    assert "BEGIN PRIVATE KEY" in inside(ensemble.lab, node, "cat /etc/zookeeper/tls/keystore.pem")
+    assert ensemble.pid(node) != before and ensemble.role(node) == "observer"
+    assert "Mode: " in tls_connect(ensemble, node, ensemble.tls_dir / "client.crt", ensemble.tls_dir / "client.key")
+
+
+def issuer_of(ensemble, node: str) -> str:
+    """The authority key id of the certificate ``node`` presents (hex)."""
+    from clusterctl.tls.certs import first_pem, parse
+    return parse(first_pem(inside(ensemble.lab, node, "cat /etc/zookeeper/tls/server.crt"))).issuer_key_id
+
+
+def test_the_ca_rotated_under_a_writer_stopped_after_two_rolls_and_resumed_loses_no_write(ensemble):
+    from clusterctl.tls.certs import all_pems, parse
+    ensemble.with_tls(TLS_ON)
+    old = parse((ensemble.tls_dir / "ca.crt").read_text()).key_id
+    dry = ensemble.cli("tls", "rotate-ca", "--dry-run")
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr
+    assert " ".join(dry.stdout.split()).count("roll 3 of 3") == len(SERVERS), dry.stdout[-4000:]
+    assert not (ensemble.tls_dir / "ca.next.crt").exists(), "a dry run makes no CA"
+    before = ensemble.pids()
+    started = time.monotonic()
+    answers = "y\n" * (2 * len(SERVERS)) + "n\n" * len(SERVERS)
+    with ArgvSampler(ensemble.lab, list(SERVERS)) as argv, Writer(ensemble.hosts(SERVERS)) as writer:
+        halted = ensemble.cli("tls", "rotate-ca", "--confirm", answers=answers)
+        assert halted.returncode == 0, halted.stdout[-3000:] + halted.stderr
+        new = parse((ensemble.tls_dir / "ca.next.crt").read_text()).key_id
+        for node in SERVERS:  # stopped in stage 2: both CAs trusted, a new CA certificate presented
+            trusted = {parse(p).key_id for p in all_pems(inside(ensemble.lab, node, "cat /etc/zookeeper/tls/truststore.pem"))}
+            assert trusted == {old, new} and issuer_of(ensemble, node) == new, node
+        refused = ensemble.cli("tls", "renew", "--dry-run")
+        assert "tls rotate-ca to finish the rotation first" in " ".join(refused.stdout.split()), refused.stdout[-2000:]
+        rest = ensemble.cli("tls", "rotate-ca", "--dry-run")
+        assert " ".join(rest.stdout.split()).count("roll 1 of 1") == len(SERVERS), rest.stdout[-3000:]
+        resumed = ensemble.cli("tls", "rotate-ca")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    print(f"CA rotated: {len(writer.acked)} writes acknowledged, longest stall {writer.longest_stall():.2f}s, "
+          f"{time.monotonic() - started:.0f}s")
+    secrets = [line for line in argv.seen if re.search(r"PRIVATE KEY|[Pp]assword=|keyStore\.password", line)]
+    assert argv.seen and secrets == [], secrets
+    assert parse((ensemble.tls_dir / "ca.crt").read_text()).key_id == new
+    assert parse((ensemble.tls_dir / "client.crt").read_text()).issuer_key_id == new
+    assert not (ensemble.tls_dir / "ca.next.crt").exists()
+    retired = [parse(p.read_text()).key_id for p in (ensemble.tls_dir / "retired").glob("*.crt")]
+    assert retired == [old], "the old CA is kept aside"
+    after = ensemble.pids()
+    for node in SERVERS:
+        trusted = [parse(p).key_id for p in all_pems(inside(ensemble.lab, node, "cat /etc/zookeeper/tls/truststore.pem"))]
+        assert trusted == [new] and issuer_of(ensemble, node) == new, node
+        assert after[node] != before[node]
+        assert "Mode: " in tls_connect(ensemble, node, ensemble.tls_dir / "client.crt", ensemble.tls_dir / "client.key")
+    assert "TLS: quorum encrypted (mutual TLS)" in ensemble.cli("zk", "status").stdout
+    ensemble.plan_is_empty()
 
 
 def plaintext_refused(ensemble, node: str) -> bool:

@@ -190,3 +190,25 @@ def test_the_lab_built_release_and_jdk_are_what_the_upgrades_need():
     assert tarball_lacks(zk, ZOOKEEPER_RELEASE.members)[1] == []
     assert tarball_lacks(jdk, JDK.members)[1] == []
     assert re.fullmatch(r"jdk-[\d.]+", tarball_lacks(jdk, JDK.members)[0])
+
+
+# -- the CA ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+@pytest.mark.parametrize("tls, words", [
+    ("", "[tls]: TLS is off in the inventory: there is no CA to rotate"),
+    ('[tls]\nquorum = true\nca = { cert = "ca.crt", key = "ca.key" }\n',
+     "[tls] ca: the CA is yours (cert and key paths), not clusterctl's: rotate it yourself"),
+])
+def test_rotating_a_ca_clusterctl_does_not_keep_is_refused_before_any_host(cluster, attempts, capsys, tmp_path,
+                                                                          monkeypatch, dry_run, tls, words):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    if tls:
+        from clusterctl.tls.ca import _make_ca, _pem_cert, _pem_key
+        key, cert = _make_ca("theirs")
+        (cluster.parent / "ca.crt").write_bytes(_pem_cert(cert))
+        (cluster.parent / "ca.key").write_bytes(_pem_key(key))
+        cluster.write_text(cluster.read_text() + "\n" + tls)
+    err = refused(cluster, attempts, capsys, "tls", "rotate-ca", *dry_run)
+    assert words in err, err
+    assert not (tmp_path / "state").exists(), "nothing made on the controller either"

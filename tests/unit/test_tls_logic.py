@@ -66,6 +66,7 @@ def test_a_server_not_restarted_since_a_phase_was_written_still_runs_the_one_bef
 
 class Spec:
     conf_dir = "/etc/zookeeper"
+    package = Path("apache-zookeeper-3.8.0-bin.tar.gz")
     tls = TlsSpec(quorum=True, client="optional", client_auth="want", secure_client_port=2282)
 
 
@@ -248,3 +249,59 @@ def test_no_ca_here_and_certificates_there_is_refused_rather_than_a_second_ca(tm
                                             "node3": running_facts(**{"zk.tls_cert": Fact("", 1)})})
     assert "copy that directory from the controller that turned TLS on" in plans["node2"].problem
     assert plans["node3"].issue == "no certificate yet" and not (tmp_path / "clusterctl").exists(), "deciding made no CA"
+
+
+# -- the client port's certificate reload (client.certReload, ZooKeeper 3.8.5 on) -----------------------------
+
+@pytest.mark.parametrize("name, version, reloads", [
+    ("/opt/zookeeper/apache-zookeeper-3.8.0-bin", (3, 8, 0), False),
+    ("/opt/zookeeper/apache-zookeeper-3.8.4-bin", (3, 8, 4), False),
+    ("/opt/zookeeper/apache-zookeeper-3.8.5-bin", (3, 8, 5), True),
+    ("apache-zookeeper-3.9.3-bin.tar.gz", (3, 9, 3), True),
+    ("/opt/zookeeper/zookeeper-current", None, False),  # no version in the name: restart, the safe way
+])
+def test_the_client_port_reloads_its_certificate_from_3_8_5_on(name, version, reloads):
+    from clusterctl.tls.reload import client_cert_reload_supported, release_version
+    assert release_version(name) == version
+    assert client_cert_reload_supported(version) is reloads
+
+
+def test_only_3_8_5_and_later_get_client_cert_reload_in_zoo_cfg():
+    assert "client.certReload" not in settings(TlsState(3, True))
+
+    class Newer(Spec):
+        package = Path("apache-zookeeper-3.8.5-bin.tar.gz")
+    assert dict(line.split("=", 1) for line in tls_lines(Newer, TlsState(3, True)))["client.certReload"] == "true"
+    assert "client.certReload" not in dict(line.split("=", 1) for line in tls_lines(Newer, TlsState(3, False)))
+
+
+@pytest.mark.parametrize("release, restarts", [("apache-zookeeper-3.8.0-bin", True),
+                                               ("apache-zookeeper-3.8.5-bin", False)])
+def test_renewal_restarts_a_server_only_where_its_client_port_cannot_reload(tmp_path, monkeypatch, release, restarts):
+    from clusterctl.core.facts import Fact
+    from clusterctl.render.zoo_cfg import render_zoo_cfg
+    from clusterctl.steps.tls import ZkTlsCerts
+    from clusterctl.tls import ca as cluster_ca
+    from dataclasses import replace as replaced
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    inventory = tls_inventory(quorum=True, client="optional")
+    spec = replaced(inventory.zookeeper, package=Path(f"/x/{release}.tar.gz"))
+    inventory = replaced(inventory, zookeeper=spec)
+    ca = cluster_ca.authority(inventory)
+    from test_ca_rotation import signed_by
+    cfg = render_zoo_cfg(spec, inventory, "node2", tls=TlsState(3, True))
+    plans = ZkTlsCerts(renew=True).decide(inventory, {"node2": running_facts(**{
+        "zk.tls_cert": Fact(signed_by(ca, "node2"), 0), "zk.tls_trust": Fact(ca.pem, 0),
+        "zk.zoo_cfg": Fact(cfg, 0), "zk.link": Fact(f"link /opt/zookeeper/{release}\n", 0)})})
+    plan = plans["node2"]
+    assert plan.issue and plan.reloads is not restarts
+    assert any(("rolling restart follows" if restarts else "no restart") in n for n in plan.notes), plan.notes
+
+
+def test_the_first_certificates_of_a_plaintext_ensemble_restart_nothing_the_tls_rolls_do(tmp_path, monkeypatch):
+    from clusterctl.steps.tls import ZkTlsCerts
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    plans = ZkTlsCerts().decide(tls_inventory(quorum=True, client="optional"), {"node2": running_facts()})
+    plan = plans["node2"]
+    assert plan.issue == "no certificate yet" and not plan.running, "no restart stamp for a server without stores"
+    assert not any("restart" in n for n in plan.notes), plan.notes
