@@ -6,6 +6,7 @@ import shlex
 
 from ..inventory import OWN_ADDRESS, Inventory, ZooKeeperSpec
 from ..tls.phases import TlsState
+from .jaas import client_sasl_lines, quorum_sasl_lines
 from .key_values import parse_key_values
 from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
 
@@ -153,6 +154,8 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
         "standaloneEnabled=false",
         f"dynamicConfigFile={dynamic_file or dynamic_path(spec)}",
         *tls_lines(spec, tls),
+        *quorum_sasl_lines(tls.sasl, len(spec.servers)),
+        *client_sasl_lines(spec.sasl),
     ]
     return "\n".join(lines) + "\n"
 
@@ -200,7 +203,8 @@ def parse_members(text: str) -> dict[int, tuple[str, str]]:
     return members
 
 
-def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool, super_digest: str) -> str:
+def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool, super_digest: str,
+                    jaas: bool = False) -> str:
     """java.env in the config directory, which zkEnv.sh sources before it starts the server.
 
     Under systemd the server's environment is the unit's drop-in and the
@@ -212,7 +216,7 @@ def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool, super
         return (f"# Written by clusterctl. The server runs as {UNIT}; its heap, JVM flags and environment\n"
                 f"# are in {DROPIN_PATH}. Nothing is set here, so that nothing overrides them.\n")
     lines = ["# Written by clusterctl from the inventory's [zookeeper] (no systemd here: zkServer.sh reads it)."]
-    lines += [f"export {name}={shell_word(value)}" for name, value in server_environment(spec, java_home)]
+    lines += [f"export {name}={shell_word(value)}" for name, value in server_environment(spec, java_home, jaas)]
     lines.append(f"export {SECRET_VARIABLE}={shell_word(super_option(super_digest))}")
     return "\n".join(lines) + "\n"
 

@@ -68,9 +68,11 @@ def node_bundle(ctx: HostContext, lines: int) -> Outcome:
 
 
 def known_secrets(session: Session) -> tuple[str, ...]:
-    """The secrets this controller knows of the cluster: the super user's password and its digest."""
+    """The secrets this controller knows of the cluster: the super user's password and its digest, and the
+    SASL passwords."""
+    from ..zk import sasl
     secret = superuser.existing_password(session.inventory)
-    return (secret, superuser.digest(secret)) if secret else ()
+    return ((secret, superuser.digest(secret)) if secret else ()) + sasl.known_secrets(session.inventory)
 
 
 def recent_run_logs(inventory_path: Path, count: int = RUN_LOGS) -> list[Path]:

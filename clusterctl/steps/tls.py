@@ -227,7 +227,7 @@ class ZkTlsRoll(_ZkStep):
         spec = inventory.zookeeper
         states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
         current = {h: s.running_tls for h, s in states.items() if s.took_part}
-        target = target_state(spec.tls.quorum, spec.tls.client)
+        target = target_state(spec.tls.quorum, spec.tls.client, spec.sasl.quorum)
         rolls = rolls_left(current, target)
         plans = {h: TlsRollPlan(now=current.get(h)) for h in states}
         readdress = addresses_to_change(spec, states)
@@ -292,7 +292,7 @@ class ZkTlsRoll(_ZkStep):
         """Roll after roll until every server runs the target phase (or one is put back)."""
         from .upgrade import Switch, UpgradeResult, roll
         spec = session.inventory.zookeeper
-        target = target_state(spec.tls.quorum, spec.tls.client)
+        target = target_state(spec.tls.quorum, spec.tls.client, spec.sasl.quorum)
         results = HostResults()
         done = 0
         while True:

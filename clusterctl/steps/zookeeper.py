@@ -25,7 +25,7 @@ from ..packages import PackageFile, metrics_refusal, require, zookeeper_package
 from ..render.zk_service import UNIT
 from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
-from ..zk import superuser
+from ..zk import sasl, superuser
 from ..events import State
 from ..zk.restart import STEP as RESTART_STEP, RollResult, check_margin, rolling_restart, targets_in_rolling_order
 from ..zk.server import STOP_GRACE_SECONDS, control, java_home, say_unsupervised
@@ -109,15 +109,18 @@ def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
     facts (see :class:`_LastDecision`)."""
     digest = superuser.known_digest(inventory)
     # Only the ZooKeeper facts count: the stage step asks the same plus its staged file's.
-    made_from = (inventory, leader, digest, {h: {n: fact for n, fact in f.items() if n.startswith("zk.")}
-                                             for h, f in gathered.items()})
+    zk_facts = {h: {n: fact for n, fact in f.items() if n.startswith("zk.")} for h, f in gathered.items()}
+    states = {h: zk_install.ServerState.from_facts(f, inventory.zookeeper) for h, f in gathered.items()}
+    phases = [p for s in states.values() for p in (s.written_tls.sasl, s.running_tls.sasl)]
+    jaas = sasl.wanted_jaas(inventory, sasl.in_use(inventory, phases))
+    made_from = (inventory, leader, (digest, jaas), zk_facts)  # the secrets the servers hold, then the facts
 
     def decide() -> dict[str, zk_install.ServerPlan]:
         rel, spec = known_release(inventory), inventory.zookeeper
-        states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in gathered.items()}
         running = zk_install.running_members(states, leader)
         tls = zk_install.tls_to_write(spec, states)
-        return {h: zk_install.decide(inventory, h, state, rel, running, digest, tls[h]) for h, state in states.items()}
+        return {h: zk_install.decide(inventory, h, state, rel, running, digest, tls[h], jaas)
+                for h, state in states.items()}
 
     return _last_decision.get(made_from, decide)
 
@@ -202,15 +205,21 @@ class ZkInstall(_ZkStep):
                 if pending and not p.empty:
                     plan.notes.append(f"the super user's password is made at install, on this controller in "
                                       f"{superuser.secret_path(inventory)}")
+                if p.jaas == zk_install.PENDING_SECRET:
+                    plan.notes.append(f"the SASL passwords are made at install, on this controller in "
+                                      f"{sasl.password_path(inventory, None).parent}")
             plans[host] = plan
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, InstallPlan]) -> HostResults:
         inventory = run.session.inventory
-        if plans and superuser.existing_password(inventory) is None:
-            # The cluster's first install: the password is made now, and the files that hold its digest
-            # are decided again with it (deciding makes no file, so the plans so far say "pending").
+        pending = any(p.decided and p.decided.jaas == zk_install.PENDING_SECRET for p in plans.values())
+        if plans and (superuser.existing_password(inventory) is None or pending):
+            # The cluster's first install (or its first with SASL): the passwords are made now, and the files
+            # that hold them are decided again with them (deciding makes no file, so the plans say "pending").
             superuser.password(inventory)
+            if pending:
+                sasl.make_passwords(inventory)
             fresh = self.plans(run.session)
             plans = {h: fresh[h] for h in plans if h in fresh}
         return super().apply(run, plans)
@@ -239,6 +248,10 @@ class ZkInstall(_ZkStep):
             owner, group, mode = zk_install.file_owner(spec, path)
             ctx.write_file(path, wanted, mode=mode, owner=owner, group=group, dir_mode="750", become=True)
             done.append(path.rsplit("/", 1)[1])
+        if p.jaas is not None:
+            owner, group, mode = zk_install.file_owner(spec, p.jaas_path)
+            ctx.write_file(p.jaas_path, p.jaas, mode=mode, owner=owner, group=group, become=True)
+            done.append(p.jaas_path.rsplit("/", 1)[1])
         if p.config_changes:
             # What says "the server's config was written now": zoo.cfg's own mtime is ZooKeeper's too.
             ctx.write_file(zk_install.stamp_path(spec), zk_install.stamp_text(p, p.stamp), become=True)
@@ -538,17 +551,18 @@ def status(session: Session) -> EnsembleStatus:
 
 
 def tls_status(session: Session, facts: Mapping[str, Facts]) -> dict[str, list[str]]:
-    """Each server's TLS as status shows it (nothing while TLS is off everywhere)."""
+    """Each server's TLS and SASL as status shows them (nothing while both are off everywhere)."""
     import datetime
-    from ..tls.report import tls_notes
+    from ..tls.report import sasl_notes, tls_notes
     from .tls import plaintext_count
     spec = session.inventory.zookeeper
     states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
+    sasl_on = {h: sasl_notes(spec.sasl, s.running_tls, s.zoo_cfg) for h, s in states.items()}
     if not (spec.tls.enabled or any(s.running_tls.stores for s in states.values())):
-        return {}
+        return sasl_on
     now = datetime.datetime.now(datetime.timezone.utc)
     return {host: tls_notes(spec.tls, state.running_tls, state.tls_cert, now, plaintext_count(facts[host]),
-                            spec.client_port)
+                            spec.client_port) + sasl_on[host]
             for host, state in states.items()}
 
 
