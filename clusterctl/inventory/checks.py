@@ -515,7 +515,9 @@ class Checker:
         users = data.get("users", [])
         if isinstance(users, dict):  # [sasl.users] app = {}: a table per user, for options to come
             for name, options in users.items():
-                self.table(options, f"{key}.users.{name}", frozenset(), f"write {name} = {{}}")
+                if options != {}:
+                    raise self.fail(join_key(f"{key}.users", name), f"takes no settings, got {shown(options)}: its "
+                                    f"password is made and kept by clusterctl", f"write {key_part(name)} = {{}}")
             users = list(users)
         if not isinstance(users, list):
             raise self.fail(f"{key}.users", f"must be a list of user names, got {shown(users)}", 'write users = ["app"]')

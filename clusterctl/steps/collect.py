@@ -52,7 +52,8 @@ def node_bundle(ctx: HostContext, lines: int) -> Outcome:
     """What ``ctx``'s node gives for the bundle: (NodeFacts, the file lines); a node SSH cannot reach gives
     its words asked over the client port."""
     try:
-        result = ctx.run_script(SCRIPT, *collect_args(ctx.session, lines), become=True, timeout=120)
+        result = ctx.run_script(SCRIPT, *collect_args(ctx.session, lines), become=True, timeout=120,
+                                secret_output=True)
     except Interrupted:
         raise
     except Exception as exc:  # unreachable, no sudo: said in the bundle

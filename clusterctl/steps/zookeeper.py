@@ -303,6 +303,8 @@ class StartPlan(HostPlan):
     pid: int | None = None  # the running server's, if one runs
     supervised: bool = False  # systemd runs the host
     waits: str = ""  # why it is not started (a server for zk add)
+    stale: bool = False  # it runs, and must restart to run what is installed
+    restart_idle: bool = False  # stale and not serving (a wrong password, say): restarted here, not waited for
 
 
 class ZkStart(_ZkStep):
@@ -327,7 +329,8 @@ class ZkStart(_ZkStep):
         decided = decide_all(inventory, facts)
         for host, f in facts.items():
             state = zk_install.ServerState.from_facts(f, inventory.zookeeper)
-            plan = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd)
+            plan = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd,
+                             stale=decided[host].restart_needed)
             if decided[host].joins and not self.joining:
                 plan.waits = (f"not started: {host} is not in the running ensemble; clusterctl zk add {host} "
                               f"starts it as it adds it")
@@ -341,6 +344,9 @@ class ZkStart(_ZkStep):
         return result.outcomes
 
     def apply_host(self, ctx: HostContext, plan: StartPlan) -> Outcome:
+        if plan.restart_idle:
+            _, pid = control(ctx, "restart", ctx.session.inventory.zookeeper, java_home(ctx.session.inventory))
+            return Outcome.changed(f"restarted (pid {pid}): it served no one, and runs an older configuration")
         if plan.pid is not None:
             if not plan.supervised:
                 say_unsupervised(ctx, ctx.session.inventory.zookeeper)
@@ -356,6 +362,15 @@ class ZkStart(_ZkStep):
 def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> StartResult:
     """Carry out ZkStart's plans, then wait (see :class:`ZkStart`)."""
     step = ZkStart(timeout=timeout)
+    # A running server that does not serve and must restart anyway (it was given the wrong quorum password,
+    # say, and apply has just written the right one) would never serve by waiting: it is restarted now, as
+    # restarting it takes nothing from the clients; only while the others have a leader (an ensemble in an
+    # election is not restarted whole). The roll after the start restarts those that serve.
+    if any(p.stale and p.pid is not None for p in plans.values()):
+        now = probe(session)
+        idle = {s.host for s in now.servers if not s.serving} if now.leader is not None else set()
+        for host, plan in plans.items():
+            plan.restart_idle = plan.stale and plan.pid is not None and host in idle
     began = time.monotonic()
     outcomes = session.for_each(START_STEP, plans, lambda ctx: step.apply_host(ctx, plans[ctx.host.name]))
 
