@@ -413,15 +413,26 @@ class ZkRoll(_ZkStep):
     phase = "zk-start"
 
     def __init__(self, policy: str = "migrate", timeout: float = START_TIMEOUT, pause: float = 0.0,
-                 confirm=None, hosts: Iterable[str] | None = None):
+                 confirm=None, hosts: Iterable[str] | None = None, security_rolls_follow: bool = False):
         super().__init__(hosts)
         self.policy, self.timeout, self.pause, self.confirm = policy, timeout, pause, confirm
+        # The TLS/SASL rolls come next (apply): a server their first roll restarts is not restarted twice.
+        self.security_rolls_follow = security_rolls_follow
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, RollPlan]:
         plans = {}
+        if self.security_rolls_follow:
+            from .tls import first_roll
+            moving = first_roll(inventory, facts)
+        else:
+            moving = {}
         for host, p in decide_all(inventory, facts).items():
             wanted = p.migrate if self.policy == "migrate" else p.restart_needed
             reasons = p.restart_reasons if wanted else []
+            if reasons and host in moving and not p.migrate:
+                plans[host] = RollPlan(notes=[f"restarted by the first TLS/SASL roll (into {moving[host].short}), "
+                                              f"which starts it with its new configuration"])
+                continue
             plans[host] = RollPlan(reasons=reasons)
             if reasons:
                 # The roll's order is the ensemble's as the roll starts (asked then): said, not guessed here.

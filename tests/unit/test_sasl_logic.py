@@ -198,3 +198,18 @@ def test_sasl_defaults_to_off_and_users_as_a_list_or_a_table(tmp_path: Path):
     assert load_inventory(path).zookeeper.sasl == SaslSpec(quorum=True, client="optional", users=("app", "reader"))
     path.write_text(BASE + '[sasl]\nclient = "required"\n[sasl.users]\napp = {}\n')
     assert load_inventory(path).zookeeper.sasl == SaslSpec(client="required", users=("app",))
+
+
+def test_a_server_the_first_sasl_roll_restarts_is_not_restarted_before_it_as_well():
+    from clusterctl.core.facts import Fact
+    from clusterctl.steps.zookeeper import ZkRoll
+    from test_tls_logic import running_facts
+    stale = Fact("4242 600 systemd zookeeper\n5 /etc/zookeeper/.clusterctl-written\n", 0)
+    gathered = {h: running_facts(**{"zk.server": stale}) for h in ("node2", "node3")}
+    inventory = sasl_inventory(quorum=True)
+    folded = ZkRoll("stale", security_rolls_follow=True).decide(inventory, gathered)
+    assert all(not p.changes and "restarted by the first TLS/SASL roll" in p.notes[0] for p in folded.values())
+    alone = ZkRoll("stale").decide(inventory, gathered)  # tls renew's roll: no security roll follows it
+    assert all(p.changes for p in alone.values())
+    nothing_follows = ZkRoll("stale", security_rolls_follow=True).decide(sasl_inventory(), gathered)
+    assert all(p.changes for p in nothing_follows.values())
