@@ -29,6 +29,10 @@ class SaslPasswords:
     users: tuple[tuple[str, str], ...] = ()  # (name, password)
 
 
+# What the file holds once SASL is off everywhere: its passwords are not left on the node.
+NO_SASL = "// Written by clusterctl: SASL is off; this file holds no password.\n"
+
+
 def jaas_path(spec: ZooKeeperSpec) -> str:
     return f"{spec.conf_dir}/jaas.conf"
 

@@ -22,7 +22,7 @@ from ..core.transfer import local_file
 from ..inventory import Inventory, ZooKeeperSpec
 from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
-from ..render.jaas import jaas_path
+from ..render.jaas import NO_SASL, jaas_path
 from ..render.profile import render_profile_snippet
 from ..render.zk_service import DROPIN_PATH, UNIT, UNIT_PATH, render_dropin, render_unit, secret_env_path
 from ..render.key_values import parse_key_values
@@ -369,7 +369,9 @@ class ServerPlan:
         for path, (now, wanted) in self.files.items():
             out.append(file_change(path, now, wanted, f"write {path}") if now else
                        Change(f"create {path}", file_diff(path, "", wanted)))
-        if self.jaas is not None:
+        if self.jaas == NO_SASL:
+            out.append(Change(f"empty {self.jaas_path} of its SASL passwords (SASL is off on every server)"))
+        elif self.jaas is not None:
             # Compared by its hash and never shown: its lines are passwords.
             out.append(Change(f"write {self.jaas_path} (SASL passwords, {spec.user}'s alone; not shown)"))
         if self.relink:
@@ -524,9 +526,12 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
         return plan
     plan.link_before = state.link_target
     java = java_home(inventory)
+    login = jaas is not None  # the JVM reads the JAAS file
     wanted = {f"{spec.conf_dir}/java.env": (state.java_env or "", render_java_env(
-        spec, java, supervised=state.systemd, super_digest=digest, jaas=jaas is not None))}
+        spec, java, supervised=state.systemd, super_digest=digest, jaas=login))}
     plan.jaas_path = jaas_path(spec)
+    if jaas is None and state.jaas_sha256 is not None:
+        jaas = NO_SASL  # SASL is off on every server: the passwords go from the node (the JVM no longer reads it)
     if jaas is not None and (jaas == PENDING_SECRET or state.jaas_sha256 != sha256_text(jaas)):
         plan.jaas = jaas
     if release is not None:
@@ -547,7 +552,7 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
         wanted[dynamic_path(spec)] = ("", render_dynamic(spec, [(i, h, r == "observer") for i, (h, r) in members.items()]))
     if state.systemd:
         wanted[UNIT_PATH] = (state.unit or "", render_unit(spec, inventory))
-        wanted[DROPIN_PATH] = (state.dropin or "", render_dropin(spec, java, jaas=jaas is not None))
+        wanted[DROPIN_PATH] = (state.dropin or "", render_dropin(spec, java, jaas=login))
         wanted[secret_env_path(spec)] = (state.secret or "", render_secret_env(digest))
     plan.files = {path: pair for path, pair in wanted.items() if pair[0] != pair[1]}
     plan.make_account = not state.account

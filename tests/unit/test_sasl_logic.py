@@ -213,3 +213,19 @@ def test_a_server_the_first_sasl_roll_restarts_is_not_restarted_before_it_as_wel
     assert all(p.changes for p in alone.values())
     nothing_follows = ZkRoll("stale", security_rolls_follow=True).decide(sasl_inventory(), gathered)
     assert all(p.changes for p in nothing_follows.values())
+
+
+def test_once_sasl_is_off_everywhere_the_passwords_leave_the_node_and_the_jvm_no_longer_reads_the_file():
+    from clusterctl.core.facts import Fact
+    from clusterctl.render.jaas import NO_SASL
+    from clusterctl.zk.install import ServerState, decide, sha256_text
+    from test_zk_install import RELEASE, facts
+    inventory = sasl_inventory()
+    held = ServerState.from_facts(facts(**{"zk.jaas": Fact(sha256_text("user_quorum=\"x\"") + "\n", 0)}),
+                                  inventory.zookeeper)
+    plan = decide(inventory, "node3", held, RELEASE, digest="c3VwZXI=", jaas=None)
+    assert plan.jaas == NO_SASL and "password" not in NO_SASL.replace("no password", "")
+    assert any(c.summary.startswith("empty /etc/zookeeper/jaas.conf") for c in plan.changes(inventory.zookeeper))
+    assert all("login.config" not in wanted for _, wanted in plan.files.values())
+    emptied = ServerState.from_facts(facts(**{"zk.jaas": Fact(sha256_text(NO_SASL) + "\n", 0)}), inventory.zookeeper)
+    assert decide(inventory, "node3", emptied, RELEASE, digest="c3VwZXI=", jaas=None).jaas is None
