@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from typing import Callable
@@ -214,3 +215,26 @@ def wait_for_status(status: Callable[[], tuple[int, dict]], exit_code: int, vote
             assert (code, report["quorum"]["up"]) == (exit_code, voters_up), report
             return report
         time.sleep(0.5)
+
+
+class ArgvSampler:
+    """Every process's command line on every node, sampled all along a block."""
+
+    def __init__(self, lab, nodes):
+        self.lab, self.nodes, self.seen = lab, nodes, set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._done.is_set():
+            for node in self.nodes:
+                self.seen.update(inside(self.lab, node, "ps -eo args= || true", check=False).splitlines())
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join(30)

@@ -555,6 +555,22 @@ def zk_smoke(options) -> None:
     _finish(run)
 
 
+@zk_group.command("credentials")
+@run_options
+@click.argument("user")
+@click.option("--show", is_flag=True, help="Print the password itself (on stdout), not its file's path.")
+def zk_credentials(options, user: str, show: bool) -> None:
+    """Where this controller keeps the SASL password of USER ([sasl] users): its file's path (mode 600).
+
+    With --show, the password itself, on stdout alone (never in the run log). A kazoo client logs in
+    with sasl_options={"mechanism": "DIGEST-MD5", "username": USER, "password": ...}.
+    """
+    from ..zk import sasl
+    inventory = load(options)
+    secret = sasl.user_password(inventory, user)  # refused (exit 2) for a user not listed, or not made yet
+    click.echo(secret if show else str(sasl.password_path(inventory, user)))
+
+
 @zk_group.command("cli", context_settings={"ignore_unknown_options": True})
 @run_options
 @click.argument("node")

@@ -248,8 +248,11 @@ class HostContext:
     def run_script(self, name: str, *args: object, payload: bytes | Path | Sequence[bytes | Path] | None = None,
                    allow_failure: str | None = None, become: bool | str = False, timeout: float = COMMAND_TIMEOUT,
                    sent: Callable[[int], None] | None = None,
-                   sink: Callable[[bytes], None] | None = None) -> CommandResult:
+                   sink: Callable[[bytes], None] | None = None, secret_output: bool = False) -> CommandResult:
         """Run the remote script ``name`` with positional ``args``; ``payload`` follows it on stdin.
+
+        ``secret_output``: what it prints may hold secrets (files collected as they are, redacted later on
+        the controller): the run log says how long it was, never what it said.
 
         ``payload`` may be several parts (bytes or local files, streamed one
         after the other). With ``sink`` the script's stdout goes to it as it
@@ -277,8 +280,10 @@ class HostContext:
         more = {"sink": sink} if sink is not None else {}  # fakes of Remote need not know of sinks
         result = self.session.remote.execute(self.host, command, stdin, timeout=timeout, sent=on_sent, **more)
         shown = " ".join([name, *(a if len(a) < 200 else f"<{len(a)} characters>" for a in map(str, args))])
-        self.session.reporter.command(self.host.name, self.step, shown, result.exited,
-                                      (result.stdout + result.stderr).strip())
+        output = (result.stdout + result.stderr).strip()
+        if secret_output:
+            output = f"<{len(output)} characters, not logged: they may hold secrets>"
+        self.session.reporter.command(self.host.name, self.step, shown, result.exited, output)
         if not result.ok and allow_failure is None:
             raise RemoteCommandError(name, result)
         return result

@@ -19,14 +19,14 @@ from ..errors import InventoryError
 from .checks import Checker
 from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
                     TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec, Host, Inventory, JdkSpec, Jump,
-                    MetricsSpec, OWN_ADDRESS, SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
+                    MetricsSpec, OWN_ADDRESS, SaslSpec, SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
 from .one_line import one_line, printable
 from .toml_text import parse_toml
 from .values import package_problem
 
 __all__ = ["ADMIN_SERVER_MODES", "BECOME_METHODS", "DEFAULT_INVENTORY", "DISTRIBUTE_MODES", "INVENTORY_ENV",
            "JDK_PACKAGE_KINDS", "KEY_TYPES", "RELEASE_KINDS", "ClusterSpec", "DoctorSpec", "Host", "Inventory", "JdkSpec",
-           "Jump", "MetricsSpec", "OWN_ADDRESS", "SshTrustSpec", "TLS_CLIENT_AUTH", "TLS_CLIENT_MODES", "TlsSpec", "ZkServer", "ZooKeeperSpec",
+           "Jump", "MetricsSpec", "OWN_ADDRESS", "SaslSpec", "SshTrustSpec", "TLS_CLIENT_AUTH", "TLS_CLIENT_MODES", "TlsSpec", "ZkServer", "ZooKeeperSpec",
            "inventory_path", "load_inventory", "package_problem", "parse_toml"]
 
 DEFAULT_INVENTORY = Path("configs/cluster.toml")

@@ -16,8 +16,9 @@ from typing import Any
 from ..errors import InventoryError
 from ..render.zk_settings import property_problem, setting_problem
 from .model import (ADMIN_SERVER_MODES, BECOME_METHODS, DISTRIBUTE_MODES, JDK_PACKAGE_KINDS, KEY_TYPES, RELEASE_KINDS,
-                    TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec, Host, Inventory, JdkSpec, Jump,
-                    MetricsSpec, OWN_ADDRESS, SshTrustSpec, TlsSpec, ZkServer, ZooKeeperSpec)
+                    SASL_CLIENT_MODES, SASL_RESERVED_USERS, TLS_CLIENT_AUTH, TLS_CLIENT_MODES, ClusterSpec, DoctorSpec,
+                    Host, Inventory, JdkSpec, Jump, MetricsSpec, OWN_ADDRESS, SaslSpec, SshTrustSpec, TlsSpec, ZkServer,
+                    ZooKeeperSpec)
 from .one_line import join_key, key_part, one_line, printable, shown
 from .values import HOSTNAME, canonical_ip, file_kind, is_host_name, private_key_problem
 
@@ -48,6 +49,8 @@ _INTERFACE = _Shape(re.compile(r"(?!-)(?!\.\.?\Z)[A-Za-z0-9_.:-]{1,15}"),  # Lin
 _CLUSTER_NAME = _Shape(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),  # it marks blocks in /etc/hosts, known_hosts
                        "a cluster name (letters, digits, '_', '.' and '-', a letter or digit first, at most 63)",
                        "seed")
+_SASL_USER = _Shape(re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}"),  # a JAAS option name user_NAME, a file name
+                    "a SASL user name (letters, digits, '_' and '-', a letter first, at most 64)", "app")
 _LONGEST_TEXT = 4096  # PATH_MAX: no inventory value needs more
 
 # A critical threshold and the warning it must lie past.
@@ -232,7 +235,8 @@ class Checker:
 
     # -- sections -------------------------------------------------------
     def inventory(self) -> Inventory:
-        self.table(self.raw, "", frozenset(("cluster", "hosts", "ssh_trust", "jdk", "zookeeper", "tls", "doctor")))
+        self.table(self.raw, "", frozenset(("cluster", "hosts", "ssh_trust", "jdk", "zookeeper", "tls", "sasl",
+                                          "doctor")))
         cluster = self.cluster(self.raw.get("cluster", {}))
         hosts = self.hosts(self.raw.get("hosts"), cluster)
         trust = self.ssh_trust(self.raw.get("ssh_trust", {}), hosts)
@@ -243,6 +247,11 @@ class Checker:
                 raise self.fail("tls", "secures the ZooKeeper ensemble, and there is no [zookeeper] section",
                                 "add [zookeeper] or remove [tls]")
             zk = replace(zk, tls=self.tls(self.raw["tls"], zk))
+        if "sasl" in self.raw:
+            if zk is None:
+                raise self.fail("sasl", "authenticates to the ZooKeeper ensemble, and there is no [zookeeper] section",
+                                "add [zookeeper] or remove [sasl]")
+            zk = replace(zk, sasl=self.sasl(self.raw["sasl"]))
         doctor = self.doctor(self.raw.get("doctor", {}))
         return Inventory(self.path, cluster, hosts, trust, jdk, zk, tuple(self.warnings), doctor)
 
@@ -502,6 +511,35 @@ class Checker:
                        client=self.choice(data, key, "client", "off", TLS_CLIENT_MODES),
                        client_auth=self.choice(data, key, "client_auth", "need", TLS_CLIENT_AUTH),
                        ca_cert=ca_cert, ca_key=ca_key, days=days, renew_days=renew_days, secure_client_port=port)
+
+    def sasl(self, data: Any) -> SaslSpec:
+        key = "sasl"
+        data = self.table(data, key, frozenset(("quorum", "client", "users")))
+        users = data.get("users", [])
+        if isinstance(users, dict):  # [sasl.users] app = {}: a table per user, for options to come
+            for name, options in users.items():
+                if options != {}:
+                    raise self.fail(join_key(f"{key}.users", name), f"takes no settings, got {shown(options)}: its "
+                                    f"password is made and kept by clusterctl", f"write {key_part(name)} = {{}}")
+            users = list(users)
+        if not isinstance(users, list):
+            raise self.fail(f"{key}.users", f"must be a list of user names, got {shown(users)}", 'write users = ["app"]')
+        names: list[str] = []
+        for i, name in enumerate(users):
+            where = f"{key}.users[{i}]"
+            value = self.text(where, name)
+            if not _SASL_USER.pattern.fullmatch(value):
+                raise self.fail(where, f"{shown(value)} is not {_SASL_USER.description}", 'write users = ["app"]')
+            if value in SASL_RESERVED_USERS:
+                raise self.fail(where, f"{value!r} is clusterctl's own", "give the client user another name")
+            if value in names:
+                raise self.fail(where, f"{value!r} is listed twice", "list each user once")
+            names.append(value)
+        client = self.choice(data, key, "client", "optional" if names else "off", SASL_CLIENT_MODES)
+        if names and client == "off":
+            raise self.fail(f"{key}.client", "is \"off\", yet [sasl] users lists client users they could not log in as",
+                            'write client = "optional" (or "required"), or remove users')
+        return SaslSpec(quorum=self.boolean(data, key, "quorum", False), client=client, users=tuple(names))
 
     def doctor(self, data: Any) -> DoctorSpec:
         """The doctor's thresholds: each a whole number, a critical one past its warning."""

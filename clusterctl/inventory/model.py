@@ -13,6 +13,8 @@ ADMIN_SERVER_MODES = ("off", "localhost", "all")
 BECOME_METHODS = ("sudo", "none")
 TLS_CLIENT_MODES = ("off", "optional", "required")
 TLS_CLIENT_AUTH = ("need", "want", "none")
+SASL_CLIENT_MODES = ("off", "optional", "required")
+SASL_RESERVED_USERS = ("super", "clusterctl")  # the digest super user; clusterctl's own SASL client
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,21 @@ class TlsSpec:
 
 
 @dataclass(frozen=True)
+class SaslSpec:
+    """The inventory's [sasl]: DIGEST-MD5 between servers and for the client users it names (passwords made
+    and kept on the controller, see :mod:`clusterctl.zk.sasl`)."""
+
+    quorum: bool = False  # servers authenticate each other (quorum.auth.*), rolled in three phases
+    client: str = "off"  # off | optional (SASL accepted) | required (every session must authenticate)
+    users: tuple[str, ...] = ()  # client users the servers know, each with its own password
+
+    @property
+    def enabled(self) -> bool:
+        """The servers read a JAAS file (some SASL is on, or asked for)."""
+        return self.quorum or self.client != "off"
+
+
+@dataclass(frozen=True)
 class MetricsSpec:
     """The inventory's [zookeeper] metrics: ZooKeeper's Prometheus endpoint (unauthenticated in 3.8), bound
     where the operator says."""
@@ -150,6 +167,7 @@ class ZooKeeperSpec:
     conf_dir: str = "/etc/zookeeper"  # zoo.cfg and the dynamic membership, the server's (it rewrites them)
     secret_file: Path | None = None  # on the controller: the super-user password reconfig authenticates with
     tls: TlsSpec = TlsSpec()  # the inventory's [tls]: off unless it says otherwise
+    sasl: SaslSpec = SaslSpec()  # the inventory's [sasl]: off unless it says otherwise
     metrics: MetricsSpec | None = None  # the Prometheus endpoint; None: off
 
     @property

@@ -26,6 +26,13 @@ fact_file() {
     cat -- "$(expand "$1")"
 }
 
+# The sha256 of a file's content (a file of secrets is compared, never read back); fails when there is none.
+fact_sha256() {
+    local sum
+    sum=$(sha256sum -- "$(expand "$1")") || return 1
+    printf '%s\n' "${sum%% *}"
+}
+
 # Succeeds when every path is a directory.
 fact_dirs() {
     local path

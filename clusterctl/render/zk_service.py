@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..inventory import Inventory, ZooKeeperSpec
+from .jaas import login_option
 
 UNIT = "zookeeper.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
@@ -28,18 +29,19 @@ def zookeeper_home(spec: ZooKeeperSpec) -> str:
     return f"{spec.install_dir}/zookeeper"
 
 
-def server_jvm_flags(spec: ZooKeeperSpec) -> list[str]:
+def server_jvm_flags(spec: ZooKeeperSpec, jaas: bool = False) -> list[str]:
     """The server's JVM flags: logs to a rotated file in log_dir (warnings also to the journal), GC logs
-    rotated beside them, then the inventory's own."""
+    rotated beside them, the JAAS file's path where SASL is on (``jaas``), then the inventory's own."""
     return [
         "-Dzookeeper.root.logger=INFO,ROLLINGFILE,CONSOLE",
         "-Dzookeeper.console.threshold=WARN",
         f"-Xlog:gc*:file={spec.log_dir}/gc.log:time,uptime,level,tags:filecount=5,filesize=20M",
+        *([login_option(spec)] if jaas else []),
         *spec.jvm_flags,
     ]
 
 
-def server_environment(spec: ZooKeeperSpec, java_home: str) -> list[tuple[str, str]]:
+def server_environment(spec: ZooKeeperSpec, java_home: str, jaas: bool = False) -> list[tuple[str, str]]:
     """(name, value) of the server's environment, as zkEnv.sh and zkServer.sh read it, in order."""
     return [
         ("JAVA_HOME", java_home),
@@ -47,7 +49,7 @@ def server_environment(spec: ZooKeeperSpec, java_home: str) -> list[tuple[str, s
         ("ZK_SERVER_HEAP", str(spec.heap_mb)),
         ("ZOO_LOG_DIR", spec.log_dir),
         ("ZOO_LOG_FILE", LOG_FILE),
-        ("SERVER_JVMFLAGS", " ".join(server_jvm_flags(spec))),
+        ("SERVER_JVMFLAGS", " ".join(server_jvm_flags(spec, jaas))),
         *spec.environment,
     ]
 
@@ -89,12 +91,12 @@ WantedBy=multi-user.target
 """
 
 
-def render_dropin(spec: ZooKeeperSpec, java_home: str) -> str:
+def render_dropin(spec: ZooKeeperSpec, java_home: str, jaas: bool = False) -> str:
     """The unit's drop-in: heap, JVM flags and environment from the inventory; the secret from its own file."""
     lines = ["# Written by clusterctl from the inventory's [zookeeper] heap_mb, jvm_flags, log_dir and environment.",
              "[Service]",
              # Root-only, read by systemd before it drops to the account: the super user's digest.
              f"EnvironmentFile={secret_env_path(spec)}"]
     # Quoted whole: systemd splits Environment= on spaces, and SERVER_JVMFLAGS has several words.
-    lines += [f'Environment="{name}={value}"' for name, value in server_environment(spec, java_home)]
+    lines += [f'Environment="{name}={value}"' for name, value in server_environment(spec, java_home, jaas)]
     return "\n".join(lines) + "\n"

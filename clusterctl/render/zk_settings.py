@@ -48,8 +48,11 @@ OWNED = {
     "sslQuorum": "[tls] quorum", "portUnification": "[tls] quorum", "sslQuorumReloadCertFiles": "[tls] quorum",
     "serverCnxnFactory": "[tls] client", "fips-mode": "[tls]",
     "DigestAuthenticationProvider.superDigest": "the super user clusterctl keeps ([zookeeper] secret_file)",
+    "quorum.cnxn.threads.size": "[sasl] quorum", "sessionRequireClientSASLAuth": "[sasl] client",
+    "authProvider.sasl": "[sasl] client",
 }
-_OWNED_PREFIXES = {"ssl.": "[tls]", "metricsProvider.": "[zookeeper] metrics"}
+_OWNED_PREFIXES = {"ssl.": "[tls]", "metricsProvider.": "[zookeeper] metrics", "quorum.auth.": "[sasl] quorum",
+                   "enforce.auth.": "[sasl] client"}
 
 
 def _string_constants(class_bytes: bytes) -> list[str]:
@@ -125,17 +128,21 @@ def _nearest(key: str) -> str | None:
     return close[0] if close else None
 
 
+def _owner(key: str) -> str | None:
+    return OWNED.get(key) or next((o for p, o in _OWNED_PREFIXES.items() if key.startswith(p)), None)
+
+
 def setting_problem(key: str) -> tuple[str, str] | None:
     """Why ``key`` may not be set in [zookeeper.settings], and the fix; None if it may."""
-    owner = OWNED.get(key) or next((o for p, o in _OWNED_PREFIXES.items() if key.startswith(p)), None)
-    if owner is not None:
-        return "is written by clusterctl itself", f"set it through {owner}"
     if key.startswith("server.") or key.startswith("group.") or key.startswith("weight."):
         return "is membership, which clusterctl keeps", "list the servers in [zookeeper.servers]"
     if is_known(key):
-        return None
+        owner = _owner(key)
+        return None if owner is None else ("is written by clusterctl itself", f"set it through {owner}")
     close = _nearest(key)
     fix = f"did you mean {close!r}?" if close else "see ZooKeeper's administrator's guide for the keys"
+    if close and _owner(close):
+        fix += f" (clusterctl writes it itself: set it through {_owner(close)})"
     return (f"is not a setting ZooKeeper {RELEASE} reads (it would silently become the unused system "
             f"property zookeeper.{key})"), fix
 

@@ -7,6 +7,7 @@ import shlex
 from ..inventory import OWN_ADDRESS, Inventory, ZooKeeperSpec
 from ..tls.phases import TlsState
 from ..tls.reload import client_cert_reload_supported, release_version
+from .jaas import client_sasl_lines, quorum_sasl_lines
 from .key_values import parse_key_values
 from .zk_settings import setting_lines
 from .zk_service import DROPIN_PATH, SECRET_VARIABLE, UNIT, server_environment, super_option
@@ -158,6 +159,8 @@ def render_zoo_cfg(spec: ZooKeeperSpec, inventory: Inventory, host: str | None =
         f"dynamicConfigFile={dynamic_file or dynamic_path(spec)}",
         *tls_lines(spec, tls),
         *setting_lines(spec.settings),
+        *quorum_sasl_lines(tls.sasl, len(spec.servers)),
+        *client_sasl_lines(spec.sasl),
     ]
     return "\n".join(lines) + "\n"
 
@@ -205,7 +208,8 @@ def parse_members(text: str) -> dict[int, tuple[str, str]]:
     return members
 
 
-def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool, super_digest: str) -> str:
+def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool, super_digest: str,
+                    jaas: bool = False) -> str:
     """java.env in the config directory, which zkEnv.sh sources before it starts the server.
 
     Under systemd the server's environment is the unit's drop-in and the
@@ -217,7 +221,7 @@ def render_java_env(spec: ZooKeeperSpec, java_home: str, supervised: bool, super
         return (f"# Written by clusterctl. The server runs as {UNIT}; its heap, JVM flags and environment\n"
                 f"# are in {DROPIN_PATH}. Nothing is set here, so that nothing overrides them.\n")
     lines = ["# Written by clusterctl from the inventory's [zookeeper] (no systemd here: zkServer.sh reads it)."]
-    lines += [f"export {name}={shell_word(value)}" for name, value in server_environment(spec, java_home)]
+    lines += [f"export {name}={shell_word(value)}" for name, value in server_environment(spec, java_home, jaas)]
     lines.append(f"export {SECRET_VARIABLE}={shell_word(super_option(super_digest))}")
     return "\n".join(lines) + "\n"
 

@@ -273,6 +273,7 @@ def read_back(ctx: HostContext, expected: dict[str, zkb.Listed]) -> Outcome:
 
     from ..zk.client import started_client, tls_options
     from ..zk.membership import client_hosts
+    from ..zk.sasl import sasl_options
     inventory = ctx.session.inventory
     secret = superuser.existing_password(inventory)
     servers = client_hosts(inventory, inventory.zookeeper.hosts)
@@ -282,7 +283,7 @@ def read_back(ctx: HostContext, expected: dict[str, zkb.Listed]) -> Outcome:
                                     f"the read-back of the restored znodes needs their client ports",
                         connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
                         auth_data=superuser.auth_data(inventory) if secret else None,
-                        tls=tls_options(inventory)) as zk:
+                        tls=tls_options(inventory), sasl=sasl_options(inventory)) as zk:
         zk.sync("/")
         paths = list(expected)
         for i in range(0, len(paths), 500):

@@ -52,7 +52,8 @@ def node_bundle(ctx: HostContext, lines: int) -> Outcome:
     """What ``ctx``'s node gives for the bundle: (NodeFacts, the file lines); a node SSH cannot reach gives
     its words asked over the client port."""
     try:
-        result = ctx.run_script(SCRIPT, *collect_args(ctx.session, lines), become=True, timeout=120)
+        result = ctx.run_script(SCRIPT, *collect_args(ctx.session, lines), become=True, timeout=120,
+                                secret_output=True)
     except Interrupted:
         raise
     except Exception as exc:  # unreachable, no sudo: said in the bundle
@@ -68,9 +69,11 @@ def node_bundle(ctx: HostContext, lines: int) -> Outcome:
 
 
 def known_secrets(session: Session) -> tuple[str, ...]:
-    """The secrets this controller knows of the cluster: the super user's password and its digest."""
+    """The secrets this controller knows of the cluster: the super user's password and its digest, and the
+    SASL passwords."""
+    from ..zk import sasl
     secret = superuser.existing_password(session.inventory)
-    return (secret, superuser.digest(secret)) if secret else ()
+    return ((secret, superuser.digest(secret)) if secret else ()) + sasl.known_secrets(session.inventory)
 
 
 def recent_run_logs(inventory_path: Path, count: int = RUN_LOGS) -> list[Path]:

@@ -28,8 +28,8 @@ def runbook(*, verify: bool = False, verify_ssh: str = "ring", jdk_mode: str | N
         zookeeper.ZkStage(),
         zookeeper.ZkInstall(),
         tls.ZkTlsCerts(),
-        zookeeper.ZkStart(timeout=start_timeout),
-        zookeeper.ZkRoll("stale", start_timeout, pause=pause, confirm=confirm),
+        zookeeper.ZkStart(timeout=start_timeout, roll_follows=True),
+        zookeeper.ZkRoll("stale", start_timeout, pause=pause, confirm=confirm, security_rolls_follow=True),
         tls.ZkTlsRoll(max(start_timeout, 120.0), pause=pause, confirm=confirm, force=force),
         zookeeper.ZkSmoke(always=verify),
     ]

@@ -250,6 +250,15 @@ def listens_as(bound: list[str], wanted: str) -> bool:
     return bool(hosts & {"*", "0.0.0.0", "::", ""})
 
 
+def first_roll(inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, TlsState]:
+    """host → the state the next TLS/SASL roll moves it to, for the servers it moves (pure)."""
+    spec = inventory.zookeeper
+    states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
+    current = {h: s.running_tls for h, s in states.items() if s.took_part}
+    rolls = rolls_left(current, target_state(spec.tls.quorum, spec.tls.client, spec.sasl.quorum))
+    return rolls[0] if rolls else {}
+
+
 @dataclass
 class TlsRollPlan(HostPlan):
     now: TlsState | None = None
@@ -270,7 +279,7 @@ class ZkTlsRoll(_ZkStep):
         spec = inventory.zookeeper
         states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
         current = {h: s.running_tls for h, s in states.items() if s.took_part}
-        target = target_state(spec.tls.quorum, spec.tls.client)
+        target = target_state(spec.tls.quorum, spec.tls.client, spec.sasl.quorum)
         rolls = rolls_left(current, target)
         plans = {h: TlsRollPlan(now=current.get(h)) for h in states}
         readdress = addresses_to_change(spec, states)
@@ -335,7 +344,7 @@ class ZkTlsRoll(_ZkStep):
         """Roll after roll until every server runs the target phase (or one is put back)."""
         from .upgrade import Switch, UpgradeResult, roll
         spec = session.inventory.zookeeper
-        target = target_state(spec.tls.quorum, spec.tls.client)
+        target = target_state(spec.tls.quorum, spec.tls.client, spec.sasl.quorum)
         results = HostResults()
         done = 0
         while True:

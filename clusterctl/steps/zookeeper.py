@@ -25,7 +25,7 @@ from ..packages import PackageFile, metrics_refusal, require, zookeeper_package
 from ..render.zk_service import UNIT
 from ..render.zoo_cfg import render_myid
 from ..zk import install as zk_install
-from ..zk import superuser
+from ..zk import sasl, superuser
 from ..events import State
 from ..zk.restart import (STEP as RESTART_STEP, RollResult, check_margin, rolling_order, rolling_restart,
                           targets_in_rolling_order)
@@ -110,15 +110,18 @@ def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
     facts (see :class:`_LastDecision`)."""
     digest = superuser.known_digest(inventory)
     # Only the ZooKeeper facts count: the stage step asks the same plus its staged file's.
-    made_from = (inventory, leader, digest, {h: {n: fact for n, fact in f.items() if n.startswith("zk.")}
-                                             for h, f in gathered.items()})
+    zk_facts = {h: {n: fact for n, fact in f.items() if n.startswith("zk.")} for h, f in gathered.items()}
+    states = {h: zk_install.ServerState.from_facts(f, inventory.zookeeper) for h, f in gathered.items()}
+    phases = [p for s in states.values() for p in (s.written_tls.sasl, s.running_tls.sasl)]
+    jaas = sasl.wanted_jaas(inventory, sasl.in_use(inventory, phases))
+    made_from = (inventory, leader, (digest, jaas), zk_facts)  # the secrets the servers hold, then the facts
 
     def decide() -> dict[str, zk_install.ServerPlan]:
         rel, spec = known_release(inventory), inventory.zookeeper
-        states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in gathered.items()}
         running = zk_install.running_members(states, leader)
         tls = zk_install.tls_to_write(spec, states)
-        return {h: zk_install.decide(inventory, h, state, rel, running, digest, tls[h]) for h, state in states.items()}
+        return {h: zk_install.decide(inventory, h, state, rel, running, digest, tls[h], jaas)
+                for h, state in states.items()}
 
     return _last_decision.get(made_from, decide)
 
@@ -203,15 +206,21 @@ class ZkInstall(_ZkStep):
                 if pending and not p.empty:
                     plan.notes.append(f"the super user's password is made at install, on this controller in "
                                       f"{superuser.secret_path(inventory)}")
+                if p.jaas == zk_install.PENDING_SECRET:
+                    plan.notes.append(f"the SASL passwords are made at install, on this controller in "
+                                      f"{sasl.password_path(inventory, None).parent}")
             plans[host] = plan
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, InstallPlan]) -> HostResults:
         inventory = run.session.inventory
-        if plans and superuser.existing_password(inventory) is None:
-            # The cluster's first install: the password is made now, and the files that hold its digest
-            # are decided again with it (deciding makes no file, so the plans so far say "pending").
+        pending = any(p.decided and p.decided.jaas == zk_install.PENDING_SECRET for p in plans.values())
+        if plans and (superuser.existing_password(inventory) is None or pending):
+            # The cluster's first install (or its first with SASL): the passwords are made now, and the files
+            # that hold them are decided again with them (deciding makes no file, so the plans say "pending").
             superuser.password(inventory)
+            if pending:
+                sasl.make_passwords(inventory)
             fresh = self.plans(run.session)
             plans = {h: fresh[h] for h in plans if h in fresh}
         return super().apply(run, plans)
@@ -241,6 +250,10 @@ class ZkInstall(_ZkStep):
             ctx.write_file(path, wanted, mode=mode, owner=owner, group=group, dir_mode=zk_install.dir_mode(path),
                            become=True)
             done.append(path.rsplit("/", 1)[1])
+        if p.jaas is not None:
+            owner, group, mode = zk_install.file_owner(spec, p.jaas_path)
+            ctx.write_file(p.jaas_path, p.jaas, mode=mode, owner=owner, group=group, become=True)
+            done.append(p.jaas_path.rsplit("/", 1)[1])
         if p.config_changes:
             # What says "the server's config was written now": zoo.cfg's own mtime is ZooKeeper's too.
             ctx.write_file(zk_install.stamp_path(spec), zk_install.stamp_text(p, p.stamp), become=True)
@@ -292,6 +305,7 @@ class StartPlan(HostPlan):
     pid: int | None = None  # the running server's, if one runs
     supervised: bool = False  # systemd runs the host
     waits: str = ""  # why it is not started (a server for zk add)
+    stale: bool = False  # it runs, and must restart to run what is installed
 
 
 class ZkStart(_ZkStep):
@@ -306,17 +320,24 @@ class ZkStart(_ZkStep):
     name = START_STEP
     phase = "zk-start"
 
-    def __init__(self, hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT, joining: bool = False):
+    def __init__(self, hosts: Iterable[str] | None = None, timeout: float = START_TIMEOUT, joining: bool = False,
+                 roll_follows: bool = False):
         super().__init__(hosts)
         self.timeout = timeout
         self.joining = joining  # zk add: start servers the running ensemble does not have yet
+        # A roll of the stale servers comes next (apply, bootstrap): a running server that must restart anyway
+        # is left to it, not waited for here. One that serves no one (given the wrong quorum password, say,
+        # which this run has just put right) would never serve by waiting; the roll restarts it first, with
+        # its margin checked, one server at a time.
+        self.roll_follows = roll_follows
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, StartPlan]:
         plans = {}
         decided = decide_all(inventory, facts)
         for host, f in facts.items():
             state = zk_install.ServerState.from_facts(f, inventory.zookeeper)
-            plan = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd)
+            plan = StartPlan(pid=state.server.pid if state.server else None, supervised=state.systemd,
+                             stale=decided[host].restart_needed)
             if decided[host].joins and not self.joining:
                 plan.waits = (f"not started: {host} is not in the running ensemble; clusterctl zk add {host} "
                               f"starts it as it adds it")
@@ -325,7 +346,7 @@ class ZkStart(_ZkStep):
         return plans
 
     def apply(self, run: StepRun, plans: dict[str, StartPlan]) -> HostResults:
-        result = start(run.session, plans, self.timeout)
+        result = start(run.session, plans, self.timeout, self.roll_follows)
         run.outputs[self.name] = result
         return result.outcomes
 
@@ -342,8 +363,9 @@ class ZkStart(_ZkStep):
         return Outcome.changed(f"started (pid {pid}) {_how_started(plan.supervised)}")
 
 
-def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> StartResult:
-    """Carry out ZkStart's plans, then wait (see :class:`ZkStart`)."""
+def start(session: Session, plans: dict[str, StartPlan], timeout: float, roll_follows: bool = False) -> StartResult:
+    """Carry out ZkStart's plans, then wait (see :class:`ZkStart`); with ``roll_follows``, not for the running
+    servers that must restart anyway (the roll that follows waits for each)."""
     step = ZkStart(timeout=timeout)
     began = time.monotonic()
     outcomes = session.for_each(START_STEP, plans, lambda ctx: step.apply_host(ctx, plans[ctx.host.name]))
@@ -354,7 +376,8 @@ def start(session: Session, plans: dict[str, StartPlan], timeout: float) -> Star
         return len(able) < status.quorum.needed
 
     # Every server it was asked to start, running before or not: exit 0 means each of them serves clients.
-    asked = [h for h, p in plans.items() if h not in session.failures and not p.waits]
+    asked = [h for h, p in plans.items() if h not in session.failures and not p.waits
+             and not (roll_follows and p.stale and p.pid is not None)]
     waited = wait_until_serving(session, asked, timeout, hopeless=hopeless, started=bool(outcomes.changed))
     if not waited.met and waited.status.settled:
         for h, why in lagging(waited.status, asked, None).items():
@@ -409,15 +432,26 @@ class ZkRoll(_ZkStep):
     phase = "zk-start"
 
     def __init__(self, policy: str = "migrate", timeout: float = START_TIMEOUT, pause: float = 0.0,
-                 confirm=None, hosts: Iterable[str] | None = None):
+                 confirm=None, hosts: Iterable[str] | None = None, security_rolls_follow: bool = False):
         super().__init__(hosts)
         self.policy, self.timeout, self.pause, self.confirm = policy, timeout, pause, confirm
+        # The TLS/SASL rolls come next (apply): a server their first roll restarts is not restarted twice.
+        self.security_rolls_follow = security_rolls_follow
 
     def decide(self, inventory: Inventory, facts: Mapping[str, Facts]) -> dict[str, RollPlan]:
         plans = {}
+        if self.security_rolls_follow:
+            from .tls import first_roll
+            moving = first_roll(inventory, facts)
+        else:
+            moving = {}
         for host, p in decide_all(inventory, facts).items():
             wanted = p.migrate if self.policy == "migrate" else p.restart_needed
             reasons = p.restart_reasons if wanted else []
+            if reasons and host in moving and not p.migrate:
+                plans[host] = RollPlan(notes=[f"restarted by the first TLS/SASL roll (into {moving[host].short}), "
+                                              f"which starts it with its new configuration"])
+                continue
             plans[host] = RollPlan(reasons=reasons, pid=p.running.pid)
             if reasons:
                 # The order depends on who leads: plan adds it from the servers (place_in_roll); the roll
@@ -568,17 +602,18 @@ def status(session: Session) -> EnsembleStatus:
 
 
 def tls_status(session: Session, facts: Mapping[str, Facts]) -> dict[str, list[str]]:
-    """Each server's TLS as status shows it (nothing while TLS is off everywhere)."""
+    """Each server's TLS and SASL as status shows them (nothing while both are off everywhere)."""
     import datetime
-    from ..tls.report import tls_notes
+    from ..tls.report import sasl_notes, tls_notes
     from .tls import plaintext_count
     spec = session.inventory.zookeeper
     states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in facts.items()}
+    sasl_on = {h: sasl_notes(spec.sasl, s.running_tls, s.zoo_cfg) for h, s in states.items()}
     if not (spec.tls.enabled or any(s.running_tls.stores for s in states.values())):
-        return {}
+        return sasl_on
     now = datetime.datetime.now(datetime.timezone.utc)
     return {host: tls_notes(spec.tls, state.running_tls, state.tls_cert, now, plaintext_count(facts[host]),
-                            spec.client_port)
+                            spec.client_port) + sasl_on[host]
             for host, state in states.items()}
 
 

@@ -10,6 +10,15 @@ a run stopped half way through goes on from the phase each server is in.
 
 The client side needs no such care: a TLS client port beside the plaintext
 one (``optional``) is added or removed in the first roll.
+
+Quorum SASL (DIGEST-MD5 between servers, [sasl] quorum) is a second
+dimension of the same state, rolled the way ZooKeeper's wiki describes:
+phase 1 turns ``quorum.auth.enableSasl`` on (a server authenticates to its
+peers, requires nothing), phase 2 ``quorum.auth.learnerRequireSasl`` (it
+requires it of the servers it connects to), phase 3
+``quorum.auth.serverRequireSasl`` (of the servers connecting to it). The TLS
+phases are rolled first, then the SASL ones, never both in one roll: each
+roll changes one thing the peers must agree on.
 """
 
 from __future__ import annotations
@@ -25,22 +34,33 @@ QUORUM_PHASES = {
     3: "TLS-only quorum (sslQuorum)",
 }
 QUORUM_ON = 3
+SASL_PHASES = {
+    0: "no quorum SASL",
+    1: "SASL to peers, required of none (quorum.auth.enableSasl)",
+    2: "SASL required of the servers it connects to (learnerRequireSasl)",
+    3: "SASL required both ways (learnerRequireSasl, serverRequireSasl)",
+}
+SASL_ON = 3
 
 
 @dataclass(frozen=True, order=True)
 class TlsState:
-    """What one server's configuration turns on: its quorum phase and whether its TLS client port is open."""
+    """What one server's configuration turns on: its quorum TLS phase, whether its TLS client port is open,
+    and its quorum SASL phase."""
 
     quorum: int = 0
     client: bool = False
+    sasl: int = 0
 
     def describe(self) -> str:
         client = "TLS client port open" if self.client else "plaintext clients only"
-        return f"quorum phase {self.quorum} ({QUORUM_PHASES[self.quorum]}), {client}"
+        sasl = f", quorum SASL phase {self.sasl} ({SASL_PHASES[self.sasl]})" if self.sasl else ""
+        return f"quorum phase {self.quorum} ({QUORUM_PHASES[self.quorum]}), {client}{sasl}"
 
     @property
     def short(self) -> str:
-        return f"quorum {self.quorum}/{QUORUM_ON}, client TLS {'on' if self.client else 'off'}"
+        sasl = f", quorum SASL {self.sasl}/{SASL_ON}" if self.sasl else ""
+        return f"quorum {self.quorum}/{QUORUM_ON}, client TLS {'on' if self.client else 'off'}{sasl}"
 
     @property
     def stores(self) -> bool:
@@ -48,13 +68,16 @@ class TlsState:
         return self.quorum > 0 or self.client
 
     def to_text(self) -> str:
-        return f"quorum={self.quorum} client={'on' if self.client else 'off'}"
+        return f"quorum={self.quorum} client={'on' if self.client else 'off'} sasl={self.sasl}"
 
     @classmethod
     def from_text(cls, text: str) -> TlsState | None:
+        """The state ``to_text`` wrote; a marker from before SASL (no ``sasl=``) had none."""
         fields = dict(part.split("=", 1) for part in text.split() if "=" in part)
-        if fields.get("quorum", "").isdigit() and int(fields["quorum"]) in QUORUM_PHASES:
-            return cls(int(fields["quorum"]), fields.get("client") == "on")
+        sasl = fields.get("sasl", "0")
+        if (fields.get("quorum", "").isdigit() and int(fields["quorum"]) in QUORUM_PHASES
+                and sasl.isdigit() and int(sasl) in SASL_PHASES):
+            return cls(int(fields["quorum"]), fields.get("client") == "on", int(sasl))
         return None
 
 
@@ -67,30 +90,51 @@ def written_state(zoo_cfg: str | None) -> TlsState:
     settings = parse_key_values(zoo_cfg or "")
     ssl, unified = _true(settings.get("sslQuorum")), _true(settings.get("portUnification"))
     quorum = (2 if unified else 3) if ssl else (1 if unified else 0)
-    return TlsState(quorum, "secureClientPort" in settings)
+    enabled = _true(settings.get("quorum.auth.enableSasl"))
+    learner, server = (_true(settings.get(f"quorum.auth.{who}RequireSasl")) for who in ("learner", "server"))
+    sasl = (3 if server else 2 if learner else 1) if enabled else 0
+    return TlsState(quorum, "secureClientPort" in settings, sasl)
 
 
-def target_state(quorum: bool, client: str) -> TlsState:
-    """What the inventory's [tls] asks every server to run."""
-    return TlsState(QUORUM_ON if quorum else 0, client != "off")
+def target_state(quorum: bool, client: str, sasl_quorum: bool = False) -> TlsState:
+    """What the inventory's [tls] (and [sasl] quorum) asks every server to run."""
+    return TlsState(QUORUM_ON if quorum else 0, client != "off", SASL_ON if sasl_quorum else 0)
+
+
+def lowest(states) -> TlsState:
+    """The state a server joining servers in ``states`` starts in: the lowest phase of each kind, so that
+    it understands every one of them; the client port as the lowest TLS state has it."""
+    states = list(states)
+    first = min(states)
+    return TlsState(first.quorum, first.client, min(s.sasl for s in states))
+
+
+def _moved(phase: int, low: int, high: int, target: int) -> int:
+    """One server's phase after a roll of one kind: the lowest move up (or the highest down) by one."""
+    if target > low and phase == low:
+        return phase + 1
+    if target < high and phase == high and target <= low:
+        return phase - 1
+    return phase
 
 
 def next_roll(current: dict[str, TlsState], target: TlsState) -> dict[str, TlsState]:
     """The state each server moves to in the next roll, for the servers that move; empty when every server
-    runs ``target``. Quorum phases move by one, the lowest servers up (or the highest down); the client port
-    goes to the target in the first roll."""
+    runs ``target``. Quorum TLS phases move by one, the lowest servers up (or the highest down); once
+    they are all at the target, the quorum SASL phases do the same; the client port goes to the target in
+    the first roll."""
     if not current or all(s == target for s in current.values()):
         return {}
-    phases = [s.quorum for s in current.values()]
-    low, high = min(phases), max(phases)
+    tls = [s.quorum for s in current.values()]
+    sasl = [s.sasl for s in current.values()]
+    tls_moves = {h: _moved(s.quorum, min(tls), max(tls), target.quorum) for h, s in current.items()}
+    tls_rolls = any(tls_moves[h] != s.quorum for h, s in current.items())
     moves = {}
     for host, state in current.items():
-        quorum = state.quorum
-        if target.quorum > low and quorum == low:
-            quorum += 1
-        elif target.quorum < high and quorum == high and target.quorum <= low:
-            quorum -= 1
-        wanted = TlsState(quorum, target.client)
+        if tls_rolls:
+            wanted = TlsState(tls_moves[host], target.client, state.sasl)
+        else:
+            wanted = TlsState(state.quorum, target.client, _moved(state.sasl, min(sasl), max(sasl), target.sasl))
         if wanted != state:
             moves[host] = wanted
     return moves

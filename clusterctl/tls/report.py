@@ -1,12 +1,13 @@
-"""What ``zk status`` and ``plan`` say about one server's TLS (pure)."""
+"""What ``zk status`` and ``plan`` say about one server's TLS and SASL (pure)."""
 
 from __future__ import annotations
 
 import datetime
 
-from ..inventory import TlsSpec
+from ..inventory import SaslSpec, TlsSpec
+from ..render.key_values import parse_key_values
 from .certs import first_pem, parse
-from .phases import QUORUM_ON, TlsState
+from .phases import QUORUM_ON, SASL_ON, TlsState
 
 
 def tls_notes(tls: TlsSpec, running: TlsState, cert_pem: str | None, now: datetime.datetime,
@@ -38,3 +39,15 @@ def tls_notes(tls: TlsSpec, running: TlsState, cert_pem: str | None, now: dateti
     if plaintext_clients is not None and running.client and tls.client != "required":
         notes.append(f"{plaintext_clients} plaintext client connection(s) from other hosts now")
     return notes
+
+
+def sasl_notes(sasl: SaslSpec, running: TlsState, zoo_cfg: str | None) -> list[str]:
+    """The server's SASL in a few words: its quorum SASL phase, and what its zoo.cfg asks of clients."""
+    if not (sasl.enabled or running.sasl):
+        return []
+    quorum = ("quorum authenticated (SASL DIGEST-MD5)" if running.sasl == SASL_ON else
+              f"quorum in SASL phase {running.sasl} of {SASL_ON}" if running.sasl else "quorum without SASL")
+    settings = parse_key_values(zoo_cfg or "")
+    client = ("clients: SASL required" if settings.get("enforce.auth.enabled") == "true" else
+              "clients: SASL accepted" if any(k.startswith("authProvider.") for k in settings) else "clients: no SASL")
+    return [f"SASL: {quorum}; {client}"]

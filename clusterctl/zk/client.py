@@ -51,16 +51,17 @@ def endpoints(inventory: Inventory, hosts) -> str:
 def started_client(servers: str, *, timeout: float, start_within: float, unreachable: str,
                    connection_retry: dict, command_retry: dict | None = None,
                    auth_data: list[tuple[str, str]] | None = None,
-                   tls: dict | None = None) -> Iterator[KazooClient]:
+                   tls: dict | None = None, sasl: dict | None = None) -> Iterator[KazooClient]:
     """A kazoo session with ``servers`` ("address:port,…"), stopped and closed when the block ends.
 
     ``timeout`` is the session's, ``start_within`` how long it may take to
     start; if it does not, ClusterctlError(``unreachable``). ``auth_data`` is
     kazoo's (the super user's digest for a reconfig), None for none; ``tls``
-    kazoo's TLS settings (:func:`tls_options`), None for plaintext.
+    kazoo's TLS settings (:func:`tls_options`), None for plaintext; ``sasl``
+    its SASL login (:func:`clusterctl.zk.sasl.sasl_options`), None for none.
     """
     zk = KazooClient(hosts=servers, timeout=timeout, logger=_log, auth_data=auth_data,
-                     connection_retry=connection_retry, command_retry=command_retry, **(tls or {}))
+                     connection_retry=connection_retry, command_retry=command_retry, **(tls or {}), **(sasl or {}))
     try:
         zk.start(timeout=start_within)
     except KazooTimeoutError:

@@ -12,6 +12,7 @@ is refused, never overwritten.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,16 +23,18 @@ from ..core.transfer import local_file
 from ..inventory import Inventory, ZooKeeperSpec
 from ..package_files import tarball_top_dir
 from ..plan import Change, file_change, file_diff
+from ..render.jaas import NO_SASL, jaas_path
 from ..render.profile import render_profile_snippet
 from ..render.zk_service import (DROPIN_PATH, GUARD_PATH, UNIT, UNIT_PATH, render_dropin, render_unit,
                                  secret_env_path)
 from ..render.key_values import parse_key_values
 from ..render.zoo_cfg import (changed_settings, dynamic_path, parse_members, render_dynamic, render_java_env,
                               render_secret_env, render_zoo_cfg, static_differs, keystore_path, truststore_path)
-from ..tls.phases import TlsState, running_state, target_state, written_state
+from ..tls.phases import TlsState, lowest, running_state, target_state, written_state
 from .server import NOT_SUPERVISED, home, java_home, pid_file
 
 PROFILE_PATH = "/etc/profile.d/zookeeper.sh"
+PENDING_SECRET = "(made at the first install)"  # a secret's file while its password is not made yet
 RELEASE_MARK = ".clusterctl-release"  # in the release dir: the sha256 of the tarball it was unpacked from
 NOT_A_LINK = "!not-a-symlink"
 UNMARKED = "!unmarked"  # the release directory exists but clusterctl did not unpack it
@@ -58,6 +61,10 @@ def release_of(package: Path) -> Release:
     """Name and hash of the release tarball (read once per process while the file is unchanged)."""
     local = local_file(package)
     return Release(package, _top_directory(package, package.stat().st_mtime_ns), local.sha256)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def stamp_path(spec: ZooKeeperSpec) -> str:
@@ -135,6 +142,7 @@ def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
         query("zk.tls_cert", "pem_certs", keystore_path(spec)),
         query("zk.tls_trust", "file", truststore_path(spec)),
         query("zk.ca_marker", "file", ca_marker_path(spec)),
+        query("zk.jaas", "sha256", jaas_path(spec)),
         # Where the plaintext client port listens, and how many other hosts use it now: TLS needs both.
         query("zk.bound", "bound", spec.client_port),
         query("zk.plaintext_clients", "connected", spec.client_port),
@@ -195,6 +203,7 @@ class ServerState:
     tls_cert: str | None = None  # the certificates of its keystore (PEM; the key in it is never read)
     tls_trust: str | None = None  # the CA certificates it trusts
     ca_marker: str | None = None  # the last CA rotation roll's "from X to Y"
+    jaas_sha256: str | None = None  # its JAAS file's (SASL passwords: compared, never read)
 
     @property
     def written_tls(self) -> TlsState:
@@ -272,6 +281,7 @@ class ServerState:
             tls_cert=text("zk.tls_cert"),
             tls_trust=text("zk.tls_trust"),
             ca_marker=text("zk.ca_marker"),
+            jaas_sha256=(text("zk.jaas") or "").strip() or None,
         )
 
 
@@ -310,6 +320,8 @@ class ServerPlan:
     stamp: str | None = None  # what the stamp says was changed last
     stamp_file: str = ""
     membership_notes: list[str] = field(default_factory=list)  # where the running membership differs
+    jaas_path: str = ""
+    jaas: str | None = None  # the JAAS file to write (SASL passwords; never shown), None: it is as wanted
 
     @property
     def config_changes(self) -> list[str]:
@@ -320,6 +332,8 @@ class ServerPlan:
                 continue
             zoo_cfg = path.endswith("/zoo.cfg") and self.settings
             changed.append(f"{path} ({', '.join(self.settings)})" if zoo_cfg else path)
+        if self.jaas is not None:
+            changed.append(f"{self.jaas_path} (SASL passwords)")
         if self.unpack or self.relink:
             changed.insert(0, f"the release ({self.release.name})")
         return changed
@@ -357,7 +371,7 @@ class ServerPlan:
     @property
     def empty(self) -> bool:
         return not (self.conflict or self.unpack or self.relink or self.files or self.make_account
-                    or self.make_dirs or self.write_myid or self.enable)
+                    or self.make_dirs or self.write_myid or self.enable or self.jaas is not None)
 
     def changes(self, spec: ZooKeeperSpec) -> list[Change]:
         if self.conflict:
@@ -373,6 +387,11 @@ class ServerPlan:
         for path, (now, wanted) in self.files.items():
             out.append(file_change(path, now, wanted, f"write {path}") if now else
                        Change(f"create {path}", file_diff(path, "", wanted)))
+        if self.jaas == NO_SASL:
+            out.append(Change(f"empty {self.jaas_path} of its SASL passwords (SASL is off on every server)"))
+        elif self.jaas is not None:
+            # Compared by its hash and never shown: its lines are passwords.
+            out.append(Change(f"write {self.jaas_path} (SASL passwords, {spec.user}'s alone; not shown)"))
         if self.relink:
             out.append(Change(f"point {home(spec)} at {self.release.directory(spec)} "
                               f"(now: {self.link_before or 'missing'})"))
@@ -490,20 +509,21 @@ def tls_to_write(spec: ZooKeeperSpec, states: dict[str, ServerState]) -> dict[st
     """
     took = [s for s in states.values() if s.took_part]
     if not took:
-        target = target_state(spec.tls.quorum, spec.tls.client)
+        target = target_state(spec.tls.quorum, spec.tls.client, spec.sasl.quorum)
         return {host: target for host in states}
-    lowest = min(s.running_tls for s in took)
-    return {host: state.written_tls if state.zoo_cfg is not None else lowest for host, state in states.items()}
+    joining = lowest(s.running_tls for s in took)
+    return {host: state.written_tls if state.zoo_cfg is not None else joining for host, state in states.items()}
 
 
 def decide(inventory: Inventory, host: str, state: ServerState, release: Release | None,
            running: dict[int, tuple[str, str]] | None = None, digest: str = "",
-           tls: TlsState = TlsState()) -> ServerPlan:
+           tls: TlsState = TlsState(), jaas: str | None = None) -> ServerPlan:
     """What ``host`` needs for the inventory's ensemble (pure).
 
     ``running`` is the membership the ensemble runs now (from its servers'
     facts; empty for a new ensemble); ``digest`` the super user's; ``tls`` the
-    TLS phase its zoo.cfg keeps (see :func:`tls_to_write`). Without the
+    TLS phase its zoo.cfg keeps (see :func:`tls_to_write`); ``jaas`` the JAAS
+    file it holds (None: no SASL, see :func:`clusterctl.zk.sasl.wanted_jaas`). Without the
     ``release`` (its tarball is not here), what comes from it (the release
     itself, its log4j.properties) is left out of the comparison.
     """
@@ -524,8 +544,14 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
         return plan
     plan.link_before = state.link_target
     java = java_home(inventory)
+    login = jaas is not None  # the JVM reads the JAAS file
     wanted = {f"{spec.conf_dir}/java.env": (state.java_env or "", render_java_env(
-        spec, java, supervised=state.systemd, super_digest=digest))}
+        spec, java, supervised=state.systemd, super_digest=digest, jaas=login))}
+    plan.jaas_path = jaas_path(spec)
+    if jaas is None and state.jaas_sha256 is not None:
+        jaas = NO_SASL  # SASL is off on every server: the passwords go from the node (the JVM no longer reads it)
+    if jaas is not None and (jaas == PENDING_SECRET or state.jaas_sha256 != sha256_text(jaas)):
+        plan.jaas = jaas
     if release is not None:
         plan.unpack = state.release_sha256 != release.sha256
         plan.replaces = plan.unpack and state.release_sha256 != ""
@@ -544,7 +570,7 @@ def decide(inventory: Inventory, host: str, state: ServerState, release: Release
         wanted[dynamic_path(spec)] = ("", render_dynamic(spec, [(i, h, r == "observer") for i, (h, r) in members.items()]))
     if state.systemd:
         wanted[UNIT_PATH] = (state.unit or "", render_unit(spec, inventory))
-        wanted[DROPIN_PATH] = (state.dropin or "", render_dropin(spec, java))
+        wanted[DROPIN_PATH] = (state.dropin or "", render_dropin(spec, java, jaas=login))
         wanted[GUARD_PATH] = (state.guard or "", guard_text())
         wanted[secret_env_path(spec)] = (state.secret or "", render_secret_env(digest))
     plan.files = {path: pair for path, pair in wanted.items() if pair[0] != pair[1]}
@@ -573,6 +599,8 @@ def file_owner(spec: ZooKeeperSpec, path: str) -> tuple[str, str, str]:
         return spec.user, spec.group, "640"
     if path == secret_env_path(spec):
         return "root", "root", "600"
+    if path == jaas_path(spec):
+        return spec.user, spec.group, "600"
     if path == f"{spec.conf_dir}/java.env":
         return "root", spec.group, "640"
     return "root", "root", "644"

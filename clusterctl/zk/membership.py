@@ -278,6 +278,7 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
     from kazoo.exceptions import KazooException, NewConfigNoQuorumError, NoAuthError, ReconfigInProcessError
 
     from .client import started_client, tls_options
+    from .sasl import sasl_options
 
     spec = inventory.zookeeper
     with started_client(client_hosts(inventory, through), timeout=10, start_within=CONNECT_TIMEOUT,
@@ -285,7 +286,8 @@ def reconfigure(inventory: Inventory, through: list[str], change: MembershipChan
                                     f"{CONNECT_TIMEOUT:.0f}s: the reconfig needs their client ports",
                         connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
                         command_retry={"max_tries": 3, "delay": 0.5, "max_delay": 2},
-                        auth_data=superuser.auth_data(inventory), tls=tls_options(inventory)) as zk:
+                        auth_data=superuser.auth_data(inventory), tls=tls_options(inventory),
+                        sasl=sasl_options(inventory)) as zk:
         try:
             try:
                 data = _reconfig(zk, spec, change, time.monotonic() + retry_for)
@@ -316,6 +318,7 @@ def readdress_clients(inventory: Inventory, through: list[str], lines: list[str]
     from kazoo.exceptions import KazooException
 
     from .client import started_client, tls_options
+    from .sasl import sasl_options
     port = inventory.zookeeper.tls.secure_client_port
     servers = ",".join(f"{inventory.hosts[h].address}:{port}" for h in through)
     with started_client(servers, timeout=10, start_within=CONNECT_TIMEOUT,
@@ -323,7 +326,8 @@ def readdress_clients(inventory: Inventory, through: list[str], lines: list[str]
                                     f"{CONNECT_TIMEOUT:.0f}s: the reconfig needs their TLS client ports",
                         connection_retry={"max_tries": 5, "delay": 0.2, "max_delay": 2},
                         command_retry={"max_tries": 3, "delay": 0.5, "max_delay": 2},
-                        auth_data=superuser.auth_data(inventory), tls=tls_options(inventory, always=True)) as zk:
+                        auth_data=superuser.auth_data(inventory), tls=tls_options(inventory, always=True),
+                        sasl=sasl_options(inventory)) as zk:
         try:
             zk.reconfig(joining=None, leaving=None, new_members=",".join(lines))
             confirm_write(zk, f"client addresses at {time.time():.0f}".encode())

@@ -34,12 +34,16 @@ def targets_in_rolling_order(session: Session, status: EnsembleStatus) -> list[s
     return session.targets(rolling_order(status))
 
 
-def check_margin(status: EnsembleStatus) -> None:
-    """Raise unless the ensemble can lose one voter and still hold its quorum."""
+def check_margin(status: EnsembleStatus, host: str | None = None) -> None:
+    """Raise unless the ensemble can lose one voter and still hold its quorum; or, for ``host``, unless it can
+    lose that server: one that serves no one (looking, down) is not in the quorum, so restarting it takes
+    nothing from it (a quorum must still be there)."""
     q = status.quorum
     if not q.has_quorum:
         raise NoQuorum(f"refusing a rolling restart: the ensemble has no quorum ({q.describe()}); "
                        f"use 'clusterctl zk start' to bring servers back")
+    if host is not None and not status.server(host).serving:
+        return
     if q.tolerates < 1:
         down = [s.host for s in status.servers if not s.observer and s.role not in ("leader", "follower")]
         why = f" ({', '.join(down)} not in the quorum)" if down else ""
@@ -91,10 +95,12 @@ def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: 
     ``before`` is the ensemble a plan decided the order on (else it is asked now).
     """
     before = before or probe(session)
-    check_margin(before)
     wanted = targets_in_rolling_order(session, before)
     if only is not None:
         wanted = [h for h in wanted if h in only]
+    # Servers that serve no one go first (rolling_order) and cost the quorum nothing: the margin that counts
+    # is the one before each server that does serve.
+    check_margin(before, wanted[0] if wanted else None)
     result = RollResult(wanted, before=before)
     for i, host in enumerate(result.order):
         why = (only or {}).get(host, "")
@@ -102,7 +108,7 @@ def rolling_restart(session: Session, *, timeout: float = SERVER_TIMEOUT, only: 
             if pause:
                 session.reporter.note(host, step, f"pausing {pause:g}s before the next server")
                 time.sleep(pause)
-            check_margin(probe(session))
+            check_margin(probe(session), host)
         if confirm is not None and not confirm(host, f"restart {host}" + (f" ({why})" if why else "")):
             # A state, not a note: the operator's answer belongs on the screen and in the output.
             session.reporter.state(host, step, State.SKIPPED, "not restarted: skipped at the prompt")

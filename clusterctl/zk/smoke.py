@@ -15,6 +15,7 @@ from kazoo.exceptions import KazooException, NoNodeError
 from ..core.session import HostContext, HostResults, Outcome, Session
 from ..errors import ClusterctlError
 from .client import client_port, started_client, tls_options
+from .sasl import sasl_options
 from .status import describe, probe
 
 STEP = "zk-smoke"
@@ -23,11 +24,12 @@ PATH_PREFIX = "/clusterctl-smoke-"
 
 
 def client(address: str, port: int, timeout: float = CONNECT_TIMEOUT,
-           tls: dict | None = None) -> ContextManager[KazooClient]:
+           tls: dict | None = None, sasl: dict | None = None) -> ContextManager[KazooClient]:
     """A kazoo session with exactly one server, so every request goes through that server."""
     return started_client(f"{address}:{port}", timeout=timeout, start_within=timeout,
                           unreachable=f"no ZooKeeper session with {address}:{port} within {timeout:.0f}s",
-                          connection_retry={"max_tries": 3, "delay": 0.2, "max_delay": 1}, tls=tls)
+                          connection_retry={"max_tries": 3, "delay": 0.2, "max_delay": 1}, tls=tls,
+                          sasl=sasl)
 
 
 def read_back(zk: KazooClient, path: str, expected: bytes) -> str | None:
@@ -50,7 +52,7 @@ def smoke(session: Session) -> HostResults:
     when it is the only one. A host that reads something else, or nothing,
     fails (exit status 1).
     """
-    port, tls = client_port(session.inventory), tls_options(session.inventory)
+    port, tls, sasl = client_port(session.inventory), tls_options(session.inventory), sasl_options(session.inventory)
     status = probe(session)
     targets = session.targets(s.host for s in status.servers)
     serving = [s for s in status.servers if s.serving]
@@ -63,7 +65,7 @@ def smoke(session: Session) -> HostResults:
     token = secrets.token_hex(16).encode()
 
     def write(ctx: HostContext) -> Outcome:
-        with client(ctx.host.address, port, tls=tls) as zk:
+        with client(ctx.host.address, port, tls=tls, sasl=sasl) as zk:
             zk.create(path, token)
         return Outcome.ok(f"wrote {path} as {writer.role}")
 
@@ -72,7 +74,7 @@ def smoke(session: Session) -> HostResults:
         if not known.serving:
             return Outcome.failed(f"cannot read back: the server is {describe(known)}")
         try:
-            with client(ctx.host.address, port, tls=tls) as zk:
+            with client(ctx.host.address, port, tls=tls, sasl=sasl) as zk:
                 problem = read_back(zk, path, token)
         except KazooException as exc:
             return Outcome.failed(f"reading {path}: {type(exc).__name__} {exc}".strip())
@@ -94,7 +96,8 @@ def remove(session: Session, host: str, path: str) -> None:
     """Delete the smoke znode; a leftover is reported, never fatal."""
     address = session.inventory.hosts[host].address
     try:
-        with client(address, client_port(session.inventory), tls=tls_options(session.inventory)) as zk:
+        with client(address, client_port(session.inventory), tls=tls_options(session.inventory),
+                    sasl=sasl_options(session.inventory)) as zk:
             zk.delete(path)
     except (KazooException, ClusterctlError) as exc:
         session.reporter.note(host, STEP, f"could not remove {path}: {exc}")

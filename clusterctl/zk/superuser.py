@@ -34,15 +34,33 @@ def secret_path(inventory: Inventory) -> Path:
 PENDING = "(made at the first install)"
 
 
-def existing_password(inventory: Inventory) -> str | None:
-    """The cluster's super-user password if this controller has it, else None; never makes one."""
-    path = secret_path(inventory)
+def read_kept(path: Path, what: str) -> str | None:
+    """The secret kept in ``path`` on this controller, else None; never makes one."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the ZooKeeper super-user secret: {exc.strerror}") from None
+        raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def make_kept(path: Path) -> str:
+    """The secret kept in ``path``, made (readable by its owner only, in a directory only they enter) when
+    there is none yet."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = secrets.token_urlsafe(24)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another run made it a moment ago
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(made + "\n")
+    return made
+
+
+def existing_password(inventory: Inventory) -> str | None:
+    """The cluster's super-user password if this controller has it, else None; never makes one."""
+    return read_kept(secret_path(inventory), "the ZooKeeper super-user secret")
 
 
 def known_digest(inventory: Inventory) -> str:
@@ -55,18 +73,7 @@ def password(inventory: Inventory) -> str:
     """The cluster's super-user password, made (readable by its owner only) the first time it is needed:
     by an install, never by a plan or a dry run."""
     existing = existing_password(inventory)
-    if existing is not None:
-        return existing
-    path = secret_path(inventory)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    made = secrets.token_urlsafe(24)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another run made it a moment ago
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as file:
-        file.write(made + "\n")
-    return made
+    return existing if existing is not None else make_kept(secret_path(inventory))
 
 
 def digest(secret: str) -> str:

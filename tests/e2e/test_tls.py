@@ -9,7 +9,6 @@ import datetime
 import re
 import ssl
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from clusterctl.lab.runbook import render_runbook_sections
 from tests.ensembles import Ensemble
-from tests.lab_helpers import Writer, inside, running_lab
+from tests.lab_helpers import ArgvSampler, Writer, inside, running_lab
 
 pytestmark = pytest.mark.e2e
 NODES = [f"node{i}" for i in range(1, 6)]  # node1 holds no server; node2..4 vote, node5 observes
@@ -55,29 +54,6 @@ class TlsEnsemble(Ensemble):
 
     def pids(self) -> dict[str, str]:
         return {n: self.pid(n) for n in SERVERS}
-
-
-class ArgvSampler:
-    """Every process's command line on every node, sampled all along a block."""
-
-    def __init__(self, lab, nodes):
-        self.lab, self.nodes, self.seen = lab, nodes, set()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self):
-        while not self._done.is_set():
-            for node in self.nodes:
-                self.seen.update(inside(self.lab, node, "ps -eo args= || true", check=False).splitlines())
-            time.sleep(0.2)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._done.set()
-        self._thread.join(30)
 
 
 @pytest.fixture(scope="module")

@@ -130,3 +130,15 @@ def test_plan_gives_each_restart_its_place_in_the_roll_the_leader_last():
     assert plans["a"].changes[0].summary == ("restart needed: the server (pid 10) zoo.cfg (syncLimit 5 → 7) "
                                              "(3 of 3 in the roll: d, b, a; the leader now, so last)")
     assert plans["c"].changes == []
+
+
+def test_a_server_that_serves_no_one_may_restart_without_margin_a_serving_one_may_not():
+    """Restarting a voter outside the quorum (looking: a wrong password put right, say) takes nothing from it."""
+    status = ensemble(("a", "leader"), ("b", "follower"), ("c", "looking"))
+    check_margin(status, "c")
+    with pytest.raises(NoMarginToRestart):
+        check_margin(status, "b")
+    with pytest.raises(NoMarginToRestart):
+        check_margin(status)
+    with pytest.raises(NoQuorum):
+        check_margin(ensemble(("a", "looking"), ("b", "looking"), ("c", "follower")), "a")

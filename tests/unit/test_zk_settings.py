@@ -25,13 +25,13 @@ def refusal(tmp_path, extra: str) -> InventoryError:
 
 
 def test_settings_load_quoted_or_dotted_and_render_in_order(tmp_path):
-    inv = load(tmp_path, '[zookeeper.settings]\n"maxClientCnxns" = 120\nquorum.cnxn.threads.size = 20\n'
+    inv = load(tmp_path, '[zookeeper.settings]\n"maxClientCnxns" = 120\ncommitProcessor.numWorkerThreads = 20\n'
                          'localSessionsEnabled = true\nnetty.server.outstandingHandshake.limit = 7')
     spec = inv.zookeeper
-    assert spec.settings == (("maxClientCnxns", "120"), ("quorum.cnxn.threads.size", "20"),
+    assert spec.settings == (("maxClientCnxns", "120"), ("commitProcessor.numWorkerThreads", "20"),
                              ("localSessionsEnabled", "true"), ("netty.server.outstandingHandshake.limit", "7"))
     lines = render_zoo_cfg(spec, inv, "node2").splitlines()
-    assert lines[-4:] == ["maxClientCnxns=120", "quorum.cnxn.threads.size=20", "localSessionsEnabled=true",
+    assert lines[-4:] == ["maxClientCnxns=120", "commitProcessor.numWorkerThreads=20", "localSessionsEnabled=true",
                           "netty.server.outstandingHandshake.limit=7"]
 
 
@@ -45,13 +45,17 @@ def test_a_changed_setting_is_a_changed_zoo_cfg(tmp_path):
 @pytest.mark.parametrize("extra, key, words", [
     # The vendor's misspelling: ZooKeeper would make it zookeeper.quorum.auth.learner.loginContext, unused.
     ('[zookeeper.settings]\nquorum.auth.learner.loginContext = "QuorumLearner"',
-     'zookeeper.settings."quorum.auth.learner.loginContext"', "quorum.auth.learner.saslLoginContext"),
+     'zookeeper.settings."quorum.auth.learner.loginContext"',
+     "did you mean 'quorum.auth.learner.saslLoginContext'? (clusterctl writes it itself: set it through [sasl]"),
     ('[zookeeper.settings]\nmaxClientCnxn = 5', "zookeeper.settings.maxClientCnxn", "maxClientCnxns"),
     ('[zookeeper.settings]\nnoSuchThingAtAll = 5', "zookeeper.settings.noSuchThingAtAll", "administrator's guide"),
     ('[zookeeper.settings]\nsnapCount = 5', "zookeeper.settings.snapCount", "[zookeeper] snap_count"),
     ('[zookeeper.settings]\n"ssl.quorum.hostnameVerification" = false',
      'zookeeper.settings."ssl.quorum.hostnameVerification"', "[tls]"),
     ('[zookeeper.settings]\n"server.9" = "x:1:2"', 'zookeeper.settings."server.9"', "[zookeeper.servers]"),
+    ('[zookeeper.settings]\n"quorum.auth.enableSasl" = true', 'zookeeper.settings."quorum.auth.enableSasl"',
+     "[sasl] quorum"),
+    ('[zookeeper.settings]\n"authProvider.sasl" = "x"', 'zookeeper.settings."authProvider.sasl"', "[sasl] client"),
     ('[zookeeper.settings]\nmaxClientCnxns = [1, 2]', "zookeeper.settings.maxClientCnxns", "one value"),
     ('[zookeeper.settings]\nmaxClientCnxns = "1\\n2"', "zookeeper.settings.maxClientCnxns", "control"),
     ('[zookeeper.settings]\n"a=b" = 1', 'zookeeper.settings."a=b"', "zoo.cfg key"),
@@ -66,7 +70,9 @@ def test_a_bad_setting_is_one_line_naming_its_key_and_fix(tmp_path, extra, key, 
 
 def test_families_and_other_jvm_properties_pass():
     assert setting_problem("authProvider.1") is None
-    assert setting_problem("quorum.auth.learner.saslLoginContext") is None
+    assert setting_problem("quorum.auth.learner.saslLoginContext") == ("is written by clusterctl itself",
+                                                                       "set it through [sasl] quorum")
+    assert setting_problem("commitProcessor.numWorkerThreads") is None
     assert property_problem("-Dzookeeper.forceSync=no") is None
     assert property_problem("-Djute.maxbuffer=4194304") is None  # not a zookeeper.* property: not ours to judge
 

@@ -1,0 +1,101 @@
+"""SASL DIGEST-MD5 passwords ([sasl]): the quorum's and each client user's, made and kept on the controller.
+
+Like the super user's, each password is made once per cluster, by the first
+install that needs it, in a file only its owner reads, beside the super
+user's (``~/.local/state/clusterctl/secrets`` unless [zookeeper] secret_file
+says elsewhere): ``<cluster>.sasl-quorum`` and ``<cluster>.sasl-user-<name>``.
+The servers hold them in their JAAS file (see :mod:`clusterctl.render.jaas`).
+``clusterctl`` is the controller's own client user: its clients (status,
+smoke, reconfig, backup) log in as it where [sasl] client = "required", and
+then authenticate as the digest super user for a reconfig as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import UsageError
+from ..inventory import Inventory
+from ..render.jaas import SaslPasswords, render_jaas
+from .install import PENDING_SECRET as PENDING
+from .superuser import make_kept, read_kept, secret_path
+
+OWN_USER = "clusterctl"
+
+
+def password_path(inventory: Inventory, user: str | None) -> Path:
+    """Where this controller keeps the quorum's password (``user`` None) or a client user's."""
+    name = "sasl-quorum" if user is None else f"sasl-user-{user}"
+    return secret_path(inventory).parent / f"{inventory.cluster.name}.{name}"
+
+
+def client_users(inventory: Inventory) -> tuple[str, ...]:
+    """The client users the servers know: clusterctl's own and the inventory's, where clients may log in."""
+    sasl = inventory.zookeeper.sasl
+    return (OWN_USER, *sasl.users) if sasl.client != "off" else ()
+
+
+def _kept(inventory: Inventory) -> list[tuple[str | None, Path]]:
+    return [(None, password_path(inventory, None))] + [(u, password_path(inventory, u)) for u in client_users(inventory)]
+
+
+def existing_passwords(inventory: Inventory) -> SaslPasswords | None:
+    """Every password the servers' JAAS file holds, or None while one of them is not made yet."""
+    found = {user: read_kept(path, f"the SASL password of {user or 'the quorum'}") for user, path in _kept(inventory)}
+    if any(secret is None for secret in found.values()):
+        return None
+    return SaslPasswords(quorum=found.pop(None), users=tuple(found.items()))
+
+
+def make_passwords(inventory: Inventory) -> SaslPasswords:
+    """Every password the servers' JAAS file holds, those missing made now (by an install, never a plan)."""
+    for _, path in _kept(inventory):
+        make_kept(path)
+    return existing_passwords(inventory)
+
+
+def wanted_jaas(inventory: Inventory, needed: bool) -> str | None:
+    """The JAAS file every server should hold: None where none is ``needed``, :data:`PENDING` while a
+    password is not made yet (deciding makes none)."""
+    if not needed:
+        return None
+    passwords = existing_passwords(inventory)
+    return PENDING if passwords is None else render_jaas(passwords)
+
+
+def known_secrets(inventory: Inventory) -> tuple[str, ...]:
+    """Every SASL password this controller keeps for the cluster (the support bundle redacts them)."""
+    out = []
+    for user, path in _kept(inventory):
+        secret = read_kept(path, f"the SASL password of {user or 'the quorum'}")
+        if secret:
+            out.append(secret)
+    return tuple(out)
+
+
+def user_password(inventory: Inventory, user: str) -> str:
+    """A client user's password, which must exist (the install that made the JAAS file made it)."""
+    if user not in client_users(inventory):
+        listed = ", ".join(inventory.zookeeper.sasl.users) or "none"
+        raise UsageError(f"{user!r} is not a SASL client user of {inventory.path} ([sasl] users: {listed}; "
+                         f"[sasl] client = \"{inventory.zookeeper.sasl.client}\")")
+    secret = read_kept(password_path(inventory, user), f"the SASL password of {user}")
+    if secret is None:
+        raise UsageError(f"{password_path(inventory, user)}: no SASL password for {user} on this controller yet; "
+                         f"run clusterctl apply (it makes it), or copy it from the controller that did")
+    return secret
+
+
+def sasl_options(inventory: Inventory) -> dict:
+    """kazoo's SASL settings for clusterctl's own clients: its user where every session must log in, none
+    otherwise (a server not restarted into SASL yet would refuse a client that tries)."""
+    if inventory.zookeeper.sasl.client != "required":
+        return {}
+    return {"sasl_options": {"mechanism": "DIGEST-MD5", "username": OWN_USER,
+                             "password": user_password(inventory, OWN_USER)}}
+
+
+def in_use(inventory: Inventory, phases: Iterable[int]) -> bool:
+    """The servers need a JAAS file: [sasl] asks for SASL, or some server still runs a quorum SASL phase."""
+    return inventory.zookeeper.sasl.enabled or any(phases)
