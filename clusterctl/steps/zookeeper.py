@@ -452,7 +452,7 @@ class ZkRoll(_ZkStep):
                 plans[host] = RollPlan(notes=[f"restarted by the first TLS/SASL roll (into {moving[host].short}), "
                                               f"which starts it with its new configuration"])
                 continue
-            plans[host] = RollPlan(reasons=reasons, pid=p.running.pid)
+            plans[host] = RollPlan(reasons=reasons, pid=p.running.pid if p.running else None)
             if reasons:
                 # The order depends on who leads: plan adds it from the servers (place_in_roll); the roll
                 # asks again as it starts.
