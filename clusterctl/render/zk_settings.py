@@ -147,13 +147,19 @@ def setting_problem(key: str) -> tuple[str, str] | None:
             f"property zookeeper.{key})"), fix
 
 
+# System properties the release's logging configuration (conf/log4j.properties) and bin/zkEnv.sh read,
+# not its classes: -Dzookeeper.log.dir and its kin are real, and not in the jar's list.
+LOGGING_PROPERTIES = frozenset(("console.threshold", "log.dir", "log.file", "log.maxbackupindex", "log.maxfilesize",
+                                "log.threshold", "root.logger", "tracelog.dir", "tracelog.file", "jmx.log4j.disable"))
+
+
 def property_problem(flag: str) -> tuple[str, str] | None:
     """The same check for a ``-Dzookeeper.<key>=`` JVM flag: ZooKeeper ignores one it does not read."""
     name = flag[2:].split("=", 1)[0]
     if not name.startswith("zookeeper."):
         return None
     key = name[len("zookeeper."):]
-    if is_known(key):
+    if is_known(key) or key in LOGGING_PROPERTIES:
         return None
     close = _nearest(key)
     fix = f"did you mean -Dzookeeper.{close}?" if close else "see ZooKeeper's administrator's guide"

@@ -75,6 +75,9 @@ def test_families_and_other_jvm_properties_pass():
     assert setting_problem("commitProcessor.numWorkerThreads") is None
     assert property_problem("-Dzookeeper.forceSync=no") is None
     assert property_problem("-Djute.maxbuffer=4194304") is None  # not a zookeeper.* property: not ours to judge
+    # Read by the release's log4j.properties and zkEnv.sh, not by its classes.
+    assert property_problem("-Dzookeeper.log.threshold=DEBUG") is None
+    assert property_problem("-Dzookeeper.root.logger=INFO,CONSOLE") is None
 
 
 @pytest.mark.parametrize("quorum", [1, 2])
