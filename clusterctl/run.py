@@ -17,16 +17,17 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator, Sequence
 
 from .core import ssh_config
-from .core.session import BECOME_PASSWORD_ENV, DEFAULT_FORKS, Session
+from .core.session import BECOME_PASSWORD_ENV, Session
 from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, default_log_path, labelled, make_console
 from .errors import ExitStatus, HostsFailed, Interrupted, UsageError
 from .events import Recorder, Reporter, State
 from .inventory import Inventory, inventory_path, load_inventory
+from .run_options import RunOptions
 from .steps.base import Step, require_packages
 
 if TYPE_CHECKING:
@@ -37,20 +38,6 @@ PASSWORD_ENV = "CLUSTERCTL_SSH_PASSWORD"
 # summary already says why that host failed, once and in one line.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 INTERRUPT_GRACE = 5.0  # seconds work in flight may take to finish after an interrupt, before it is cut off
-
-
-@dataclass
-class RunOptions:
-    inventory: str | None = None
-    forks: int = DEFAULT_FORKS
-    ask_pass: bool = False
-    ask_become_pass: bool = False
-    ssh_config: str | None = None  # -F: instead of ~/.ssh/config
-    verbose: bool = False
-    log: str | None = None
-    hosts: list[str] = field(default_factory=list)
-    live: bool | None = None  # None: a live grid when stdout is a terminal
-    argv: list[str] | None = None  # the command line, for the line that says how to resume
 
 
 @dataclass

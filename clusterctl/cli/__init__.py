@@ -12,20 +12,33 @@ import click
 from ..errors import ClusterctlError, CommandStatus, ExitStatus, Terminated, exit_status_for
 from .options import common_options, global_options, run_options
 
-# clusterctl's own commands, by where they are defined: a command's module (its steps, rich, the
-# inventory) is imported only when that command is run or --help lists it.
+# clusterctl's own commands: where each is defined, and its summary for --help. A command's module
+# (its steps, rich, the inventory) is imported only when that command is run; --help lists the
+# summaries kept here instead of importing every module for its docstring (as pip lists its commands).
+# tests/unit/test_cli_help.py checks each summary against its command's own help.
 COMMANDS = {
-    "apply": "clusterctl.cli.bootstrap:apply_command",
-    "bootstrap": "clusterctl.cli.bootstrap:bootstrap_command",
-    "collect": "clusterctl.cli.health:collect_command",
-    "hosts": "clusterctl.cli.ssh:hosts_command",
-    "jdk": "clusterctl.cli.jdk:jdk_group",
-    "net": "clusterctl.cli.net:net_group",
-    "plan": "clusterctl.cli.bootstrap:plan_command",
-    "preflight": "clusterctl.cli.preflight:preflight_command",
-    "ssh-trust": "clusterctl.cli.ssh:ssh_trust_command",
-    "tls": "clusterctl.cli.tls:tls_group",
-    "zk": "clusterctl.cli.zk:zk_group",
+    "apply": ("clusterctl.cli.bootstrap:apply_command",
+              "Bring a running cluster to the inventory with the fewest restarts (what bootstrap does on one)."),
+    "bootstrap": ("clusterctl.cli.bootstrap:bootstrap_command",
+                  "The whole runbook: preflight, network, hosts file, SSH trust, JDK, ZooKeeper, quorum, smoke "
+                  "test, status."),
+    "collect": ("clusterctl.cli.health:collect_command",
+                "A support bundle: one tarball of every server's config, words, logs, journal, disks and versions."),
+    "hosts": ("clusterctl.cli.ssh:hosts_command", "Only the managed /etc/hosts block (part of ssh-trust)."),
+    "jdk": ("clusterctl.cli.jdk:jdk_group", "Stage, install and check the JDK named in [jdk]."),
+    "net": ("clusterctl.cli.net:net_group",
+            "Static addresses in each node's own format, applied with automatic rollback."),
+    "plan": ("clusterctl.cli.bootstrap:plan_command",
+             "Ask every host for its state and show per host and step what would change."),
+    "preflight": ("clusterctl.cli.preflight:preflight_command",
+                  "Check every host before changing anything: disk, memory, ports, clock, names, systemd, sudo."),
+    "ssh-trust": ("clusterctl.cli.ssh:ssh_trust_command",
+                  "Key pairs, authorized_keys, known_hosts and /etc/hosts so every node SSHes to every other."),
+    "tls": ("clusterctl.cli.tls:tls_group",
+            "TLS on the ensemble ([tls] in the inventory; apply turns it on or off): certificates and the CA."),
+    "zk": ("clusterctl.cli.zk:zk_group",
+           "The ZooKeeper ensemble: install, start, stop, restart, status, doctor, zkCli, smoke test, and "
+           "membership."),
 }
 PLUGIN_GROUP = "clusterctl.plugins"  # entry points: more commands, loaded only when named
 
@@ -50,11 +63,23 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
         if command is None and name in COMMANDS:
-            module, _, attribute = COMMANDS[name].partition(":")
+            module, _, attribute = COMMANDS[name][0].partition(":")
             command = getattr(importlib.import_module(module), attribute)
         elif command is None and name in self.plugins:
             command = self.plugins[name].load()
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's list of commands, with clusterctl's own summaries taken from COMMANDS, unimported."""
+        listed = {name: click.Command(name, help=summary) for name, (_, summary) in COMMANDS.items()}
+        for name in self.list_commands(ctx):
+            if name not in listed:
+                listed[name] = self.get_command(ctx, name)
+        shown = sorted((name, command) for name, command in listed.items() if command and not command.hidden)
+        if shown:
+            limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in shown])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,8 +13,7 @@ from typing import Callable
 
 import click
 
-from ..core.session import DEFAULT_FORKS
-from ..run import RunOptions
+from ..run_options import DEFAULT_FORKS, RunOptions
 
 
 def _host_list(ctx, param, value: str | None) -> list[str] | None:

@@ -26,6 +26,7 @@ from .. import remote
 from ..errors import ClusterctlError, ConnectError, DryRunViolation, Interrupted, PrivilegeError, RemoteCommandError
 from ..events import Reporter, State
 from ..inventory import Host, Inventory
+from ..run_options import DEFAULT_FORKS
 from .channel import ChannelAborted, ChannelLost, CommandResult, execute, require_reason
 from .facts import SCRIPT as FACTS_SCRIPT, Fact, FactQuery, gather_args, parse_facts
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     import fabric
     import paramiko
 
-DEFAULT_FORKS = 32
 BECOME_SCRIPT = "become.sh"
 BECOME_PASSWORD_ENV = "CLUSTERCTL_BECOME_PASSWORD"
 COMMAND_TIMEOUT = 900.0

@@ -70,3 +70,21 @@ def test_what_connects_draws_or_opens_zookeeper_sessions_does_load_them():
     """The probe sees heavy imports where they belong, so the tests above cannot pass by seeing nothing."""
     found = packages(loaded(IMPORT, "clusterctl.core.connection", "clusterctl.zk.smoke", "rich.table"))
     assert {"fabric", "paramiko", "kazoo", "rich"} <= found
+
+
+def test_help_lists_the_commands_without_importing_them():
+    """--help takes each of clusterctl's own commands' summary from the COMMANDS table, not from its module."""
+    from clusterctl.cli import COMMANDS
+    modules = loaded(RUN, "--help")
+    assert {target.split(":")[0] for target, _ in COMMANDS.values()} & modules == set()
+    assert {"clusterctl.inventory", "clusterctl.core.session", "clusterctl.run"} & modules == set()
+
+
+def test_each_command_summary_in_help_is_the_commands_own():
+    import click
+
+    from clusterctl.cli import COMMANDS, cli
+    ctx = click.Context(cli)
+    for name, (_, summary) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert click.Command(name, help=summary).get_short_help_str(1000) == command.get_short_help_str(1000), name
