@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator, Sequence
 
-from .core import ssh_config
+from .core import local_hashes, ssh_config
 from .core.session import BECOME_PASSWORD_ENV, Session
 from .display import LiveGrid, PlainLines, RunLog, STYLES, VerboseOutput, default_log_path, labelled, make_console
 from .errors import ExitStatus, HostsFailed, Interrupted, UsageError
@@ -163,8 +163,10 @@ def open_run(options: RunOptions, command: str, *, out: IO[str] | None = None,
     first: without one, the run is refused (exit 2) before it has begun.
     """
     inventory = inventory or load(options)
-    require_packages(inventory, needs)
     read_only = read_only or dry_run
+    # A run that changes hosts may leave files here (a run log); plan, status and dry runs leave none.
+    local_hashes.remember_between_runs(not read_only)
+    require_packages(inventory, needs)
     if dry_run:
         log_path = Path(os.devnull)
     else:

@@ -12,7 +12,7 @@ from ..steps.ssh_trust import VERIFY_MODES
 from ..steps.zookeeper import status as zk_status
 from .options import confirmation, run_options
 from .planning import show_steps_plan
-from .zk import show_status
+from .status_view import show_status
 
 
 def _names(ctx, param, value: str | None) -> list[str]:

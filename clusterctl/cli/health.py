@@ -81,7 +81,7 @@ def watch_status(options) -> None:
 
     from ..errors import NoQuorum
     from ..zk.status import probe, role_changes
-    from .zk import show_status, status_table
+    from .status_view import show_status, status_table
     console = make_console()
     events: list[tuple[float, str]] = []
     changed_at: dict[str, float] = {}

@@ -123,18 +123,56 @@ class SshRemote:
         self._jumps: dict[tuple, fabric.Connection] = {}  # chain of bastions (a prefix of one) → its last hop
         self._locks: dict = {}
         self._guard = threading.Lock()
+        self._early: dict[str, Exception | None] = {}  # host → None once asked early, or what opening it raised
+        self._early_slots = threading.BoundedSemaphore(max(1, session.forks))
+        self._closed = False
 
-    def connection(self, host: Host) -> fabric.Connection:
+    def connect_early(self, hosts: Iterable[Host]) -> None:
+        """Start opening the connections to ``hosts`` in the background (``forks`` at a time), so that they are
+        up when their first command comes: the run meanwhile decides what to ask them. A connection that
+        fails fails that first command, with the same error, rather than being tried twice."""
+        for host in hosts:
+            with self._guard:
+                if self._closed or host.name in self._early or host.name in self._connections:
+                    continue
+                self._early[host.name] = None
+            threading.Thread(target=self._open_early, args=(host,), name=f"clusterctl-connect-{host.name}",
+                             daemon=True).start()
+
+    def _open_early(self, host: Host) -> None:
+        with self._early_slots:
+            if self._closed or self.session.stopping.is_set():
+                return
+            try:
+                self.connection(host, early=True)
+            except Exception:  # kept by connection() for the first command, which reports it as its own
+                pass
+
+    def connection(self, host: Host, *, early: bool = False) -> fabric.Connection:
         """The run's one connection to ``host``, opened on first use (through its bastions, if it has any)."""
         with self._guard:
             lock = self._locks.setdefault(host.name, threading.Lock())
         with lock:
+            if not early:
+                with self._guard:
+                    failed, self._early[host.name] = self._early.get(host.name), None
+                if failed is not None:
+                    raise failed
             conn = self._connections.get(host.name)
             if conn is None or not conn.is_connected:
                 from .connection import open_connection  # fabric and paramiko: loaded once a run connects
-                gateway = self.jump(host) if host.jump else None
-                at = replace(host, address=self._moved[host.name]) if host.name in self._moved else host
-                conn = open_connection(at, self.session.known_hosts, self.session.password, gateway)
+                try:
+                    gateway = self.jump(host) if host.jump else None
+                    at = replace(host, address=self._moved[host.name]) if host.name in self._moved else host
+                    conn = open_connection(at, self.session.known_hosts, self.session.password, gateway)
+                except Exception as exc:
+                    if early:  # kept, under the host's lock, for the command that waits on it
+                        with self._guard:
+                            self._early[host.name] = exc
+                    raise
+                if self._closed:  # the run ended while this was opened early: nothing will use it
+                    conn.close()
+                    return conn
                 self._connections[host.name] = conn
                 self._keys.setdefault(host.name, conn.client.get_transport().get_remote_server_key())
             return conn
@@ -207,6 +245,7 @@ class SshRemote:
 
     def close(self) -> None:
         with self._guard:
+            self._closed = True
             connections, self._connections = list(self._connections.values()), {}
             jumps, self._jumps = list(self._jumps.values()), {}
         for conn in connections + jumps[::-1]:
@@ -439,7 +478,13 @@ class Session:
         Fact names are global (prefix them with the step's topic); an answer is
         kept until :meth:`forget_facts` drops it after the host changed.
         """
-        wanted = {name: queries(self.inventory.hosts[name]) for name in self.live_hosts(hosts)}
+        names = self.live_hosts(hosts)
+        with self._facts_lock:
+            new = [self.inventory.hosts[n] for n in names if n not in self._facts]
+        connect_early = getattr(self.remote, "connect_early", None)
+        if connect_early is not None and new and not self.stopping.is_set():
+            connect_early(new)  # while the queries are worked out (reading the packages, rendering)
+        wanted = {name: queries(self.inventory.hosts[name]) for name in names}
 
         def unanswered() -> list[str]:  # with the lock held
             return [n for n, qs in wanted.items() if n not in self.failures

@@ -41,6 +41,7 @@ from ..display import human_bytes
 from ..errors import ConnectError, TransferError
 from .facts import Fact, FactQuery, query
 from .host_receive import SCRIPT, RemotePaths, chain_outcomes, parse_reports, probe_args, receive_args
+from .local_hashes import sha256_of
 from .session import HostContext, HostResults, Outcome, Session
 
 MODES = ("direct", "relay", "pipeline")
@@ -62,23 +63,10 @@ class LocalFile:
         return self.path.name
 
 
-_hash_cache: dict[tuple[str, int, int], str] = {}
-_hash_lock = threading.Lock()
-
-
 def local_file(path: Path | str) -> LocalFile:
-    """The file's size and sha256; the hash is computed once per process while the file is unchanged."""
+    """The file's size and sha256 (hashed once while the file is unchanged: see local_hashes)."""
     path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key not in _hash_cache:
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                while chunk := fh.read(READ_CHUNK):
-                    digest.update(chunk)
-            _hash_cache[key] = digest.hexdigest()
-    return LocalFile(path, st.st_size, _hash_cache[key])
+    return LocalFile(path, path.stat().st_size, sha256_of(path))
 
 
 # -- the file on a host --------------------------------------------------------

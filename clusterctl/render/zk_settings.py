@@ -19,7 +19,6 @@ import difflib
 import re
 import struct
 import sys
-import zipfile
 from functools import cache
 from importlib import resources
 
@@ -93,6 +92,7 @@ def settings_of_jar(jar: str) -> list[str]:
     read anywhere (an unknown key ``k`` becomes ``zookeeper.k``), and the TLS
     settings X509Util composes from ``ssl.`` / ``ssl.quorum.`` and a suffix.
     """
+    import zipfile  # only where a jar is read: not at every start of the command
     keys: set[str] = set()
     with zipfile.ZipFile(jar) as archive:
         for name in archive.namelist():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
-import ssl
+import sys
 from dataclasses import dataclass
 
 ASK_TIMEOUT = 2.0  # seconds; a healthy server answers in milliseconds
@@ -47,14 +47,15 @@ def ask(address: str, port: int, word: str, timeout: float = ASK_TIMEOUT, tls=No
                 size += len(chunk)
     except ConnectionRefusedError:
         raise FourLetterWordError(f"{address}:{port} refused the connection", refused=True) from None
-    except ssl.SSLError as exc:
-        raise FourLetterWordError(f"{address}:{port}: TLS: {exc.reason or exc}") from None
     except ConnectionResetError:
         # A server that is starting (or stopping) may accept and then reset.
         raise FourLetterWordError(f"{address}:{port} reset the connection", refused=True) from None
     except (socket.timeout, TimeoutError):
         raise FourLetterWordError(f"{address}:{port} did not answer within {timeout:g}s") from None
     except OSError as exc:
+        # ssl is imported by whoever made ``tls``; without it no TLS error can happen (importing it costs start-up).
+        if tls is not None and isinstance(exc, sys.modules["ssl"].SSLError):
+            raise FourLetterWordError(f"{address}:{port}: TLS: {exc.reason or exc}") from None
         raise FourLetterWordError(f"{address}:{port}: {exc.strerror or exc}") from None
     return b"".join(chunks).decode("utf-8", "replace")
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from clusterctl.cli import main
 from clusterctl.cli.jdk import java_table
 from clusterctl.cli.preflight import checks_table
-from clusterctl.cli.zk import show_status, status_table
+from clusterctl.cli.status_view import show_status, status_table
 from clusterctl.display import (LiveGrid, VerboseOutput, labelled, make_console, matrix_table, show_plan,
                                 show_ssh_matrix)
 from clusterctl.events import Event, State
