@@ -23,6 +23,7 @@ COMMANDS = {
     "net": "clusterctl.cli.net:net_group",
     "plan": "clusterctl.cli.bootstrap:plan_command",
     "preflight": "clusterctl.cli.preflight:preflight_command",
+    "sasl": "clusterctl.cli.sasl:sasl_group",
     "ssh-trust": "clusterctl.cli.ssh:ssh_trust_command",
     "tls": "clusterctl.cli.tls:tls_group",
     "zk": "clusterctl.cli.zk:zk_group",
