@@ -262,6 +262,8 @@ def test_the_quorum_password_rotated_under_a_writer_stopped_after_two_rolls_and_
         refused = ensemble.cli("plan")
         said = " ".join((refused.stdout + refused.stderr).split())
         assert "sasl rotate quorum to finish it first" in said, said[-2000:]
+        status = ensemble.cli("zk", "status")
+        assert status.returncode == 0 and "leader" in status.stdout, status.stdout[-2000:] + status.stderr
         rest = ensemble.cli("sasl", "rotate", "quorum", "--dry-run")
         assert " ".join(rest.stdout.split()).count("roll 1 of 1") == len(SERVERS), rest.stdout[-3000:] + rest.stderr
         resumed = ensemble.cli("sasl", "rotate", "quorum")
@@ -276,7 +278,7 @@ def test_the_quorum_password_rotated_under_a_writer_stopped_after_two_rolls_and_
         assert old not in inside(ensemble.lab, node, f"cat {JAAS}"), node
         assert ensemble.pid(node) != before[node]
     seen = "\n".join(argv.seen)
-    told = "".join(r.stdout + r.stderr for r in (dry, halted, refused, rest, resumed)) + ensemble.run_logs()
+    told = "".join(r.stdout + r.stderr for r in (dry, halted, refused, status, rest, resumed)) + ensemble.run_logs()
     assert argv.seen and [p for p in (old, new) if p in seen or p in told] == []
     ensemble.plan_is_empty()
     # A server given the old password alone is not let in; given back its file, it follows again.
