@@ -32,6 +32,8 @@ COMMANDS = {
              "Ask every host for its state and show per host and step what would change."),
     "preflight": ("clusterctl.cli.preflight:preflight_command",
                   "Check every host before changing anything: disk, memory, ports, clock, names, systemd, sudo."),
+    "sasl": ("clusterctl.cli.sasl:sasl_group",
+             "SASL DIGEST-MD5 on the ensemble ([sasl] in the inventory; apply turns it on or off): its passwords."),
     "ssh-trust": ("clusterctl.cli.ssh:ssh_trust_command",
                   "Key pairs, authorized_keys, known_hosts and /etc/hosts so every node SSHes to every other."),
     "tls": ("clusterctl.cli.tls:tls_group",

@@ -14,7 +14,8 @@ BECOME_METHODS = ("sudo", "none")
 TLS_CLIENT_MODES = ("off", "optional", "required")
 TLS_CLIENT_AUTH = ("need", "want", "none")
 SASL_CLIENT_MODES = ("off", "optional", "required")
-SASL_RESERVED_USERS = ("super", "clusterctl")  # the digest super user; clusterctl's own SASL client
+# The digest super user; clusterctl's own SASL client; the quorum's password (sasl rotate quorum).
+SASL_RESERVED_USERS = ("super", "clusterctl", "quorum")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ..inventory import SaslSpec, ZooKeeperSpec
 
 DIGEST_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
 SASL_PROVIDER = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
-QUORUM_USER = "quorum"  # the one identity every server shows its peers
+QUORUM_USER = "quorum"  # the identity every server shows its peers, until a rotation moves them to another
 QUORUM_SERVER, QUORUM_LEARNER, SERVER = "QuorumServer", "QuorumLearner", "Server"  # JAAS sections
 # Each server's threads for authenticating peer connections: ZooKeeper's wiki advises 2 × the ensemble
 # (its own default is 20, the floor kept here).
@@ -27,6 +27,8 @@ class SaslPasswords:
 
     quorum: str
     users: tuple[tuple[str, str], ...] = ()  # (name, password)
+    quorum_user: str = QUORUM_USER  # the identity the learners log in as with ``quorum``
+    also_accepted: tuple[tuple[str, str], ...] = ()  # (name, password): another quorum identity, a rotation's
 
 
 # What the file holds once SASL is off everywhere: its passwords are not left on the node.
@@ -48,11 +50,13 @@ def _section(name: str, options: list[tuple[str, str]]) -> str:
 
 
 def render_jaas(passwords: SaslPasswords) -> str:
-    """The JAAS file: the quorum's server and learner sections (one shared identity), and a Server section
-    with a ``user_NAME`` per client user when there are any."""
+    """The JAAS file: the quorum's server and learner sections (one shared identity, and during a password
+    rotation a second one the server section accepts too), and a Server section with a ``user_NAME`` per
+    client user when there are any."""
     text = "// Written by clusterctl: SASL DIGEST-MD5 passwords, the service account's alone.\n"
-    text += _section(QUORUM_SERVER, [(f"user_{QUORUM_USER}", passwords.quorum)])
-    text += _section(QUORUM_LEARNER, [("username", QUORUM_USER), ("password", passwords.quorum)])
+    accepted = [(passwords.quorum_user, passwords.quorum), *passwords.also_accepted]
+    text += _section(QUORUM_SERVER, [(f"user_{name}", secret) for name, secret in accepted])
+    text += _section(QUORUM_LEARNER, [("username", passwords.quorum_user), ("password", passwords.quorum)])
     if passwords.users:
         text += _section(SERVER, [(f"user_{name}", secret) for name, secret in passwords.users])
     return text

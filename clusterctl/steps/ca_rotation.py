@@ -21,16 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..core.session import HostContext, HostResults, Outcome
+from ..core.session import HostContext, HostResults
 from ..errors import UsageError
 from ..inventory import Inventory
 from ..plan import Change
 from ..tls import rotation
 from ..tls.certs import first_pem, key_ids, parse
 from ..zk import install as zk_install
-from ..zk.restart import targets_in_rolling_order
-from ..zk.status import probe
 from .base import Facts, HostPlan, StepRun
+from .rotation_rolls import Rotation, roll_through
 from .tls import issue_certificate, write_truststore
 from .zookeeper import _ZkStep
 
@@ -150,56 +149,20 @@ class ZkCaRotation(_ZkStep):
         session.reporter.note(hosts[0], STEP, f"the new CA is the cluster's; the old one is kept in {kept}")
         return results
 
-    def _stages(self, session, old, new) -> dict[str, int | None]:
-        spec = session.inventory.zookeeper
-        for host in spec.hosts:
-            session.forget_facts(host, "zk.")
-        states = {h: zk_install.ServerState.from_facts(f, spec) for h, f in self.gather(session).items()}
-        return server_stages(spec, states, old.key_id, new.key_id)
-
     def _rolls(self, session, old, new) -> tuple[HostResults, bool]:
         """Roll after roll until every server trusts the new CA alone (True), or one is put back or skipped."""
         from ..tls import ca as cluster_ca
-        from .upgrade import Switch, UpgradeResult, roll
-        results, done = HostResults(), 0
-        while True:
-            stages = self._stages(session, old, new)
-            lost = [h for h, s in stages.items() if s is None]
-            if lost:
-                for host in lost:
-                    results[host] = Outcome.failed("its trust or certificate is in no stage of the rotation")
-                return results, False
+        spec = session.inventory.zookeeper
+
+        def before_roll(stages: dict[str, int]) -> None:
             if rotation.controller_presents_new(stages):
                 cluster_ca.client_files(session.inventory, new, trust=old.pem + new.pem)
-            upcoming = rotation.rolls_left(stages)
-            if not upcoming:
-                return results, True
-            moves = upcoming[0]
-            done += 1
-            order = [h for h in targets_in_rolling_order(session, probe(session)) if h in moves]
-            if len(order) < len(moves):
-                # --hosts, or a server this run failed: the others cannot move on without it.
-                for host in sorted(set(moves) - set(order)):
-                    results[host] = Outcome.failed(f"not in this run, and the rotation's next roll needs it "
-                                                   f"(stage {stages[host]} → {moves[host]})")
-                return results, False
-            label = f"CA rotation roll {done} ({len(upcoming)} left)"
 
-            def forward(ctx: HostContext, moves=moves, stages=stages) -> str:
-                host = ctx.host.name
-                self._put(ctx, stages[host], moves[host], old, new)
-                return f"stage {stages[host]} → {moves[host]}"
-
-            def back(ctx: HostContext, moves=moves, stages=stages) -> None:
-                host = ctx.host.name
-                self._put(ctx, moves[host], stages[host], old, new)
-
-            result = roll(session, STEP, order, Switch(label, forward, back), timeout=self.timeout,
-                          pause=self.pause, confirm=self.confirm, result=UpgradeResult(order))
-            results.update({h: Outcome.changed(f"stage {moves[h]}: {rotation.STAGES[moves[h]]}")
-                            for h in result.upgraded})
-            if len(result.upgraded) < len(order):
-                return results, False
+        return roll_through(self, session, Rotation(
+            "CA rotation", lambda states: server_stages(spec, states, old.key_id, new.key_id),
+            lambda ctx, before, after: self._put(ctx, before, after, old, new), rotation.STAGES.__getitem__,
+            "its trust or certificate is in no stage of the rotation", before_roll=before_roll),
+            timeout=self.timeout, pause=self.pause, confirm=self.confirm)
 
     def _put(self, ctx: HostContext, before: int, after: int, old, new) -> None:
         """The marker first ("from before to after"), then the truststore and certificate ``after`` has."""

@@ -113,15 +113,19 @@ def decide_all(inventory: Inventory, gathered: Mapping[str, Facts],
     zk_facts = {h: {n: fact for n, fact in f.items() if n.startswith("zk.")} for h, f in gathered.items()}
     states = {h: zk_install.ServerState.from_facts(f, inventory.zookeeper) for h, f in gathered.items()}
     phases = [p for s in states.values() for p in (s.written_tls.sasl, s.running_tls.sasl)]
-    jaas = sasl.wanted_jaas(inventory, sasl.in_use(inventory, phases))
-    made_from = (inventory, leader, (digest, jaas), zk_facts)  # the secrets the servers hold, then the facts
+    rotating = sasl.rotation_refusal(inventory)
+    jaas = sasl.wanted_jaas(inventory, sasl.in_use(inventory, phases)) if not rotating else None
+    made_from = (inventory, leader, (digest, jaas, rotating), zk_facts)  # the secrets the servers hold, the facts
 
     def decide() -> dict[str, zk_install.ServerPlan]:
         rel, spec = known_release(inventory), inventory.zookeeper
         running = zk_install.running_members(states, leader)
         tls = zk_install.tls_to_write(spec, states)
-        return {h: zk_install.decide(inventory, h, state, rel, running, digest, tls[h], jaas)
-                for h, state in states.items()}
+        plans = {h: zk_install.decide(inventory, h, state, rel, running, digest, tls[h], jaas)
+                 for h, state in states.items()}
+        for plan in plans.values():
+            plan.conflict = plan.conflict or rotating
+        return plans
 
     return _last_decision.get(made_from, decide)
 

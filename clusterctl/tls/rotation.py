@@ -52,21 +52,22 @@ def stage_of(trusted: set[str], issuer: str, old: str, new: str | None) -> int |
     return None
 
 
-def next_moves(stages: dict[str, int]) -> dict[str, int]:
-    """The stage each server moves to in the next roll (the lowest ones, by one); empty when all are done."""
+def next_moves(stages: dict[str, int], done: int = DONE) -> dict[str, int]:
+    """The stage each server moves to in the next roll (the lowest ones, by one); empty when all are at
+    ``done`` (a SASL password rotation has its own last stage)."""
     if not stages:
         return {}
     low = min(stages.values())
-    if low >= DONE:
+    if low >= done:
         return {}
     return {host: low + 1 for host, stage in stages.items() if stage == low}
 
 
-def rolls_left(stages: dict[str, int]) -> list[dict[str, int]]:
-    """Every roll from ``stages`` to the end, in order (what the dry run shows)."""
+def rolls_left(stages: dict[str, int], done: int = DONE) -> list[dict[str, int]]:
+    """Every roll from ``stages`` to ``done``, in order (what the dry run shows)."""
     out, now = [], dict(stages)
     while True:
-        moves = next_moves(now)
+        moves = next_moves(now, done)
         if not moves:
             return out
         out.append(moves)
@@ -84,7 +85,7 @@ def running_stage(written: int, marker: str | None, restarted_since_marker: bool
     last started; then X."""
     if marker and not restarted_since_marker:
         before = marker.split()
-        if len(before) >= 2 and before[0] == "from" and before[1].isdigit() and int(before[1]) in STAGES:
+        if len(before) >= 2 and before[0] == "from" and before[1].isdigit() and int(before[1]) <= DONE:
             return int(before[1])
     return written
 

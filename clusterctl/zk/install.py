@@ -94,9 +94,16 @@ def ca_marker_path(spec: ZooKeeperSpec) -> str:
     return f"{spec.conf_dir}/.clusterctl-ca"
 
 
+def sasl_marker_path(spec: ZooKeeperSpec) -> str:
+    """Written by a SASL password rotation roll before it changes a server's JAAS file ("from X to Y"): until
+    the server has restarted since, it still runs stage X (see :mod:`clusterctl.zk.sasl_rotation`)."""
+    return f"{spec.conf_dir}/.clusterctl-sasl"
+
+
 def config_files(spec: ZooKeeperSpec) -> list[str]:
     """The files a running server read at start: one changed since means it needs a restart."""
-    return [home(spec), stamp_path(spec), UNIT_PATH, DROPIN_PATH, tls_marker_path(spec), ca_marker_path(spec)]
+    return [home(spec), stamp_path(spec), UNIT_PATH, DROPIN_PATH, tls_marker_path(spec), ca_marker_path(spec),
+            sasl_marker_path(spec)]
 
 
 @lru_cache(maxsize=8)
@@ -143,6 +150,7 @@ def facts(spec: ZooKeeperSpec, release: Release | None) -> list[FactQuery]:
         query("zk.tls_trust", "file", truststore_path(spec)),
         query("zk.ca_marker", "file", ca_marker_path(spec)),
         query("zk.jaas", "sha256", jaas_path(spec)),
+        query("zk.sasl_marker", "file", sasl_marker_path(spec)),
         # Where the plaintext client port listens, and how many other hosts use it now: TLS needs both.
         query("zk.bound", "bound", spec.client_port),
         query("zk.plaintext_clients", "connected", spec.client_port),
@@ -204,6 +212,7 @@ class ServerState:
     tls_trust: str | None = None  # the CA certificates it trusts
     ca_marker: str | None = None  # the last CA rotation roll's "from X to Y"
     jaas_sha256: str | None = None  # its JAAS file's (SASL passwords: compared, never read)
+    sasl_marker: str | None = None  # the last SASL password rotation roll's "from X to Y"
 
     @property
     def written_tls(self) -> TlsState:
@@ -219,6 +228,10 @@ class ServerState:
     @property
     def restarted_since_ca_marker(self) -> bool:
         return self.server is None or not any(p.endswith("/.clusterctl-ca") for p in self.server.changed_since)
+
+    @property
+    def restarted_since_sasl_marker(self) -> bool:
+        return self.server is None or not any(p.endswith("/.clusterctl-sasl") for p in self.server.changed_since)
 
     @property
     def members(self) -> dict[int, tuple[str, str]]:
@@ -282,6 +295,7 @@ class ServerState:
             tls_trust=text("zk.tls_trust"),
             ca_marker=text("zk.ca_marker"),
             jaas_sha256=(text("zk.jaas") or "").strip() or None,
+            sasl_marker=text("zk.sasl_marker"),
         )
 
 

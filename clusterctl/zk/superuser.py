@@ -44,11 +44,11 @@ def read_kept(path: Path, what: str) -> str | None:
         raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
 
 
-def make_kept(path: Path) -> str:
+def make_kept(path: Path, prefix: str = "") -> str:
     """The secret kept in ``path``, made (readable by its owner only, in a directory only they enter) when
-    there is none yet."""
+    there is none yet; ``prefix`` goes before a secret made now (a SASL quorum identity's name)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    made = secrets.token_urlsafe(24)
+    made = prefix + secrets.token_urlsafe(24)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another run made it a moment ago

@@ -18,19 +18,24 @@ def test_a_rotation_takes_three_rolls_every_server_moving_in_each():
     assert rolls_left({"a": 3, "b": 3}) == []
 
 
+def every_state_on_the_way_accepted(start: dict[str, int], accepts, done: int = rotation.DONE) -> None:
+    """Servers move one at a time inside a roll, in any order: in every state on the way from ``start`` to
+    ``done``, each server ``accepts`` every other."""
+    now = dict(start)
+    for moves in rolls_left(now, done):
+        for order in itertools.permutations(moves):
+            seen = dict(now)
+            for host in order:
+                seen[host] = moves[host]
+                for x, y in itertools.permutations(seen.values(), 2):
+                    assert accepts(x, y), (seen, x, y)
+        now.update(moves)
+    assert set(now.values()) == {done}
+
+
 def test_no_two_servers_ever_distrust_each_other_whatever_order_a_roll_takes():
-    # Servers move one at a time inside a roll, in any order: every state on the way is checked.
     for start in ({"a": 0, "b": 0, "c": 0, "d": 0}, {"a": 1, "b": 2, "c": 2, "d": 1}):
-        now = dict(start)
-        for moves in rolls_left(now):
-            for order in itertools.permutations(moves):
-                seen = dict(now)
-                for host in order:
-                    seen[host] = moves[host]
-                    for x, y in itertools.permutations(seen.values(), 2):
-                        assert accepts(x, y), (seen, x, y)
-            now.update(moves)
-        assert set(now.values()) == {rotation.DONE}
+        every_state_on_the_way_accepted(start, accepts)
 
 
 def test_two_stages_apart_would_distrust_which_is_why_rolls_move_the_lowest_only():

@@ -177,6 +177,7 @@ def test_passwords_are_made_by_an_install_only_kept_600_and_redacted(tmp_path, m
     ('[sasl]\nusers = "app"\n', "sasl.users", 'write users = ["app"]'),
     ('[sasl]\nusers = ["app x"]\n', "sasl.users[0]", 'write users = ["app"]'),
     ('[sasl]\nusers = ["super"]\n', "sasl.users[0]", "another name"),
+    ('[sasl]\nusers = ["quorum"]\n', "sasl.users[0]", "another name"),  # sasl rotate quorum names the quorum's
     ('[sasl]\nusers = ["app", "app"]\n', "sasl.users[1]", "list each user once"),
     ('[sasl]\nclient = "off"\nusers = ["app"]\n', "sasl.client", 'client = "optional"'),
     ('[sasl.users]\napp = { password = "x" }\n', "sasl.users.app", "write app = {}"),
