@@ -82,6 +82,28 @@ def check_trust(lab: Lab, names: list[str]) -> list[str]:
         return [p for found in pool.map(login, zip(names, names[1:] + names[:1])) for p in found]
 
 
+# The configuration the node's server runs with: the file its JVM was given (the last argument of
+# QuorumPeerMain: conf/zoo.cfg for a by-hand install, /etc/zookeeper/zoo.cfg for clusterctl's), and the
+# membership file it names, if any, whose lines (server.N=host:q:e:participant;client) read as static ones
+# (and its client port as clientPort).
+RUNNING_CONFIG = r"""
+pid=$(pgrep -f QuorumPeerMain | head -n 1)
+[ -n "$pid" ] || exit 0
+cfg=$(tr '\0' '\n' < "/proc/$pid/cmdline" | tail -n 1)
+cat -- "$cfg"
+dynamic=$(sed -n 's/^dynamicConfigFile=//p' "$cfg" | tail -n 1)
+[ -n "$dynamic" ] || exit 0
+sed -e 's/;.*$//' -e 's/:participant$//' "$dynamic"; echo
+# The client port too is in the membership file there (server.N=…;address:port).
+sed -n 's/^server\.[0-9]*=.*;.*:\([0-9]*\)$/clientPort=\1/p' "$dynamic" | head -n 1
+exit 0
+"""
+
+
+def running_config(lab: Lab, name: str) -> str:
+    return lab.exec(name, ["bash", "-s"], input=RUNNING_CONFIG.encode(), timeout=60).stdout.decode(errors="replace")
+
+
 def check_end_state(lab: Lab, job: Job) -> list[str]:
     """Every way the lab differs from the job's end state, one line each (empty: all done)."""
     names = list(job.nodes)
@@ -96,7 +118,7 @@ def check_end_state(lab: Lab, job: Job) -> list[str]:
             myid = lab.exec(name, ["cat", f"{job.data_dir}/myid"]).stdout.decode().strip()
             if myid != str(job.servers[name]):
                 problems.append(f"myid is {myid!r}, not {job.servers[name]}")
-            cfg = lab.exec(name, ["cat", f"{job.zk_home}/conf/zoo.cfg"]).stdout.decode()
+            cfg = running_config(lab, name)
             # A subset, not equality: clusterctl may write settings the job does not name (autopurge, ...).
             missing = set(job.zoo_cfg().splitlines()) - set(cfg.splitlines())
             if missing:
