@@ -45,7 +45,9 @@ def existing_passwords(inventory: Inventory) -> SaslPasswords | None:
     found = {user: read_kept(path, f"the SASL password of {user or 'the quorum'}") for user, path in _kept(inventory)}
     if any(secret is None for secret in found.values()):
         return None
-    return SaslPasswords(quorum=found.pop(None), users=tuple(found.items()))
+    # Where every session must log in, so must zkCli on a node (clusterctl zk cli): as clusterctl's own user.
+    login = (OWN_USER, found[OWN_USER]) if inventory.zookeeper.sasl.client == "required" else None
+    return SaslPasswords(quorum=found.pop(None), users=tuple(found.items()), login=login)
 
 
 def make_passwords(inventory: Inventory) -> SaslPasswords:
