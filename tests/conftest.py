@@ -15,9 +15,11 @@ def pytest_configure(config):
 
 
 # The slowest modules, slowest first (as measured with -n 2 under load, 2026-12: test_interrupts and
-# test_tls about 15 minutes each, the others 5 to 10): scripts/test hands whole modules to its workers in
-# this order (--no-loadscope-reorder), so the long ones start at once and the short ones fill in at the end.
-SLOWEST_FIRST = ("test_tls.py", "test_interrupts.py", "test_sasl.py", "test_lifecycle.py", "test_no_systemd.py", "test_access.py",
+# test_tls about 15 minutes each, the others 5 to 10; test_sasl_tls 10 to 12.5 with -n 1 beside other runs
+# at a load of 11 to 25): scripts/test hands whole modules to its workers in this order
+# (--no-loadscope-reorder), so the long ones start at once and the short ones fill in at the end.
+SLOWEST_FIRST = ("test_tls.py", "test_interrupts.py", "test_sasl.py", "test_sasl_tls.py", "test_lifecycle.py",
+                 "test_no_systemd.py", "test_access.py",
                  "test_backup_schedule.py", "test_lab.py", "test_zookeeper.py", "test_service.py", "test_recover.py",
                  "test_doctor.py", "test_day2.py", "test_backup.py")
 

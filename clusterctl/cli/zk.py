@@ -574,12 +574,14 @@ def zk_cli(options, node: str, args: tuple[str, ...]) -> None:
     The interactive form runs the system ssh with a terminal: line editing,
     Ctrl-C and window size then work as in any ssh session, which a relayed
     paramiko channel would have to imitate. It uses the inventory's user,
-    port, identity and known_hosts (pinned as clusterctl pins them).
+    port, identity and known_hosts (pinned as clusterctl pins them). Where
+    [sasl] client = "required", zkCli runs as the service account and logs
+    in as clusterctl's own SASL user (the JAAS file's Client section).
     """
     inventory = load(options)
     zookeeper.servers(inventory, [node])
     if not args:
-        os.execvp("ssh", ssh_argv(inventory, node, zkcli_command(inventory)))
+        os.execvp("ssh", ssh_argv(inventory, node, zkcli_command(inventory, inventory.hosts[node].user)))
     options.live = False
     with open_run(options, "zk-cli", out=sys.stderr, read_only=True) as run:
         outcomes = run.session.for_each("zk-cli", [node], lambda ctx: _run_cli(ctx, list(args)), report=False,
@@ -599,16 +601,35 @@ def _run_cli(ctx: HostContext, args: list[str]) -> Outcome:
     inventory = ctx.session.inventory
     spec = inventory.zookeeper
     return Outcome.ok(data=ctx.run_script("zk_cli.sh", java_home(inventory), home(spec), spec.client_port,
-                                          QUIET_CLIENT, *args, timeout=120,
+                                          " ".join(zkcli_jvm_flags(inventory)), *args, timeout=120,
+                                          become=spec.user if zkcli_logs_in(inventory) else None,
                                           allow_failure="zkCli.sh's own exit status is the command's, passed on "
                                                         "by zk_cli"))
 
 
-def zkcli_command(inventory: Inventory) -> str:
-    """The remote command line of an interactive zkCli.sh on a terminal (every value quoted)."""
+def zkcli_logs_in(inventory: Inventory) -> bool:
+    """zkCli.sh must log in with SASL: every session must ([sasl] client = "required"). It then runs as the
+    service account, the only one that reads the JAAS file's Client section (clusterctl's own user)."""
+    return inventory.zookeeper.sasl.client == "required"
+
+
+def zkcli_jvm_flags(inventory: Inventory) -> list[str]:
+    """zkCli.sh's CLIENT_JVMFLAGS: quiet, and where it must log in, the JAAS file's path and section (no
+    password: the file holds it). It always talks to the node's own plaintext port, which listens on the
+    loopback even with [tls] client = "required"."""
+    from ..render.jaas import client_login_options
+    return [QUIET_CLIENT, *(client_login_options(inventory.zookeeper) if zkcli_logs_in(inventory) else [])]
+
+
+def zkcli_command(inventory: Inventory, login_user: str = "root") -> str:
+    """The remote command line of an interactive zkCli.sh on a terminal (every value quoted), for a session
+    of ``login_user``: as the service account where zkCli must log in (runuser from root, else sudo)."""
     spec = inventory.zookeeper
-    words = ["env", f"JAVA_HOME={java_home(inventory)}", f"CLIENT_JVMFLAGS={QUIET_CLIENT}",
+    words = ["env", f"JAVA_HOME={java_home(inventory)}", f"CLIENT_JVMFLAGS={' '.join(zkcli_jvm_flags(inventory))}",
              f"{home(spec)}/bin/zkCli.sh", "-server", f"127.0.0.1:{spec.client_port}"]
+    if zkcli_logs_in(inventory) and login_user != spec.user:
+        words = (["runuser", "-u", spec.user, "--"] if login_user == "root" else ["sudo", "-u", spec.user]) + words
+        return "cd / && exec " + shlex.join(words)  # the service account may not read the login's home
     return "exec " + shlex.join(words)
 
 

@@ -15,6 +15,7 @@ DIGEST_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
 SASL_PROVIDER = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
 QUORUM_USER = "quorum"  # the identity every server shows its peers, until a rotation moves them to another
 QUORUM_SERVER, QUORUM_LEARNER, SERVER = "QuorumServer", "QuorumLearner", "Server"  # JAAS sections
+CLIENT = "Client"  # the section a ZooKeeper client on the node (zkCli.sh, see clusterctl zk cli) logs in with
 # Each server's threads for authenticating peer connections: ZooKeeper's wiki advises 2 × the ensemble
 # (its own default is 20, the floor kept here).
 MIN_QUORUM_THREADS = 20
@@ -29,6 +30,7 @@ class SaslPasswords:
     users: tuple[tuple[str, str], ...] = ()  # (name, password)
     quorum_user: str = QUORUM_USER  # the identity the learners log in as with ``quorum``
     also_accepted: tuple[tuple[str, str], ...] = ()  # (name, password): another quorum identity, a rotation's
+    login: tuple[str, str] | None = None  # (name, password) a client on the node logs in as: clusterctl's own
 
 
 # What the file holds once SASL is off everywhere: its passwords are not left on the node.
@@ -51,15 +53,24 @@ def _section(name: str, options: list[tuple[str, str]]) -> str:
 
 def render_jaas(passwords: SaslPasswords) -> str:
     """The JAAS file: the quorum's server and learner sections (one shared identity, and during a password
-    rotation a second one the server section accepts too), and a Server section with a ``user_NAME`` per
-    client user when there are any."""
+    rotation a second one the server section accepts too), a Server section with a ``user_NAME`` per
+    client user when there are any, and a Client section for ``login``."""
     text = "// Written by clusterctl: SASL DIGEST-MD5 passwords, the service account's alone.\n"
     accepted = [(passwords.quorum_user, passwords.quorum), *passwords.also_accepted]
     text += _section(QUORUM_SERVER, [(f"user_{name}", secret) for name, secret in accepted])
     text += _section(QUORUM_LEARNER, [("username", passwords.quorum_user), ("password", passwords.quorum)])
     if passwords.users:
         text += _section(SERVER, [(f"user_{name}", secret) for name, secret in passwords.users])
+    if passwords.login:
+        name, secret = passwords.login
+        text += _section(CLIENT, [("username", name), ("password", secret)])
     return text
+
+
+def client_login_options(spec: ZooKeeperSpec) -> list[str]:
+    """The JVM flags of a ZooKeeper client on a node that logs in from the JAAS file's Client section (paths
+    and names, no secret: they may show in ps; the client must run as the service account to read it)."""
+    return [login_option(spec), f"-Dzookeeper.sasl.clientconfig={CLIENT}"]
 
 
 def quorum_sasl_lines(phase: int, servers: int) -> list[str]:

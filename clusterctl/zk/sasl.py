@@ -64,7 +64,9 @@ def existing_passwords(inventory: Inventory) -> SaslPasswords | None:
     if any(secret is None for secret in found.values()):
         return None
     name, quorum = quorum_identity(found.pop(None))
-    return SaslPasswords(quorum=quorum, users=tuple(found.items()), quorum_user=name)
+    # Where every session must log in, so must zkCli on a node (clusterctl zk cli): as clusterctl's own user.
+    login = (OWN_USER, found[OWN_USER]) if inventory.zookeeper.sasl.client == "required" else None
+    return SaslPasswords(quorum=quorum, users=tuple(found.items()), quorum_user=name, login=login)
 
 
 def pending_path(inventory: Inventory, user: str | None) -> Path:

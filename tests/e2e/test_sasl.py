@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ensembles import Ensemble, runbook_for
+from tests.ensembles import runbook_for
 from tests.lab_helpers import ArgvSampler, Writer, inside, running_lab
+from tests.secured import (SaslEnsemble, acl_admits_its_user_alone, applied_under_watch, promoted_and_demoted,
+                            sasl_client, settings)
 
 pytestmark = pytest.mark.e2e
 NODES = [f"node{i}" for i in range(1, 5)]
@@ -25,43 +27,6 @@ SASL_ON = '[sasl]\nquorum = true\nclient = "optional"\nusers = ["app"]\n'
 JAAS = "/etc/zookeeper/jaas.conf"
 
 
-class SaslEnsemble(Ensemble):
-    """The ensemble, its controller state (the secrets, the run logs) in a directory of the test's own."""
-
-    def __init__(self, lab, base: str, state: Path):
-        super().__init__(lab, base)
-        self.state = state
-
-    def cli(self, *words, state_home=None, **kwargs):
-        return super().cli(*words, state_home=state_home or self.state, **kwargs)
-
-    def with_sasl(self, sasl: str, servers=None) -> Path:
-        path = self.inventory(servers or SERVERS)
-        path.write_text(path.read_text() + "\n" + sasl)
-        return path
-
-    @property
-    def secrets(self) -> Path:
-        return self.state / "clusterctl" / "secrets"
-
-    def passwords(self) -> list[str]:
-        """Every SASL password kept here, a rotation's new ones too (a quorum identity's name taken off)."""
-        return [p.read_text().strip().rpartition(":")[2] for p in self.secrets.glob("*.sasl-*")]
-
-    def run_logs(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in (self.state / "clusterctl" / "runs").glob("*.log"))
-
-    def follower(self) -> str:
-        return next(n for n in VOTERS if self.role(n) == "follower")
-
-
-def sasl_client(ensemble, nodes, user: str | None = None, password: str | None = None):
-    from kazoo.client import KazooClient
-    options = {"sasl_options": {"mechanism": "DIGEST-MD5", "username": user, "password": password}} if user else {}
-    return KazooClient(hosts=ensemble.hosts(nodes), timeout=10, connection_retry={"max_tries": 2, "delay": 0.2},
-                       **options)
-
-
 def kept_out(ensemble, node: str, others: list[str]) -> None:
     """``node``, just restarted with a quorum identity its peers refuse, cannot join; the others serve."""
     time.sleep(10)
@@ -69,16 +34,11 @@ def kept_out(ensemble, node: str, others: list[str]) -> None:
     assert {ensemble.role(n) for n in others} <= {"leader", "follower"}
 
 
-def settings(ensemble, node: str) -> dict[str, str]:
-    text = inside(ensemble.lab, node, "cat /etc/zookeeper/zoo.cfg")
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
-
-
 @pytest.fixture(scope="module")
 def ensemble(artifacts, tmp_path_factory):
     with running_lab("tsasl", "10.231.170.0/24", len(NODES), inventory_extra=runbook_for(artifacts, NODES)) as lab:
         base = lab.inventory_path.read_text().split("[zookeeper.servers]\n")[0] + "[zookeeper.servers]\n"
-        ensemble = SaslEnsemble(lab, base, tmp_path_factory.mktemp("controller-state"))
+        ensemble = SaslEnsemble(lab, base, tmp_path_factory.mktemp("controller-state"), SERVERS)
         ensemble.inventory(SERVERS)
         boot = ensemble.cli("bootstrap")
         assert boot.returncode == 0, boot.stdout[-3000:] + boot.stderr
@@ -91,12 +51,7 @@ def test_quorum_sasl_rolled_on_under_live_traffic_loses_no_write_and_shows_no_pa
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr
     assert plan.stdout.count("roll 3 of 3") == len(SERVERS), plan.stdout[-4000:]
     assert ensemble.passwords() == [], "plan made no password"
-    started = time.monotonic()
-    with ArgvSampler(ensemble.lab, list(SERVERS)) as argv, Writer(ensemble.hosts(SERVERS)) as writer:
-        done = ensemble.cli("apply")
-    took = time.monotonic() - started
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
-    assert writer.lost() == [], f"{len(writer.acked)} acknowledged"
+    done, writer, argv, took = applied_under_watch(ensemble)
     assert not re.search(r"zk-roll\s+changed", done.stdout), "the first SASL roll restarts them, not apply's roll as well"
     print(f"quorum SASL enabled in {took:.0f}s: {len(writer.acked)} writes acknowledged, 0 lost, longest stall "
           f"{writer.longest_stall():.2f}s")
@@ -151,8 +106,6 @@ def test_a_server_with_a_wrong_quorum_password_or_no_sasl_cannot_join_while_the_
 
 
 def test_a_listed_user_reads_and_writes_its_acl_and_others_are_refused(ensemble):
-    from kazoo.exceptions import NoAuthError
-    from kazoo.security import ACL, Id, Permissions
     ensemble.with_sasl(SASL_ON)
     where = ensemble.cli("zk", "credentials", "app")
     assert where.returncode == 0 and where.stdout.strip().endswith(".sasl-user-app"), where.stdout + where.stderr
@@ -163,31 +116,7 @@ def test_a_listed_user_reads_and_writes_its_acl_and_others_are_refused(ensemble)
     unknown = ensemble.cli("zk", "credentials", "nobody")
     assert unknown.returncode == 2 and "not a SASL client user" in unknown.stderr, unknown.stderr
 
-    app = sasl_client(ensemble, VOTERS, "app", password)
-    app.start(timeout=30)
-    try:
-        app.create("/app-only", b"secret", acl=[ACL(Permissions.ALL, Id("sasl", "app"))])
-        app.set("/app-only", b"written by app")
-        assert app.get("/app-only")[0] == b"written by app"
-    finally:
-        app.stop()
-        app.close()
-    anonymous = sasl_client(ensemble, VOTERS)
-    anonymous.start(timeout=30)
-    try:
-        with pytest.raises(NoAuthError):
-            anonymous.get("/app-only")
-        with pytest.raises(NoAuthError):
-            anonymous.set("/app-only", b"x")
-    finally:
-        anonymous.stop()
-        anonymous.close()
-    wrong = sasl_client(ensemble, VOTERS, "app", "not-the-password")
-    with pytest.raises(Exception):
-        wrong.start(timeout=15)
-        wrong.get("/app-only")  # (reached only if the session started at all)
-    wrong.stop()
-    wrong.close()
+    acl_admits_its_user_alone(lambda user, secret: sasl_client(ensemble, VOTERS, user, secret), password)
 
 
 def test_required_refuses_sessions_without_sasl_and_the_super_user_still_reconfigures(ensemble, tmp_path):
@@ -210,15 +139,7 @@ def test_required_refuses_sessions_without_sasl_and_the_super_user_still_reconfi
     smoke = ensemble.cli("zk", "smoke")  # clusterctl's own client logs in as its SASL user
     assert smoke.returncode == 0, smoke.stdout[-2000:] + smoke.stderr
     # The super user's reconfigs: the observer promoted to a voter and demoted back.
-    required = SASL_ON.replace('"optional"', '"required"')
-    ensemble.with_sasl(required, {**SERVERS, "node4": 4})
-    promoted = ensemble.cli("zk", "promote", "node4")
-    assert promoted.returncode == 0, promoted.stdout[-3000:] + promoted.stderr
-    assert ensemble.role("node4") in ("leader", "follower")
-    ensemble.with_sasl(required)
-    demoted = ensemble.cli("zk", "demote", "node4")
-    assert demoted.returncode == 0, demoted.stdout[-3000:] + demoted.stderr
-    assert ensemble.role("node4") == "observer"
+    promoted, demoted = promoted_and_demoted(ensemble, SASL_ON.replace('"optional"', '"required"'), "node4")
 
     bundle = tmp_path / "support.tar.gz"
     collected = ensemble.cli("collect", "--out", str(bundle), "--lines", "50")
